@@ -1,0 +1,74 @@
+"""MQTT Fleet: fleets of MQTT devices in vendor topic schemes, through HA's MQTT integration."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.components import mqtt
+from homeassistant.const import Platform
+from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
+from homeassistant.helpers import config_validation as cv
+
+from .const import DOMAIN
+from .families import create_hub
+from .services import async_setup_services
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.device_registry import DeviceEntry
+    from homeassistant.helpers.typing import ConfigType
+
+    from .hub import FleetConfigEntry
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR, Platform.SWITCH]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions once, whatever entries exist."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> bool:
+    """Restore known devices, subscribe, then set up the platforms.
+
+    Keys seen before a platform is ready are kept; the platform adds them when it starts.
+    """
+    if not await mqtt.async_wait_for_mqtt_client(hass):
+        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_available")
+    hub = create_hub(hass, entry)
+    hub.async_restore()
+    entry.runtime_data = hub
+    entry.async_on_unload(hub.async_shutdown)
+    try:
+        await hub.async_start()
+    except HomeAssistantError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="mqtt_not_available"
+        ) from err
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> bool:
+    """Unload the platforms; the hub unsubscribes through async_on_unload."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: FleetConfigEntry, device_entry: DeviceEntry
+) -> bool:
+    """Let the user delete a fleet device (it returns if it speaks again), not the hub."""
+    hub = entry.runtime_data
+    if (device_id := hub.device_id_from_identifiers(device_entry.identifiers)) is None:
+        return False
+    hub.async_remove_device(device_id)
+    return True
+
+
+async def _async_options_updated(hass: HomeAssistant, entry: FleetConfigEntry) -> None:
+    """Reload when the options changed; other entry updates (discovery keys) do not."""
+    if entry.options != entry.runtime_data.options:
+        await hass.config_entries.async_reload(entry.entry_id)

@@ -1,0 +1,71 @@
+"""Constants for MQTT Fleet."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+import logging
+from typing import Final
+
+DOMAIN: Final = "mqtt_fleet"
+LOGGER = logging.getLogger(__package__)
+
+
+class Family(StrEnum):
+    """Equipment families; one config entry serves one family under one base topic."""
+
+    AUTOCORE = "autocore"
+    JANUS = "janus"
+    SPOTFI = "spotfi"
+    CONTAINER_LOGS = "container_logs"
+
+
+FAMILY_TITLES: Final[dict[Family, str]] = {
+    Family.AUTOCORE: "AutoCore",
+    Family.JANUS: "Janus",
+    Family.SPOTFI: "SpotFi",
+    Family.CONTAINER_LOGS: "Container logs",
+}
+
+DEFAULT_BASE_TOPICS: Final[dict[Family, str]] = {
+    Family.AUTOCORE: "autocore",
+    Family.JANUS: "janus",
+    Family.SPOTFI: "spotfi/router",
+    Family.CONTAINER_LOGS: "container-manager/logs",
+}
+
+# Config entry data
+CONF_FAMILY: Final = "family"
+CONF_BASE_TOPIC: Final = "base_topic"
+
+# Config entry options
+CONF_OFFLINE_TIMEOUT: Final = "offline_timeout"
+CONF_RELAY_COMMAND_TOPIC: Final = "relay_command_topic"
+
+DEFAULT_OFFLINE_TIMEOUT: Final[dict[Family, int]] = {
+    Family.AUTOCORE: 90,
+    Family.JANUS: 60,
+    Family.SPOTFI: 60,
+    Family.CONTAINER_LOGS: 90,
+}
+MIN_OFFLINE_TIMEOUT: Final = 10
+MAX_OFFLINE_TIMEOUT: Final = 86400
+
+# Bus events
+EVENT_DEVICE_DISCOVERED: Final = f"{DOMAIN}_device_discovered"
+EVENT_DEVICE_ONLINE: Final = f"{DOMAIN}_device_online"
+EVENT_DEVICE_OFFLINE: Final = f"{DOMAIN}_device_offline"
+EVENT_DISPLAY_INTERACTION: Final = f"{DOMAIN}_display_interaction"
+EVENT_SYSTEM_MESSAGE: Final = f"{DOMAIN}_system_message"
+
+# Actions
+SERVICE_SEND_COMMAND: Final = "send_command"
+ATTR_DEVICE_ID: Final = "device_id"
+ATTR_COMMAND: Final = "command"
+
+# Hub bookkeeping
+DEAD_LETTER_CAPACITY: Final = 50
+DEAD_LETTER_PAYLOAD_BYTES: Final = 512
+INVALID_LOG_INTERVAL: Final = 60.0
+HUB_SENSOR_REFRESH_SECONDS: Final = 10
+LAST_SEEN_WRITE_INTERVAL: Final = 30.0
+RELAY_CONFIRM_TIMEOUT: Final = 5.0

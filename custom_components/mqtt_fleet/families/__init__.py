@@ -1,0 +1,22 @@
+"""Family hubs: what each family subscribes to and how its messages change devices."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..const import CONF_FAMILY, Family
+from .autocore import AutoCoreHub
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+    from ..hub import FleetConfigEntry, FleetHub
+
+HUB_TYPES: dict[Family, type[FleetHub[Any]]] = {
+    Family.AUTOCORE: AutoCoreHub,
+}
+
+
+def create_hub(hass: HomeAssistant, entry: FleetConfigEntry) -> FleetHub[Any]:
+    """Make the hub for the family the entry serves."""
+    return HUB_TYPES[Family(entry.data[CONF_FAMILY])](hass, entry)

@@ -1,0 +1,159 @@
+"""Payload decoding shared by every family: size, UTF-8, strict JSON and typed fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import contextlib
+import json
+from typing import Final
+
+import orjson
+
+MAX_PAYLOAD_BYTES: Final = 64 * 1024
+
+type JsonObject = Mapping[str, object]
+
+
+class InvalidMessage(Exception):
+    """A received message that breaks the wire contract; `reason` says how."""
+
+    def __init__(self, reason: str) -> None:
+        """Keep the reason for counters, logs and dead letters."""
+        super().__init__(reason)
+        self.reason = reason
+
+
+def decode_json(payload: bytes) -> object:
+    """Decode a UTF-8 JSON payload of at most 64 KiB; NaN and Infinity are refused."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidMessage(f"payload of {len(payload)} bytes exceeds 64 KiB")
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as err:
+        raise InvalidMessage(_json_failure_reason(payload, str(err))) from None
+
+
+def decode_json_object(payload: bytes) -> JsonObject:
+    """Decode a payload that must be a JSON object."""
+    value = decode_json(payload)
+    if not isinstance(value, dict):
+        raise InvalidMessage(f"expected a JSON object, got {json_type(value)}")
+    return value
+
+
+def _json_failure_reason(payload: bytes, detail: str) -> str:
+    """Name the failure in terms a user can act on."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return "payload is not valid UTF-8"
+    # Python's own parser reads NaN and Infinity as constants; orjson names 1e400 itself.
+    constants: list[str] = []
+    with contextlib.suppress(ValueError, RecursionError):
+        json.loads(text, parse_constant=constants.append)
+    if constants or "infinity" in detail:
+        return "payload contains NaN or Infinity"
+    return f"invalid JSON ({detail.split(':', 1)[0]})"
+
+
+def json_type(value: object) -> str:
+    """Name a decoded JSON value's type the way JSON does."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def looks_numeric(text: str) -> bool:
+    """Return True for a string that Python would read as a number."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class FieldReader:
+    """Typed reads from a JSON object; a wrong type is recorded as a problem, never raised.
+
+    A missing key or a JSON null reads as None without a problem: the sender did not
+    report that value, so the last good one stays.
+    """
+
+    __slots__ = ("data", "problems")
+
+    def __init__(self, data: JsonObject) -> None:
+        """Read from `data`, collecting problems."""
+        self.data = data
+        self.problems: list[str] = []
+
+    def wrong_type(self, key: str, value: object, expected: str) -> None:
+        """Record that `key` held `value` where `expected` was due."""
+        if expected == "a number" and isinstance(value, str) and looks_numeric(value):
+            self.problems.append(f"{key}: number sent as a string")
+        else:
+            self.problems.append(f"{key}: expected {expected}, got {json_type(value)}")
+
+    def require[T](self, key: str, value: T | None) -> T:
+        """Return a value the message cannot do without, or raise InvalidMessage."""
+        if value is None:
+            last = self.problems[-1] if self.problems else ""
+            raise InvalidMessage(last if last.startswith(f"{key}:") else f"{key}: missing")
+        return value
+
+    def number(self, key: str) -> float | None:
+        """Read a finite JSON number (never a boolean or a numeric string)."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if type(value) is int or type(value) is float:
+            return value
+        self.wrong_type(key, value, "a number")
+        return None
+
+    def integer(self, key: str, minimum: int = 0) -> int | None:
+        """Read a whole JSON number no smaller than `minimum`."""
+        value = self.number(key)
+        if value is None:
+            return None
+        if value != int(value) or value < minimum:
+            self.problems.append(f"{key}: expected a whole number >= {minimum}")
+            return None
+        return int(value)
+
+    def string(self, key: str) -> str | None:
+        """Read a JSON string."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value
+        self.wrong_type(key, value, "a string")
+        return None
+
+    def boolean(self, key: str) -> bool | None:
+        """Read a JSON boolean."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        self.wrong_type(key, value, "a boolean")
+        return None
+
+    def obj(self, key: str) -> JsonObject | None:
+        """Read a nested JSON object."""
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            return value
+        self.wrong_type(key, value, "an object")
+        return None

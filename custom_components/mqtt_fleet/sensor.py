@@ -1,0 +1,254 @@
+"""Sensors: device telemetry and information, and the hub's own health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    PERCENTAGE,
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricPotential,
+    UnitOfInformation,
+    UnitOfTemperature,
+    UnitOfTime,
+)
+from homeassistant.util import dt as dt_util
+
+from .entity import FleetEntity, HubEntity
+from .families.autocore import EXTRA_TELEMETRY_PREFIX
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+    from homeassistant.helpers.typing import StateType
+
+    from .hub import FleetConfigEntry, FleetDevice, FleetHub
+
+# Entities only write state when a device reports a change; nothing is polled.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetSensorDescription(SensorEntityDescription):
+    """A device sensor; by default it shows the device value under its key."""
+
+    value_fn: Callable[[FleetDevice], StateType | datetime] | None = None
+    always_available: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSensorDescription(SensorEntityDescription):
+    """A sensor about the hub's message stream."""
+
+    value_fn: Callable[[FleetHub[Any]], StateType]
+
+
+def _last_seen(device: FleetDevice) -> datetime | None:
+    return None if device.last_seen is None else datetime.fromtimestamp(device.last_seen, UTC)
+
+
+LAST_SEEN = FleetSensorDescription(
+    key="last_seen",
+    translation_key="last_seen",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    value_fn=_last_seen,
+    always_available=True,
+)
+
+AUTOCORE_SENSORS: dict[str, FleetSensorDescription] = {
+    description.key: description
+    for description in (
+        FleetSensorDescription(
+            key="temperature",
+            device_class=SensorDeviceClass.TEMPERATURE,
+            native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=1,
+        ),
+        FleetSensorDescription(
+            key="humidity",
+            device_class=SensorDeviceClass.HUMIDITY,
+            native_unit_of_measurement=PERCENTAGE,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=1,
+        ),
+        FleetSensorDescription(
+            key="voltage",
+            device_class=SensorDeviceClass.VOLTAGE,
+            native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=2,
+        ),
+        FleetSensorDescription(
+            key="free_memory",
+            translation_key="free_memory",
+            device_class=SensorDeviceClass.DATA_SIZE,
+            native_unit_of_measurement=UnitOfInformation.BYTES,
+            suggested_unit_of_measurement=UnitOfInformation.KIBIBYTES,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=1,
+            entity_category=EntityCategory.DIAGNOSTIC,
+        ),
+        FleetSensorDescription(
+            key="uptime",
+            translation_key="uptime",
+            device_class=SensorDeviceClass.DURATION,
+            native_unit_of_measurement=UnitOfTime.SECONDS,
+            suggested_unit_of_measurement=UnitOfTime.HOURS,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            suggested_display_precision=1,
+            entity_category=EntityCategory.DIAGNOSTIC,
+        ),
+        FleetSensorDescription(
+            key="wifi_signal",
+            translation_key="wifi_signal",
+            device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+            native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+            state_class=SensorStateClass.MEASUREMENT,
+            entity_category=EntityCategory.DIAGNOSTIC,
+        ),
+        FleetSensorDescription(
+            key="ip_address",
+            translation_key="ip_address",
+            entity_category=EntityCategory.DIAGNOSTIC,
+        ),
+        FleetSensorDescription(
+            key="firmware_version",
+            translation_key="firmware_version",
+            entity_category=EntityCategory.DIAGNOSTIC,
+        ),
+        LAST_SEEN,
+    )
+}
+
+HUB_SENSORS: tuple[HubSensorDescription, ...] = (
+    HubSensorDescription(
+        key="messages_received",
+        translation_key="messages_received",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda hub: hub.messages_received,
+    ),
+    HubSensorDescription(
+        key="invalid_messages",
+        translation_key="invalid_messages",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda hub: hub.invalid_messages,
+    ),
+    HubSensorDescription(
+        key="message_rate",
+        translation_key="message_rate",
+        native_unit_of_measurement="messages/min",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda hub: hub.message_rate,
+    ),
+    HubSensorDescription(
+        key="devices_online",
+        translation_key="devices_online",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda hub: hub.devices_online,
+    ),
+)
+
+
+def _autocore_description(key: str) -> FleetSensorDescription | None:
+    """Return the description for a key; unknown numeric telemetry gets a generic one."""
+    if (description := AUTOCORE_SENSORS.get(key)) is not None:
+        return description
+    if key.startswith(EXTRA_TELEMETRY_PREFIX):
+        return FleetSensorDescription(
+            key=key,
+            translation_key="telemetry",
+            translation_placeholders={"key": key.removeprefix(EXTRA_TELEMETRY_PREFIX)},
+            state_class=SensorStateClass.MEASUREMENT,
+        )
+    return None
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FleetConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the hub sensors now and device sensors as their values appear."""
+    hub = entry.runtime_data
+    async_add_entities(HubSensor(hub, description) for description in HUB_SENSORS)
+
+    def factory(device: FleetDevice, key: str) -> FleetSensor | None:
+        description = _autocore_description(key)
+        return None if description is None else FleetSensor(device, description)
+
+    hub.async_add_entity_factory(factory, async_add_entities)
+
+
+class FleetSensor(FleetEntity, RestoreSensor):
+    """A device value; shows its last known value after a restart until the device speaks."""
+
+    entity_description: FleetSensorDescription
+    _restored: StateType | datetime = None
+
+    def __init__(self, device: FleetDevice, description: FleetSensorDescription) -> None:
+        """Bind the sensor to its device and description."""
+        super().__init__(device, description.key)
+        self.entity_description = description
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last value for a device not heard from yet."""
+        await super().async_added_to_hass()
+        if self.device_class == SensorDeviceClass.TIMESTAMP:
+            if (state := await self.async_get_last_state()) is not None:
+                self._restored = dt_util.parse_datetime(state.state)
+        elif (data := await self.async_get_last_sensor_data()) is not None:
+            self._restored = data.native_value  # type: ignore[assignment]
+
+    @property
+    def available(self) -> bool:
+        """Last seen stays readable while the device is away."""
+        return self.entity_description.always_available or super().available
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """Return the current value, or the restored one until a value arrives."""
+        if self.entity_description.value_fn is not None:
+            value = self.entity_description.value_fn(self.device)
+        else:
+            value = self.value
+        return self._restored if value is None else value
+
+
+class HubSensor(HubEntity, SensorEntity):
+    """A counter or gauge of the hub's message stream."""
+
+    entity_description: HubSensorDescription
+
+    def __init__(self, hub: FleetHub[Any], description: HubSensorDescription) -> None:
+        """Bind the sensor to its hub."""
+        super().__init__(hub, description.key)
+        self.entity_description = description
+
+    def read_hub(self) -> StateType:
+        """Read the value from the hub."""
+        return self.entity_description.value_fn(self.hub)
+
+    @property
+    def native_value(self) -> StateType:
+        """Return the value last read from the hub."""
+        return self._value  # type: ignore[no-any-return]

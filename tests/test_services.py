@@ -1,0 +1,96 @@
+"""The send_command action: validation, device resolution and the published command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.mqtt_fleet.const import DOMAIN, SERVICE_SEND_COMMAND
+
+from .common import status_a, status_b
+from .conftest import Fire
+
+
+def _device_id(hass: HomeAssistant, identifier: str) -> str:
+    device = dr.async_get(hass).async_get_device({(DOMAIN, identifier)})
+    assert device is not None
+    return device.id
+
+
+async def _send(hass: HomeAssistant, data: dict[str, Any]) -> None:
+    await hass.services.async_call(DOMAIN, SERVICE_SEND_COMMAND, data, blocking=True)
+
+
+@pytest.mark.parametrize("command", ["status", "reboot", "reset"])
+async def test_send_command_to_firmware_v2(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, mqtt_mock: Any, fire: Fire, command: str
+) -> None:
+    """A v2 board gets the command on its commands topic at QoS 1."""
+    await fire("autocore/devices/board-b1/status", status_b())
+    mqtt_mock.async_publish.reset_mock()
+    await _send(
+        hass,
+        {"device_id": _device_id(hass, "autocore:autocore/board-b1"), "command": command},
+    )
+    mqtt_mock.async_publish.assert_called_once_with(
+        f"autocore/devices/board-b1/commands/{command}",
+        f'{{"protocol_version":"2.2","command":"{command}"}}'.encode(),
+        1,
+        False,
+    )
+
+
+async def test_layout_a_board_takes_no_commands(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, mqtt_mock: Any, fire: Fire
+) -> None:
+    """Layout A defines no command topic: a clear validation error, nothing published."""
+    await fire("autocore/ESP32_001/status", status_a())
+    mqtt_mock.async_publish.reset_mock()
+    with pytest.raises(ServiceValidationError) as error:
+        await _send(
+            hass,
+            {"device_id": _device_id(hass, "autocore:autocore/ESP32_001"), "command": "reboot"},
+        )
+    assert error.value.translation_key == "command_not_supported"
+    assert error.value.translation_placeholders == {"device": "ESP32_001", "command": "reboot"}
+    mqtt_mock.async_publish.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        pytest.param({"device_id": "nope", "command": "status"}, "device_not_found", id="unknown"),
+        pytest.param({"command": "status"}, "invalid_action_data", id="missing-device"),
+        pytest.param({"device_id": ["x"], "command": "status"}, "invalid_action_data", id="list"),
+        pytest.param({"device_id": "x", "command": "ota"}, "invalid_action_data", id="command"),
+        pytest.param({"device_id": "x", "command": 3}, "invalid_action_data", id="type"),
+    ],
+)
+async def test_bad_action_data(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, data: dict[str, Any], key: str
+) -> None:
+    """Bad input raises a translated ServiceValidationError."""
+    with pytest.raises(ServiceValidationError) as error:
+        await _send(hass, data)
+    assert error.value.translation_key == key
+
+
+async def test_hub_device_and_unloaded_entry_are_not_fleet_devices(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """The hub itself and boards of an unloaded entry cannot take commands."""
+    await fire("autocore/devices/board-b1/status", status_b())
+    hub_device = _device_id(hass, "autocore:autocore")
+    board = _device_id(hass, "autocore:autocore/board-b1")
+    with pytest.raises(ServiceValidationError) as error:
+        await _send(hass, {"device_id": hub_device, "command": "status"})
+    assert error.value.translation_key == "device_not_found"
+    assert await hass.config_entries.async_unload(setup_entry.entry_id)
+    with pytest.raises(ServiceValidationError) as error:
+        await _send(hass, {"device_id": board, "command": "status"})
+    assert error.value.translation_key == "device_not_found"
