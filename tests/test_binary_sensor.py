@@ -25,7 +25,7 @@ from .common import BOARD_A, BOARD_B, status_a, status_b, telemetry_a
 from .conftest import Fire
 
 CONNECTIVITY_A = "binary_sensor.esp32_001_connectivity"
-CONNECTIVITY_B = "binary_sensor.board_b1_connectivity"
+CONNECTIVITY_B = "binary_sensor.relay_board_1_connectivity"
 
 
 async def test_connectivity_follows_status(

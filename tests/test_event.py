@@ -94,7 +94,7 @@ async def test_safety_shutoff_switches_the_channel_off(
     events = async_capture_events(hass, EVENT_SYSTEM_MESSAGE)
     await fire("autocore/devices/board-b1/status", status_b())
     await fire("autocore/devices/board-b1/relays/state", relays_b(ch3=True))
-    assert hass.states.get("switch.board_b1_relay_3").state == STATE_ON
+    assert hass.states.get("switch.relay_board_1_relay_3").state == STATE_ON
     shutoff = {
         "uuid": BOARD_B,
         "event": "safety_shutoff",
@@ -103,7 +103,7 @@ async def test_safety_shutoff_switches_the_channel_off(
         "timeout": 30000,
     }
     await fire("autocore/telemetry/relays/data", dumps(shutoff))
-    assert hass.states.get("switch.board_b1_relay_3").state == STATE_OFF
+    assert hass.states.get("switch.relay_board_1_relay_3").state == STATE_OFF
     assert [(event.data["kind"], event.data["reason"]) for event in events] == [
         ("safety_shutoff", "heartbeat_timeout")
     ]

@@ -86,6 +86,7 @@ async def test_not_ready_when_subscribe_fails(
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_restore_after_restart(
     hass: HomeAssistant,
     setup_entry: MockConfigEntry,
@@ -111,17 +112,17 @@ async def test_restore_after_restart(
     assert hass.states.get("sensor.esp32_001_temperature").state == "25.6"
     assert hass.states.get("sensor.esp32_001_ip_address").state == "192.168.1.100"
     assert hass.states.get("switch.esp32_001_relay_1").state == STATE_ON
-    assert hass.states.get("switch.board_b1_relay_2").state == STATE_ON
-    assert hass.states.get("switch.board_b1_relay_1").state == STATE_OFF
+    assert hass.states.get("switch.relay_board_1_relay_2").state == STATE_ON
+    assert hass.states.get("switch.relay_board_1_relay_1").state == STATE_OFF
     assert hass.states.get("binary_sensor.esp32_001_connectivity").state == STATE_ON
-    assert hass.states.get("sensor.board_b1_wi_fi_signal").state == "-61"
+    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == "-61"
 
     # Nobody speaks for the offline timeout: restored devices go away, once.
     freezer.tick(timedelta(seconds=91))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass.states.get("sensor.esp32_001_temperature").state == STATE_UNAVAILABLE
-    assert hass.states.get("switch.board_b1_relay_2").state == STATE_UNAVAILABLE
+    assert hass.states.get("switch.relay_board_1_relay_2").state == STATE_UNAVAILABLE
     assert hass.states.get("binary_sensor.esp32_001_connectivity").state == STATE_OFF
     assert hass.states.get("sensor.esp32_001_last_seen").state != STATE_UNAVAILABLE
     assert sorted(event.data["device"] for event in offline) == sorted([BOARD_A, BOARD_B])
@@ -205,3 +206,20 @@ async def test_reconnect_status_requests_stop_when_publishing_fails(
         await hass.async_block_till_done()
     assert publish.call_count == 1
     assert "Status requests stopped: not connected" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("board_id", "name"), [("relay_board_1", "relay_board_1"), (7, "AutoCore board 7")]
+)
+async def test_firmware_v2_board_named_by_board_id(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire, board_id: object, name: str
+) -> None:
+    """A v2 board is named by its board id (friendlier than a UUID), its UUID is the serial."""
+    await fire("autocore/devices/board-b1/status", status_b(board_id=board_id))
+    device = dr.async_get(hass).async_get_device({(DOMAIN, "autocore:autocore/board-b1")})
+    assert device is not None
+    assert device.name == name
+    assert device.serial_number == BOARD_B
+    assert device.sw_version == "2.0.0"
+    assert device.model == "ESP32 relay board (firmware v2)"
+    assert device.manufacturer == "AutoCore"

@@ -94,6 +94,7 @@ async def test_new_telemetry_key_adds_a_sensor_later(
     assert "unit_of_measurement" not in state.attributes
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_stale_device_goes_unavailable_and_back(
     hass: HomeAssistant,
     sensor_entry: MockConfigEntry,
@@ -124,16 +125,17 @@ async def test_offline_status_makes_values_unavailable(
 ) -> None:
     """A status saying offline (e.g. the firmware's Last Will) wins over freshness."""
     await fire("autocore/devices/board-b1/status", status_b())
-    assert hass.states.get("sensor.board_b1_wi_fi_signal").state == "-61"
+    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == "-61"
     await fire(
         "autocore/devices/board-b1/status",
         status_b(status="offline", reason="unexpected_disconnect"),
     )
-    assert hass.states.get("sensor.board_b1_wi_fi_signal").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == STATE_UNAVAILABLE
     await fire("autocore/devices/board-b1/status", status_b(wifi_signal=-70))
-    assert hass.states.get("sensor.board_b1_wi_fi_signal").state == "-70"
+    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == "-70"
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_last_seen_is_written_at_most_every_30_seconds(
     hass: HomeAssistant,
     sensor_entry: MockConfigEntry,

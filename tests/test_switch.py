@@ -24,7 +24,7 @@ from .common import relay_a, relay_event_b, relays_b, status_b
 from .conftest import Fire
 
 SWITCH_A = "switch.esp32_001_relay_0"
-SWITCH_B = "switch.board_b1_relay_2"
+SWITCH_B = "switch.relay_board_1_relay_2"
 
 
 async def _until(predicate: Callable[[], bool]) -> None:
@@ -94,7 +94,7 @@ async def test_layout_b_channel_confirmed(
     await fire("autocore/telemetry/relays/data", relay_event_b(2, True))
     await call
     assert hass.states.get(SWITCH_B).state == STATE_ON
-    assert hass.states.get("switch.board_b1_relay_1").state == STATE_OFF
+    assert hass.states.get("switch.relay_board_1_relay_1").state == STATE_OFF
 
 
 async def test_command_for_current_state_is_confirmed_by_a_repeat(

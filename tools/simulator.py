@@ -489,7 +489,10 @@ class LayoutAFamily(Family):
             "triggered_by": board.triggered_by[index],
             "timestamp": iso_now(),
         }
-        return self._link.publish(self._topic(board, f"relay/{index}/status"), payload, qos=1)
+        # Retained, so a monitor that starts later still learns every relay's state.
+        return self._link.publish(
+            self._topic(board, f"relay/{index}/status"), payload, qos=1, retain=True
+        )
 
     def _publish_interaction(self, board: LayoutABoard) -> None:
         rng = board.rng

@@ -453,14 +453,16 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         )
 
     @callback
-    def device_for(self, device_id: str, model: str | None = None) -> DeviceT:
+    def device_for(
+        self, device_id: str, model: str | None = None, name: str | None = None
+    ) -> DeviceT:
         """Return the device for a valid message, discovering it on first sight."""
         if (device := self.devices.get(device_id)) is not None:
             return device
         registry_entry = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, device_identifier(self.key, device_id))},
-            name=device_id,
+            name=name or device_id,
             manufacturer=self.manufacturer,
             model=model,
             via_device=(DOMAIN, self.key),

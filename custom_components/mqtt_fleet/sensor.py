@@ -64,6 +64,7 @@ LAST_SEEN = FleetSensorDescription(
     translation_key="last_seen",
     device_class=SensorDeviceClass.TIMESTAMP,
     entity_category=EntityCategory.DIAGNOSTIC,
+    entity_registry_enabled_default=False,  # changes every 30 s: noisy in the logbook
     value_fn=_last_seen,
     always_available=True,
 )
@@ -107,9 +108,7 @@ AUTOCORE_SENSORS: dict[str, FleetSensorDescription] = {
             translation_key="uptime",
             device_class=SensorDeviceClass.DURATION,
             native_unit_of_measurement=UnitOfTime.SECONDS,
-            suggested_unit_of_measurement=UnitOfTime.HOURS,
             state_class=SensorStateClass.TOTAL_INCREASING,
-            suggested_display_precision=1,
             entity_category=EntityCategory.DIAGNOSTIC,
         ),
         FleetSensorDescription(
@@ -169,6 +168,12 @@ HUB_SENSORS: tuple[HubSensorDescription, ...] = (
 )
 
 
+def _telemetry_name(key: str) -> str:
+    """Name a telemetry key for display: `pm2_5` becomes `Pm2 5`, `CO2` stays `CO2`."""
+    name = key.removeprefix(EXTRA_TELEMETRY_PREFIX).replace("_", " ")
+    return name[:1].upper() + name[1:]
+
+
 def _autocore_description(key: str) -> FleetSensorDescription | None:
     """Return the description for a key; unknown numeric telemetry gets a generic one."""
     if (description := AUTOCORE_SENSORS.get(key)) is not None:
@@ -177,7 +182,7 @@ def _autocore_description(key: str) -> FleetSensorDescription | None:
         return FleetSensorDescription(
             key=key,
             translation_key="telemetry",
-            translation_placeholders={"key": key.removeprefix(EXTRA_TELEMETRY_PREFIX)},
+            translation_placeholders={"key": _telemetry_name(key)},
             state_class=SensorStateClass.MEASUREMENT,
         )
     return None

@@ -2,8 +2,9 @@
 
 Setup order: broker, then our own wire recorder, then HA (the MQTT entry, then the AutoCore
 entry, whose subscriptions are live on the broker before the fixture returns), then the
-simulator. The simulator must come last: layout-A boards publish their relay states once,
-unretained, when they start, so HA has to be listening already.
+simulator. The simulator comes last so that HA and the recorder both see its traffic from the
+first message: most of it (telemetry, display interactions) is not retained, and tests compare
+HA's view with the recorder's message by message.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ SIMULATOR_DEFAULTS: dict[str, Any] = {
     "interaction_interval": 0.5,
     "seed": 1,
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in this directory `broker`, so `-m "not broker"` leaves the tier out."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.broker)
 
 
 async def wait_for[T](predicate: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:

@@ -20,6 +20,7 @@ from ..const import (
 from ..hub import FleetDevice, FleetHub
 from ..protocol.autocore import (
     DEFAULT_RELAY_COMMAND_TOPIC,
+    AutoCoreMessage,
     AutoCoreProtocol,
     DeviceCommand,
     DeviceStatus,
@@ -62,6 +63,14 @@ def parse_relay_key(key: str) -> tuple[Layout, int] | None:
     return None
 
 
+def _board_name(message: AutoCoreMessage) -> str | None:
+    """Name a firmware v2 board by its board id: friendlier than its UUID."""
+    if not isinstance(message, DeviceStatus) or not message.board_id:
+        return None
+    board_id = message.board_id
+    return f"AutoCore board {board_id}" if board_id.isdigit() else board_id
+
+
 class AutoCoreDevice(FleetDevice):
     """An AutoCore board; its layout is learned from its messages."""
 
@@ -97,7 +106,9 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
     def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
         """Apply one AutoCore message to its board."""
         message = self.protocol.parse(topic, payload)
-        device = self.device_for(message.device_id, LAYOUT_MODELS[message.layout])
+        device = self.device_for(
+            message.device_id, LAYOUT_MODELS[message.layout], _board_name(message)
+        )
         if device.layout is not message.layout:
             device.layout = message.layout
             self.async_update_device_registry(device, model=LAYOUT_MODELS[message.layout])
@@ -137,8 +148,13 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
         for key in STATUS_VALUES:
             if (value := getattr(status, key)) is not None:
                 device.set_value(key, value)
+        registry: dict[str, str] = {}
         if status.firmware_version is not None:
-            self.async_update_device_registry(device, sw_version=status.firmware_version)
+            registry["sw_version"] = status.firmware_version
+        if (name := _board_name(status)) is not None:
+            registry.update(name=name, serial_number=device.device_id)
+        if registry:
+            self.async_update_device_registry(device, **registry)
 
     async def async_switch_relay(
         self, device: FleetDevice, layout: Layout, relay: int, state: bool
