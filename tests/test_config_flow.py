@@ -160,7 +160,7 @@ async def test_user_step_aborts_with_a_disabled_mqtt_entry(hass: HomeAssistant) 
 
 
 @pytest.mark.usefixtures("mqtt_mock")
-@pytest.mark.parametrize("family", ["janus", "spotfi", "container_logs"])
+@pytest.mark.parametrize("family", ["container_logs"])
 async def test_unsupported_families_abort(hass: HomeAssistant, family: str) -> None:
     result = await start_user_flow(hass, family)
     assert result["type"] is FlowResultType.ABORT
@@ -772,18 +772,35 @@ async def test_entry_update_with_option_change_reloads(
 def test_translations_cover_the_flows() -> None:
     config = TRANSLATIONS["config"]
     options = TRANSLATIONS["options"]
-    assert set(config["step"]) == {"user", "autocore", "discovery_confirm"}
+    assert set(config["step"]) == {
+        "user",
+        "autocore",
+        "janus",
+        "spotfi",
+        "discovery_confirm",
+        "reauth_confirm",
+    }
     assert set(config["step"]["user"]["menu_options"]) == {family.value for family in Family}
     assert set(config["step"]["autocore"]["data"]) == {CONF_BASE_TOPIC}
+    assert set(config["step"]["janus"]["data"]) == {CONF_BASE_TOPIC, "admin_secret"}
+    assert set(config["step"]["spotfi"]["data"]) == {CONF_BASE_TOPIC}
     assert set(options["step"]["init"]["data"]) == {
         CONF_OFFLINE_TIMEOUT,
         CONF_RELAY_COMMAND_TOPIC,
+        "poll_interval",
+        "servers",
+        "rpc_allow_list",
+        "terminal_enabled",
     }
     assert set(config["error"]) == {
         *(f"base_topic_{code}" for code in BASE_TOPIC_CODES),
         "base_topic_overlaps",
     }
-    assert set(options["error"]) == {f"template_{code}" for code in TEMPLATE_CODES}
+    assert set(options["error"]) == {
+        *(f"template_{code}" for code in TEMPLATE_CODES),
+        "servers_invalid",
+        "allow_list_invalid",
+    }
     for reason in ABORT_REASONS:
         assert config["abort"][reason], reason
     # The confirm texts use exactly the placeholders the flow provides.

@@ -1,21 +1,39 @@
 """Device-side simulator for the MQTT Fleet integration.
 
-Speaks the AutoCore wire contract (PROTOCOLS.md, section 1) from the device's
-side, written independently of the integration's parser, so the demo, the
-real-broker tests and the benchmarks have realistic devices to talk to.
+Speaks the AutoCore, Janus and SpotFi wire contracts (PROTOCOLS.md, sections 1-3)
+from the device's side, written independently of the integration's parser, so the
+demo, the real-broker tests and the benchmarks have realistic devices to talk to.
 
 Usage:
     python tools/simulator.py --host 127.0.0.1 --port 1883 [--base autocore]
         [--layout-a N] [--layout-b N] [--relays-a 4] [--channels-b 16]
         [--status-interval 30] [--telemetry-interval 30]
-        [--interaction-interval 20] [--seed 1] [--log-level info]
+        [--interaction-interval 20]
+        [--janus N] [--janus-base janus] [--janus-secret janusoverlord]
+        [--janus-wrong-path N] [--janus-reply-delay S] [--janus-down-seconds 5]
+        [--spotfi N] [--spotfi-base spotfi/router] [--spotfi-garbage]
+        [--spotfi-down-seconds 5] [--metrics-interval 30]
+        [--seed 1] [--log-level info]
 
 When every device is connected, subscribed and has published its initial
 state, one line goes to stdout:
 
-    READY {"layout_a": ["ESP32_001", ...], "layout_b": ["<uuid>", ...]}
+    READY {"layout_a": ["ESP32_001", ...], "layout_b": ["<uuid>", ...],
+           "janus": ["janus-01", ...], "spotfi": ["rtr-<8 hex>", ...]}
 
-It runs until SIGINT or SIGTERM and then exits with code 0. Logs go to stderr.
+(on one line; every key is always there, with [] for a family of 0 devices).
+
+Outages, for tests that need one device to vanish while the rest carry on:
+    SIGUSR1  the first still-connected Janus server loses its connection without
+             DISCONNECT (the broker publishes its Last Will) and reconnects after
+             --janus-down-seconds, announcing itself online again.
+    SIGUSR2  the same for the first still-connected SpotFi router
+             (--spotfi-down-seconds).
+A ubus `system reboot` RPC takes its router away the same way, one second after
+the reply, and it comes back with its uptime reset and its terminals gone.
+
+It runs until SIGINT or SIGTERM and then exits with code 0; Janus servers and
+SpotFi routers vanish like a power cut, so their Last Wills fire. Logs go to stderr.
 
 To add a device family, subclass ``Family`` and add it to ``build_families``.
 """
@@ -24,9 +42,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import argparse
+import base64
+import binascii
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import partial
 import heapq
 import itertools
@@ -36,6 +58,7 @@ import math
 import os
 import queue
 import random
+import shlex
 import signal
 import sys
 import threading
@@ -47,6 +70,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from paho.mqtt.properties import Properties
     from paho.mqtt.reasoncodes import ReasonCode
 
@@ -77,6 +102,26 @@ class Settings:
     status_interval: float
     telemetry_interval: float
     interaction_interval: float
+    janus: int = 0
+    janus_base: str = "janus"
+    janus_secret: str = "janusoverlord"
+    janus_wrong_path: int = 0
+    janus_reply_delay: float = 0.0
+    janus_down_seconds: float = 5.0
+    spotfi: int = 0
+    spotfi_base: str = "spotfi/router"
+    spotfi_garbage: bool = False
+    spotfi_down_seconds: float = 5.0
+    metrics_interval: float = 30.0
+
+
+@dataclass(frozen=True)
+class Will:
+    """A Last Will: what the broker publishes for a device that vanished without a goodbye."""
+
+    topic: str
+    body: str
+    retain: bool
 
 
 def iso_now() -> str:
@@ -107,6 +152,43 @@ def quoted(value: object) -> str:
     """Quote a received value as JSON, cut short so a huge payload cannot bloat a report."""
     text = json.dumps(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+GO_HTML_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def go_float(value: float) -> str:
+    """Format a float as Go's encoding/json does: shortest digits, '12' for 12.0."""
+    if not math.isfinite(value):
+        raise ValueError(f"Go's encoding/json refuses {value}")
+    size = abs(value)
+    if size != 0 and (size < 1e-6 or size >= 1e21):
+        text = repr(value)  # shortest digits in exponent form, as Go's 'e' format
+        return text[:-2] + text[-1] if text[-4:-1] == "e-0" else text  # Go writes e-7, not e-07
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def go_json(value: object) -> str:
+    """Encode like Go's json.Marshal of a map: sorted keys, compact, `<>&` escaped."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return go_float(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).translate(GO_HTML_ESCAPES)
+    if isinstance(value, dict):
+        items = sorted((str(key), item) for key, item in value.items())
+        return "{" + ",".join(f"{go_json(key)}:{go_json(item)}" for key, item in items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(go_json(item) for item in value) + "]"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 def wait_published(infos: Sequence[mqtt.MQTTMessageInfo], deadline: float) -> bool:
@@ -189,7 +271,8 @@ class Link:
     """One broker connection; inbound messages are handed to the runner thread.
 
     paho reconnects by itself; after a reconnect on_reconnect runs on the runner
-    thread so the devices can announce themselves again.
+    thread so the devices can announce themselves again. cut() simulates a power
+    cut; while it lasts, `down` (runner thread only) keeps the device silent.
     """
 
     def __init__(
@@ -201,7 +284,7 @@ class Link:
         subscriptions: Sequence[str],
         on_message: Callable[[str, bytes], None],
         on_reconnect: Job,
-        will: Callable[[], tuple[str, Payload]] | None = None,
+        will: Callable[[], Will] | None = None,
     ) -> None:
         """Set up the client; nothing touches the network before open()."""
         self.client_id = client_id
@@ -213,6 +296,8 @@ class Link:
         self._will = will
         self._connected_before = False  # paho thread only
         self._subscribed = threading.Event()
+        self.down = False  # runner thread only
+        self._worker: threading.Thread | None = None  # runner thread only
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_pre_connect = self._on_pre_connect
@@ -245,9 +330,21 @@ class Link:
         self, topic: str, payload: Payload, *, qos: int = 0, retain: bool = False
     ) -> mqtt.MQTTMessageInfo:
         """Publish a JSON payload; thread-safe in paho."""
-        body = json.dumps(payload)
+        return self.publish_text(topic, json.dumps(payload), qos=qos, retain=retain)
+
+    def publish_text(
+        self, topic: str, body: str, *, qos: int = 0, retain: bool = False
+    ) -> mqtt.MQTTMessageInfo:
+        """Publish a payload exactly as given (plain strings, Go- or jansson-style JSON)."""
         LOG.debug("%s -> %s %s", self.client_id, topic, body)
         return self.client.publish(topic, body, qos=qos, retain=retain)
+
+    def send(self, topic: str, body: str, *, qos: int = 0, retain: bool = False) -> None:
+        """Publish unless the connection is cut: a device without power says nothing."""
+        if self.down:
+            LOG.debug("%s is down; %s not sent", self.client_id, topic)
+            return
+        self.publish_text(topic, body, qos=qos, retain=retain)
 
     def close(self) -> None:
         """Disconnect cleanly (the broker discards the Last Will)."""
@@ -256,16 +353,56 @@ class Link:
 
     def drop(self) -> None:
         """Close the socket without DISCONNECT, like a power loss, so the Last Will fires."""
-        self.client.loop_stop()
+        if self._worker is not None:
+            self._worker.join()  # a cut or reconnect in progress finishes first
+        self._kill()
+
+    def cut(self, seconds: float) -> None:
+        """Lose power now and come back after `seconds`; runner thread only.
+
+        paho's blocking calls run on a worker thread so the other devices keep answering.
+        """
+        LOG.info("%s: connection cut for %g s", self.client_id, seconds)
+        self.down = True
+        self._in_background(self._kill, then=partial(self._runner.call_later, seconds, self._restore))
+
+    def _restore(self) -> None:
+        self._in_background(self._reopen, then=None)
+
+    def _in_background(self, work: Job, *, then: Job | None) -> None:
+        def run() -> None:
+            work()
+            if then is not None:
+                self._runner.post(then)
+
+        if self._worker is not None:
+            self._worker.join()
+        self._worker = threading.Thread(target=run, name=f"{self.client_id}-outage")
+        self._worker.start()
+
+    def _kill(self) -> None:
+        self.client.loop_stop()  # waits for paho's select() timeout, up to 1 s
         sock = self.client.socket()
         if sock is not None:
             sock.close()
 
+    def _reopen(self) -> None:
+        try:
+            self.client.reconnect()
+        except OSError as err:
+            # paho's loop keeps retrying; on_connect announces the device once it is back.
+            LOG.warning("%s: reconnect failed (%s), retrying", self.client_id, err)
+        self.client.loop_start()
+
+    def _back(self) -> None:
+        self.down = False
+        self._on_reconnect()
+
     def _on_pre_connect(self, client: mqtt.Client, userdata: object) -> None:
         # Built afresh on every (re)connect, like the firmware builds its LWT at connect.
         if self._will is not None:
-            topic, payload = self._will()
-            client.will_set(topic, json.dumps(payload), qos=1, retain=True)
+            will = self._will()
+            client.will_set(will.topic, will.body, qos=1, retain=will.retain)
 
     def _on_connect(
         self,
@@ -281,7 +418,7 @@ class Link:
         client.subscribe([(topic, 1) for topic in self._subscriptions])
         if self._connected_before:
             LOG.info("%s: reconnected", self.client_id)
-            self._runner.post(self._on_reconnect)
+            self._runner.post(self._back)
         self._connected_before = True
 
     def _on_subscribe(
@@ -338,6 +475,22 @@ class Family(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Say goodbye the way this kind of device does, then let go of the broker."""
+
+    def signals(self) -> dict[signal.Signals, Job]:
+        """Map the signals this family reacts to onto jobs for the runner thread."""
+        return {}
+
+
+def drop_all(links: Sequence[Link]) -> None:
+    """Cut every connection like a power failure, so the broker publishes each Last Will.
+
+    In parallel, because loop_stop() waits for paho's select() timeout (up to 1 s) per link.
+    """
+    threads = [threading.Thread(target=link.drop) for link in links]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 @dataclass
@@ -559,7 +712,9 @@ class LayoutBBoard:
             subscriptions=[self._set_topic, f"{root}/commands/+"],
             on_message=self._on_command,
             on_reconnect=self.announce,
-            will=lambda: (self._status_topic, self._offline("unexpected_disconnect")),
+            will=lambda: Will(
+                self._status_topic, json.dumps(self._offline("unexpected_disconnect")), retain=True
+            ),
         )
 
     def announce(self) -> list[mqtt.MQTTMessageInfo]:
@@ -717,14 +872,8 @@ class LayoutBFamily(Family):
 
     @override
     def stop(self) -> None:
-        # A real board just loses power: close each socket without DISCONNECT so
-        # the broker publishes the Last Will. In parallel, because loop_stop()
-        # waits for paho's select() timeout (up to 1 s) per connection.
-        threads = [threading.Thread(target=board.link.drop) for board in self._boards]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        # A real board just loses power, so the broker publishes its Last Will.
+        drop_all(self.links())
 
     def _status_tick(self) -> None:
         for board in self._boards:

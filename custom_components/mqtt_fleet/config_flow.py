@@ -8,24 +8,35 @@ from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 import voluptuous as vol
 
 from .const import (
+    CONF_ADMIN_SECRET,
     CONF_BASE_TOPIC,
     CONF_FAMILY,
     CONF_OFFLINE_TIMEOUT,
+    CONF_POLL_INTERVAL,
     CONF_RELAY_COMMAND_TOPIC,
+    CONF_RPC_ALLOW_LIST,
+    CONF_SERVERS,
+    CONF_TERMINAL_ENABLED,
     DEFAULT_BASE_TOPICS,
     DEFAULT_OFFLINE_TIMEOUT,
+    DEFAULT_POLL_INTERVAL,
     DOMAIN,
     FAMILY_TITLES,
     MAX_OFFLINE_TIMEOUT,
+    MAX_POLL_INTERVAL,
     MIN_OFFLINE_TIMEOUT,
+    MIN_POLL_INTERVAL,
     Family,
 )
 from .protocol.autocore import (
@@ -34,8 +45,15 @@ from .protocol.autocore import (
     DeviceStatus,
     relay_topic_template_problem,
 )
+from .protocol.janus import JanusProtocol, ServerStatus
 from .protocol.payload import InvalidMessage
-from .protocol.topics import base_topic_problem
+from .protocol.spotfi import (
+    DEFAULT_RPC_ALLOW_LIST,
+    RouterStatus,
+    SpotFiProtocol,
+    is_allow_pattern,
+)
+from .protocol.topics import base_topic_problem, is_safe_id
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -45,8 +63,11 @@ if TYPE_CHECKING:
 DISCOVERY_TOPICS: Final[dict[str, tuple[Family, int]]] = {
     "autocore/+/status": (Family.AUTOCORE, 2),
     "autocore/devices/+/status": (Family.AUTOCORE, 3),
+    "janus/+/status": (Family.JANUS, 2),
+    "spotfi/router/+/status": (Family.SPOTFI, 2),
 }
-SUPPORTED_FAMILIES: Final = frozenset({Family.AUTOCORE})
+SECRET_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+LIST_SELECTOR: Final = TextSelector(TextSelectorConfig(multiple=True))
 
 
 def default_options(family: Family) -> dict[str, Any]:
@@ -54,12 +75,40 @@ def default_options(family: Family) -> dict[str, Any]:
     options: dict[str, Any] = {CONF_OFFLINE_TIMEOUT: DEFAULT_OFFLINE_TIMEOUT[family]}
     if family is Family.AUTOCORE:
         options[CONF_RELAY_COMMAND_TOPIC] = DEFAULT_RELAY_COMMAND_TOPIC
+    elif family is Family.JANUS:
+        options[CONF_POLL_INTERVAL] = DEFAULT_POLL_INTERVAL
+        options[CONF_SERVERS] = []
+    elif family is Family.SPOTFI:
+        options[CONF_RPC_ALLOW_LIST] = list(DEFAULT_RPC_ALLOW_LIST)
+        options[CONF_TERMINAL_ENABLED] = False
     return options
 
 
 def entry_title(family: Family, base: str) -> str:
     """Return the title of an entry: the family and its base topic."""
     return f"{FAMILY_TITLES[family]} ({base})"
+
+
+def discovered_device(family: Family, base: str, topic: str, payload: bytes) -> str | None:
+    """Return the device id of a valid status message of `family`, else None.
+
+    A status whose online state reads is the family's traffic, even with an odd field.
+    """
+    try:
+        match family:
+            case Family.AUTOCORE:
+                status = AutoCoreProtocol(base).parse(topic, payload)
+                if isinstance(status, DeviceStatus) and status.online is not None:
+                    return status.device_id
+            case Family.JANUS:
+                if isinstance(server := JanusProtocol(base).parse(topic, payload), ServerStatus):
+                    return server.server
+            case Family.SPOTFI:
+                if isinstance(router := SpotFiProtocol(base).parse(topic, payload), RouterStatus):
+                    return router.router
+    except InvalidMessage:
+        return None
+    return None
 
 
 class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -93,12 +142,12 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self._async_step_base_topic(Family.AUTOCORE, user_input)
 
     async def async_step_janus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Janus gateways are not supported yet."""
-        return self.async_abort(reason="family_not_available")
+        """Ask for the Janus base topic and admin secret."""
+        return await self._async_step_base_topic(Family.JANUS, user_input)
 
     async def async_step_spotfi(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """SpotFi routers are not supported yet."""
-        return self.async_abort(reason="family_not_available")
+        """Ask for the SpotFi base topic."""
+        return await self._async_step_base_topic(Family.SPOTFI, user_input)
 
     async def async_step_container_logs(
         self, user_input: dict[str, Any] | None = None
@@ -120,10 +169,13 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._family, self._base = family, base
                 await self.async_set_unique_id(f"{family}:{base}")
                 self._abort_if_unique_id_configured()
-                return self._async_create_entry()
-        schema = vol.Schema(
-            {vol.Required(CONF_BASE_TOPIC, default=DEFAULT_BASE_TOPICS[family]): TextSelector()}
-        )
+                return self._async_create_entry(user_input.get(CONF_ADMIN_SECRET))
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(CONF_BASE_TOPIC, default=DEFAULT_BASE_TOPICS[family]): TextSelector()
+        }
+        if family is Family.JANUS:
+            fields[vol.Optional(CONF_ADMIN_SECRET)] = SECRET_SELECTOR
+        schema = vol.Schema(fields)
         return self.async_show_form(
             step_id=family.value,
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
@@ -154,29 +206,28 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         base = "/".join(levels[:-depth])
         payload = discovery_info.payload
         raw = payload.encode() if isinstance(payload, str) else bytes(payload)
-        try:
-            status = AutoCoreProtocol(base).parse(discovery_info.topic, raw)
-        except InvalidMessage:
+        if (device := discovered_device(family, base, discovery_info.topic, raw)) is None:
             return self.async_abort(reason="invalid_discovery_info")
-        # A status whose online state reads is AutoCore traffic, even with an odd field.
-        if not isinstance(status, DeviceStatus) or status.online is None:
-            return self.async_abort(reason="invalid_discovery_info")
-        self._family, self._base = family, base
+        self._family, self._base, self._device = family, base, device
         await self.async_set_unique_id(f"{family}:{base}")
         self._abort_if_unique_id_configured()
         self.context["title_placeholders"] = {"name": entry_title(family, base)}
-        self._device = status.device_id
         return await self.async_step_discovery_confirm()
 
     async def async_step_discovery_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Confirm a discovered stream."""
+        """Confirm a discovered stream; Janus also asks for its admin secret."""
         if user_input is not None:
-            return self._async_create_entry()
-        self._set_confirm_only()
+            return self._async_create_entry(user_input.get(CONF_ADMIN_SECRET))
+        fields: dict[vol.Marker, Any] = {}
+        if self._family is Family.JANUS:
+            fields[vol.Optional(CONF_ADMIN_SECRET)] = SECRET_SELECTOR
+        else:
+            self._set_confirm_only()
         return self.async_show_form(
             step_id="discovery_confirm",
+            data_schema=vol.Schema(fields),
             description_placeholders={
                 "family": FAMILY_TITLES[self._family],
                 "base_topic": self._base,
@@ -184,46 +235,103 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
-    def _async_create_entry(self) -> ConfigFlowResult:
+    async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
+        """Janus refused the admin secret (403): ask for a new one."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Store the new secret; the hub uses it from its next request, without a reload."""
+        entry = self._get_reauth_entry()
+        if user_input is not None:
+            self.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, CONF_ADMIN_SECRET: user_input[CONF_ADMIN_SECRET]}
+            )
+            return self.async_abort(reason="reauth_successful")
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({vol.Required(CONF_ADMIN_SECRET): SECRET_SELECTOR}),
+            description_placeholders={"name": entry.title},
+        )
+
+    def _async_create_entry(self, admin_secret: str | None) -> ConfigFlowResult:
+        data: dict[str, Any] = {CONF_FAMILY: self._family.value, CONF_BASE_TOPIC: self._base}
+        if self._family is Family.JANUS:
+            data[CONF_ADMIN_SECRET] = admin_secret or ""
         return self.async_create_entry(
             title=entry_title(self._family, self._base),
-            data={CONF_FAMILY: self._family.value, CONF_BASE_TOPIC: self._base},
+            data=data,
             options=default_options(self._family),
         )
 
 
 class MqttFleetOptionsFlow(OptionsFlow):
-    """Tunables of one entry; saving them reloads the entry."""
+    """Tunables of one entry; saving changed options reloads the entry."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show and validate the options."""
+        """Show and validate the options of the entry's family."""
         family = Family(self.config_entry.data[CONF_FAMILY])
         errors: dict[str, str] = {}
         if user_input is not None:
-            options = {**user_input, CONF_OFFLINE_TIMEOUT: int(user_input[CONF_OFFLINE_TIMEOUT])}
-            template = options.get(CONF_RELAY_COMMAND_TOPIC)
-            if template is not None and (problem := relay_topic_template_problem(template)):
-                errors[CONF_RELAY_COMMAND_TOPIC] = f"template_{problem}"
-            else:
+            options = _clean_options(user_input)
+            errors = _options_errors(options)
+            if not errors:
                 return self.async_create_entry(data=options)
-        fields: dict[vol.Marker, Any] = {
-            vol.Required(CONF_OFFLINE_TIMEOUT): NumberSelector(
-                NumberSelectorConfig(
-                    min=MIN_OFFLINE_TIMEOUT,
-                    max=MAX_OFFLINE_TIMEOUT,
-                    step=1,
-                    unit_of_measurement="s",
-                    mode=NumberSelectorMode.BOX,
-                )
-            )
-        }
-        if family is Family.AUTOCORE:
-            fields[vol.Required(CONF_RELAY_COMMAND_TOPIC)] = TextSelector()
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(fields),
+                vol.Schema(_options_fields(family)),
                 {**default_options(family), **self.config_entry.options, **(user_input or {})},
             ),
             errors=errors,
         )
+
+
+def _options_fields(family: Family) -> dict[vol.Marker, Any]:
+    fields: dict[vol.Marker, Any] = {
+        vol.Required(CONF_OFFLINE_TIMEOUT): _seconds(MIN_OFFLINE_TIMEOUT, MAX_OFFLINE_TIMEOUT)
+    }
+    if family is Family.AUTOCORE:
+        fields[vol.Required(CONF_RELAY_COMMAND_TOPIC)] = TextSelector()
+    elif family is Family.JANUS:
+        fields[vol.Required(CONF_POLL_INTERVAL)] = _seconds(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL)
+        fields[vol.Optional(CONF_SERVERS)] = LIST_SELECTOR
+    elif family is Family.SPOTFI:
+        fields[vol.Optional(CONF_RPC_ALLOW_LIST)] = LIST_SELECTOR
+        fields[vol.Required(CONF_TERMINAL_ENABLED)] = BooleanSelector()
+    return fields
+
+
+def _seconds(minimum: int, maximum: int) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=minimum, max=maximum, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+        )
+    )
+
+
+def _clean_options(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Whole seconds, and lists without blank or repeated entries."""
+    options = dict(user_input)
+    for key in (CONF_OFFLINE_TIMEOUT, CONF_POLL_INTERVAL):
+        if key in options:
+            options[key] = int(options[key])
+    for key in (CONF_SERVERS, CONF_RPC_ALLOW_LIST):
+        if key in options:
+            options[key] = list(
+                dict.fromkeys(item.strip() for item in options[key] if item.strip())
+            )
+    return options
+
+
+def _options_errors(options: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    template = options.get(CONF_RELAY_COMMAND_TOPIC)
+    if template is not None and (problem := relay_topic_template_problem(template)):
+        errors[CONF_RELAY_COMMAND_TOPIC] = f"template_{problem}"
+    if not all(is_safe_id(server) for server in options.get(CONF_SERVERS, [])):
+        errors[CONF_SERVERS] = "servers_invalid"
+    if not all(is_allow_pattern(pattern) for pattern in options.get(CONF_RPC_ALLOW_LIST, [])):
+        errors[CONF_RPC_ALLOW_LIST] = "allow_list_invalid"
+    return errors

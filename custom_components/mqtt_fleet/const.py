@@ -37,9 +37,19 @@ DEFAULT_BASE_TOPICS: Final[dict[Family, str]] = {
 CONF_FAMILY: Final = "family"
 CONF_BASE_TOPIC: Final = "base_topic"
 
+CONF_ADMIN_SECRET: Final = "admin_secret"  # noqa: S105 - a key name; Janus, changed by reauth
+
 # Config entry options
 CONF_OFFLINE_TIMEOUT: Final = "offline_timeout"
 CONF_RELAY_COMMAND_TOPIC: Final = "relay_command_topic"
+CONF_POLL_INTERVAL: Final = "poll_interval"
+CONF_SERVERS: Final = "servers"
+CONF_RPC_ALLOW_LIST: Final = "rpc_allow_list"
+CONF_TERMINAL_ENABLED: Final = "terminal_enabled"
+
+DEFAULT_POLL_INTERVAL: Final = 10
+MIN_POLL_INTERVAL: Final = 2
+MAX_POLL_INTERVAL: Final = 3600
 
 DEFAULT_OFFLINE_TIMEOUT: Final[dict[Family, int]] = {
     Family.AUTOCORE: 90,
@@ -59,8 +69,23 @@ EVENT_SYSTEM_MESSAGE: Final = f"{DOMAIN}_system_message"
 
 # Actions
 SERVICE_SEND_COMMAND: Final = "send_command"
+SERVICE_LIST_SESSIONS: Final = "list_sessions"
+SERVICE_RPC_CALL: Final = "rpc_call"
+SERVICE_TERMINAL_EXEC: Final = "terminal_exec"
 ATTR_DEVICE_ID: Final = "device_id"
 ATTR_COMMAND: Final = "command"
+ATTR_SERVER: Final = "server"
+ATTR_ROUTER: Final = "router"
+ATTR_PATH: Final = "path"
+ATTR_METHOD: Final = "method"
+ATTR_ARGS: Final = "args"
+ATTR_TIMEOUT: Final = "timeout"
+ATTR_IDLE: Final = "idle"
+
+ADMIN_REPLY_TIMEOUT: Final = 5.0
+RPC_TIMEOUT: Final = 10.0
+TERMINAL_TIMEOUT: Final = 10.0
+TERMINAL_IDLE: Final = 1.0
 
 # Hub bookkeeping
 DEAD_LETTER_CAPACITY: Final = 50

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
@@ -32,6 +32,7 @@ from .const import (
     EVENT_DEVICE_DISCOVERED,
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
+    FAMILY_TITLES,
     HUB_SENSOR_REFRESH_SECONDS,
     INVALID_LOG_INTERVAL,
     LAST_SEEN_WRITE_INTERVAL,
@@ -54,6 +55,7 @@ type FleetConfigEntry = ConfigEntry[FleetHub[Any]]
 type EntityFactory = Callable[[FleetDevice, str], Entity | None]
 
 _MISSING: Any = object()
+_ALL_WELL: Final = (True, True, True)  # connected, available, fresh: nothing to refresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class FleetDevice:
         self._listeners: dict[str, CALLBACK_TYPE] = {}
         self._waiters: dict[str, list[tuple[Any, asyncio.Future[None]]]] = {}
         self._stale_timer: asyncio.TimerHandle | None = None
-        self._was_connected = self.connected
+        self._shown = self._availability()
         self._arm_stale_timer(hub.offline_timeout)
 
     @property
@@ -168,34 +170,43 @@ class FleetDevice:
 
     @callback
     def mark_seen(self, monotonic: float, wall: float) -> None:
-        """Record a valid message: O(1), the stale timer re-arms itself lazily."""
+        """Record a message that proves freshness: O(1), the stale timer re-arms lazily."""
         self._last_message = monotonic
-        self.last_seen = wall
-        self.heard = True
         if not self.fresh:
             self.fresh = True
             self._arm_stale_timer(self.hub.offline_timeout)
+        self.mark_heard(wall)
+
+    @callback
+    def mark_heard(self, wall: float) -> None:
+        """Record that the device spoke (last seen), whether or not that proves freshness."""
+        self.last_seen = wall
+        self.heard = True
         if wall - self._last_seen_notified >= LAST_SEEN_WRITE_INTERVAL:
             self._last_seen_notified = wall
             self.notify("last_seen")
-        if self._was_connected is not True:
-            self.refresh_connectivity()
+        if self._shown != _ALL_WELL:
+            self.refresh_availability()
 
     @callback
     def set_online(self, online: bool | None) -> None:
         """Apply the status the device reported."""
         if online is not None and online != self.online:
             self.online = online
-            self.refresh_connectivity()
+            self.refresh_availability()
+
+    def _availability(self) -> tuple[bool | None, bool, bool]:
+        return self.connected, self.available, self.fresh
 
     @callback
-    def refresh_connectivity(self) -> None:
+    def refresh_availability(self) -> None:
         """Write every entity when availability changed; log and fire events on edges."""
-        connected = self.connected
-        previous, self._was_connected = self._was_connected, connected
-        if connected == previous:
+        shown, previous = self._availability(), self._shown
+        if shown == previous:
             return
-        self.hub.async_connectivity_changed(self, previous, connected)
+        self._shown = shown
+        if shown[0] != previous[0]:
+            self.hub.async_connectivity_changed(self, previous[0], shown[0])
         for listener in list(self._listeners.values()):
             listener()
 
@@ -211,7 +222,7 @@ class FleetDevice:
             self._arm_stale_timer(remaining)
             return
         self.fresh = False
-        self.refresh_connectivity()
+        self.refresh_availability()
 
     @callback
     def async_shutdown(self) -> None:
@@ -222,13 +233,7 @@ class FleetDevice:
         for waiters in self._waiters.values():
             for _value, future in waiters:
                 if not future.done():
-                    future.set_exception(
-                        HomeAssistantError(
-                            translation_domain=DOMAIN,
-                            translation_key="unloaded_while_waiting",
-                            translation_placeholders={"device": self.device_id},
-                        )
-                    )
+                    future.set_exception(unloaded_error(self.device_id))
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Describe the device for diagnostics."""
@@ -306,7 +311,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             identifiers={(DOMAIN, self.key)},
             name=self.entry.title,
             manufacturer="MQTT Fleet",
-            model=f"{self.manufacturer} hub",
+            model=f"{FAMILY_TITLES[self.family]} hub",
             entry_type=DeviceEntryType.SERVICE,
         )
         for entry in dr.async_entries_for_config_entry(device_registry, self.entry.entry_id):
@@ -415,7 +420,9 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         self.messages_received += 1
         wall = time.time()
         self.last_message_at = wall
-        payload = cast("bytes", msg.payload)  # subscribed with encoding=None
+        payload = msg.payload  # bytes: subscribed with encoding=None, except that
+        if type(payload) is not bytes:  # HA shares one decoded copy per topic filter
+            payload = payload.encode() if isinstance(payload, str) else bytes(payload)
         try:
             problems = self.handle(msg.topic, payload, msg.timestamp, wall)
         except InvalidMessage as err:
@@ -546,6 +553,15 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             "devices_online": self.devices_online,
             "subscriptions": list(self.subscriptions),
         }
+
+
+def unloaded_error(waiting_for: str) -> HomeAssistantError:
+    """Return the error for a request cut short by the entry unloading."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="unloaded_while_waiting",
+        translation_placeholders={"device": waiting_for},
+    )
 
 
 def device_identifier(hub_key: str, device_id: str) -> str:

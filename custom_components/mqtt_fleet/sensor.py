@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +24,10 @@ from homeassistant.const import (
 )
 from homeassistant.util import dt as dt_util
 
+from .const import Family
 from .entity import FleetEntity, HubEntity
 from .families.autocore import EXTRA_TELEMETRY_PREFIX
+from .families.janus import AdminState
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,7 +47,7 @@ class FleetSensorDescription(SensorEntityDescription):
     """A device sensor; by default it shows the device value under its key."""
 
     value_fn: Callable[[FleetDevice], StateType | datetime] | None = None
-    always_available: bool = False
+    available_fn: Callable[[FleetDevice], bool] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +61,10 @@ def _last_seen(device: FleetDevice) -> datetime | None:
     return None if device.last_seen is None else datetime.fromtimestamp(device.last_seen, UTC)
 
 
+def _always(_device: FleetDevice) -> bool:
+    return True
+
+
 LAST_SEEN = FleetSensorDescription(
     key="last_seen",
     translation_key="last_seen",
@@ -66,72 +72,134 @@ LAST_SEEN = FleetSensorDescription(
     entity_category=EntityCategory.DIAGNOSTIC,
     entity_registry_enabled_default=False,  # changes every 30 s: noisy in the logbook
     value_fn=_last_seen,
-    always_available=True,
+    available_fn=_always,  # readable while the device is away
+)
+FREE_MEMORY = FleetSensorDescription(
+    key="free_memory",
+    translation_key="free_memory",
+    device_class=SensorDeviceClass.DATA_SIZE,
+    native_unit_of_measurement=UnitOfInformation.BYTES,
+    suggested_unit_of_measurement=UnitOfInformation.KIBIBYTES,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=1,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+UPTIME = FleetSensorDescription(
+    key="uptime",
+    translation_key="uptime",
+    device_class=SensorDeviceClass.DURATION,
+    native_unit_of_measurement=UnitOfTime.SECONDS,
+    state_class=SensorStateClass.TOTAL_INCREASING,
+    entity_category=EntityCategory.DIAGNOSTIC,
 )
 
-AUTOCORE_SENSORS: dict[str, FleetSensorDescription] = {
-    description.key: description
-    for description in (
-        FleetSensorDescription(
-            key="temperature",
-            device_class=SensorDeviceClass.TEMPERATURE,
-            native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
-        ),
-        FleetSensorDescription(
-            key="humidity",
-            device_class=SensorDeviceClass.HUMIDITY,
-            native_unit_of_measurement=PERCENTAGE,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
-        ),
-        FleetSensorDescription(
-            key="voltage",
-            device_class=SensorDeviceClass.VOLTAGE,
-            native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=2,
-        ),
-        FleetSensorDescription(
-            key="free_memory",
-            translation_key="free_memory",
-            device_class=SensorDeviceClass.DATA_SIZE,
-            native_unit_of_measurement=UnitOfInformation.BYTES,
-            suggested_unit_of_measurement=UnitOfInformation.KIBIBYTES,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
-            entity_category=EntityCategory.DIAGNOSTIC,
-        ),
-        FleetSensorDescription(
-            key="uptime",
-            translation_key="uptime",
-            device_class=SensorDeviceClass.DURATION,
-            native_unit_of_measurement=UnitOfTime.SECONDS,
-            state_class=SensorStateClass.TOTAL_INCREASING,
-            entity_category=EntityCategory.DIAGNOSTIC,
-        ),
-        FleetSensorDescription(
-            key="wifi_signal",
-            translation_key="wifi_signal",
-            device_class=SensorDeviceClass.SIGNAL_STRENGTH,
-            native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-            state_class=SensorStateClass.MEASUREMENT,
-            entity_category=EntityCategory.DIAGNOSTIC,
-        ),
-        FleetSensorDescription(
-            key="ip_address",
-            translation_key="ip_address",
-            entity_category=EntityCategory.DIAGNOSTIC,
-        ),
-        FleetSensorDescription(
-            key="firmware_version",
-            translation_key="firmware_version",
-            entity_category=EntityCategory.DIAGNOSTIC,
-        ),
-        LAST_SEEN,
-    )
-}
+
+def _catalogue(*descriptions: FleetSensorDescription) -> dict[str, FleetSensorDescription]:
+    return {description.key: description for description in descriptions}
+
+
+AUTOCORE_SENSORS = _catalogue(
+    FleetSensorDescription(
+        key="temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    FleetSensorDescription(
+        key="humidity",
+        device_class=SensorDeviceClass.HUMIDITY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    FleetSensorDescription(
+        key="voltage",
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+    ),
+    FREE_MEMORY,
+    UPTIME,
+    FleetSensorDescription(
+        key="wifi_signal",
+        translation_key="wifi_signal",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetSensorDescription(
+        key="ip_address",
+        translation_key="ip_address",
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetSensorDescription(
+        key="firmware_version",
+        translation_key="firmware_version",
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    LAST_SEEN,
+)
+
+JANUS_SENSORS = _catalogue(
+    FleetSensorDescription(
+        key="sessions",
+        translation_key="sessions",
+        state_class=SensorStateClass.MEASUREMENT,
+        # The seed's "stale": no admin reply for the offline timeout.
+        available_fn=lambda device: device.available and device.fresh,
+    ),
+    FleetSensorDescription(
+        key="version",
+        translation_key="version",
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetSensorDescription(
+        key="admin_state",
+        translation_key="admin_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in AdminState],
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    LAST_SEEN,
+)
+
+SPOTFI_SENSORS = _catalogue(
+    FleetSensorDescription(
+        key="cpu_load",
+        translation_key="cpu_load",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    FleetSensorDescription(
+        key="memory_used",
+        translation_key="memory_used",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    replace(FREE_MEMORY, entity_category=None),
+    FleetSensorDescription(
+        key="total_memory",
+        translation_key="total_memory",
+        device_class=SensorDeviceClass.DATA_SIZE,
+        native_unit_of_measurement=UnitOfInformation.BYTES,
+        suggested_unit_of_measurement=UnitOfInformation.MEBIBYTES,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetSensorDescription(
+        key="active_users",
+        translation_key="active_users",
+        state_class=SensorStateClass.MEASUREMENT,
+    ),
+    UPTIME,
+    replace(LAST_SEEN, translation_key="last_heartbeat"),
+)
 
 HUB_SENSORS: tuple[HubSensorDescription, ...] = (
     HubSensorDescription(
@@ -188,6 +256,13 @@ def _autocore_description(key: str) -> FleetSensorDescription | None:
     return None
 
 
+DESCRIBE: dict[Family, Callable[[str], FleetSensorDescription | None]] = {
+    Family.AUTOCORE: _autocore_description,
+    Family.JANUS: JANUS_SENSORS.get,
+    Family.SPOTFI: SPOTFI_SENSORS.get,
+}
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: FleetConfigEntry,
@@ -196,9 +271,10 @@ async def async_setup_entry(
     """Add the hub sensors now and device sensors as their values appear."""
     hub = entry.runtime_data
     async_add_entities(HubSensor(hub, description) for description in HUB_SENSORS)
+    describe = DESCRIBE[hub.family]
 
     def factory(device: FleetDevice, key: str) -> FleetSensor | None:
-        description = _autocore_description(key)
+        description = describe(key)
         return None if description is None else FleetSensor(device, description)
 
     hub.async_add_entity_factory(factory, async_add_entities)
@@ -226,8 +302,10 @@ class FleetSensor(FleetEntity, RestoreSensor):
 
     @property
     def available(self) -> bool:
-        """Last seen stays readable while the device is away."""
-        return self.entity_description.always_available or super().available
+        """Follow the device, unless the description decides (last seen, stale counts)."""
+        if (available_fn := self.entity_description.available_fn) is not None:
+            return available_fn(self.device)
+        return super().available
 
     @property
     def native_value(self) -> StateType | datetime:

@@ -2,25 +2,85 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 import voluptuous as vol
 
-from .const import ATTR_COMMAND, ATTR_DEVICE_ID, DOMAIN, SERVICE_SEND_COMMAND
+from .const import (
+    ADMIN_REPLY_TIMEOUT,
+    ATTR_ARGS,
+    ATTR_COMMAND,
+    ATTR_DEVICE_ID,
+    ATTR_IDLE,
+    ATTR_METHOD,
+    ATTR_PATH,
+    ATTR_ROUTER,
+    ATTR_SERVER,
+    ATTR_TIMEOUT,
+    DOMAIN,
+    RPC_TIMEOUT,
+    SERVICE_LIST_SESSIONS,
+    SERVICE_RPC_CALL,
+    SERVICE_SEND_COMMAND,
+    SERVICE_TERMINAL_EXEC,
+    TERMINAL_IDLE,
+    TERMINAL_TIMEOUT,
+)
 from .families.autocore import AutoCoreHub
+from .families.janus import JanusHub
+from .families.spotfi import SpotFiHub
 from .protocol.autocore import DeviceCommand
 
 if TYPE_CHECKING:
-    from .hub import FleetConfigEntry, FleetDevice, FleetHub
+    from homeassistant.util.json import JsonValueType
+
+    from .hub import FleetConfigEntry, FleetHub
 
 SEND_COMMAND_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_DEVICE_ID): cv.string,
         vol.Required(ATTR_COMMAND): vol.In([command.value for command in DeviceCommand]),
+    }
+)
+LIST_SESSIONS_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_SERVER): cv.string,
+        vol.Optional(ATTR_TIMEOUT, default=ADMIN_REPLY_TIMEOUT): vol.All(
+            vol.Coerce(float), vol.Range(min=0.5, max=60)
+        ),
+    }
+)
+RPC_CALL_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_ROUTER): cv.string,
+        vol.Required(ATTR_PATH): cv.string,
+        vol.Required(ATTR_METHOD): cv.string,
+        vol.Optional(ATTR_ARGS, default=dict): dict,
+        vol.Optional(ATTR_TIMEOUT, default=RPC_TIMEOUT): vol.All(
+            vol.Coerce(float), vol.Range(min=0.5, max=120)
+        ),
+    }
+)
+TERMINAL_EXEC_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_ROUTER): cv.string,
+        vol.Required(ATTR_COMMAND): vol.All(cv.string, vol.Length(min=1, max=4096)),
+        vol.Optional(ATTR_TIMEOUT, default=TERMINAL_TIMEOUT): vol.All(
+            vol.Coerce(float), vol.Range(min=0.5, max=300)
+        ),
+        vol.Optional(ATTR_IDLE, default=TERMINAL_IDLE): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1, max=60)
+        ),
     }
 )
 
@@ -29,6 +89,15 @@ SEND_COMMAND_SCHEMA = vol.Schema(
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
     hass.services.async_register(DOMAIN, SERVICE_SEND_COMMAND, _async_send_command)
+    hass.services.async_register(
+        DOMAIN, SERVICE_LIST_SESSIONS, _async_list_sessions, supports_response=SupportsResponse.ONLY
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_RPC_CALL, _async_rpc_call, supports_response=SupportsResponse.ONLY
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_TERMINAL_EXEC, _async_terminal_exec, supports_response=SupportsResponse.ONLY
+    )
 
 
 def _validate(schema: vol.Schema, call: ServiceCall) -> dict[str, Any]:
@@ -43,37 +112,71 @@ def _validate(schema: vol.Schema, call: ServiceCall) -> dict[str, Any]:
         ) from err
 
 
-def _resolve_device(hass: HomeAssistant, device_id: str) -> tuple[FleetHub[Any], FleetDevice]:
-    """Find the loaded hub and the fleet device behind a device registry id."""
-    if (device_entry := dr.async_get(hass).async_get(device_id)) is not None:
-        for entry_id in device_entry.config_entries:
-            entry: FleetConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
-            if (
-                entry is None
-                or entry.domain != DOMAIN
-                or entry.state is not ConfigEntryState.LOADED
+def _loaded_hubs(hass: HomeAssistant) -> list[FleetHub[Any]]:
+    entries: list[FleetConfigEntry] = hass.config_entries.async_entries(DOMAIN)
+    return [entry.runtime_data for entry in entries if entry.state is ConfigEntryState.LOADED]
+
+
+def _resolve[HubT: FleetHub[Any]](
+    hass: HomeAssistant, hub_type: type[HubT], reference: str
+) -> tuple[HubT, Any]:
+    """Find a device of a family by its HA device id, or by its own id (server, router).
+
+    An own id present in several entries of the family is ambiguous.
+    """
+    hubs = [hub for hub in _loaded_hubs(hass) if isinstance(hub, hub_type)]
+    if (device_entry := dr.async_get(hass).async_get(reference)) is not None:
+        for hub in hubs:
+            if hub.entry.entry_id in device_entry.config_entries and (
+                (device_id := hub.device_id_from_identifiers(device_entry.identifiers))
+                and (device := hub.devices.get(device_id)) is not None
             ):
-                continue
-            hub = entry.runtime_data
-            fleet_id = hub.device_id_from_identifiers(device_entry.identifiers)
-            if fleet_id is not None and (device := hub.devices.get(fleet_id)) is not None:
                 return hub, device
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key="device_not_found",
-        translation_placeholders={"device_id": device_id},
-    )
+    found = [(hub, hub.devices[reference]) for hub in hubs if reference in hub.devices]
+    if len(found) > 1:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="device_ambiguous",
+            translation_placeholders={"device_id": reference},
+        )
+    if not found:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="device_not_found",
+            translation_placeholders={"device_id": reference},
+        )
+    return found[0]
 
 
 async def _async_send_command(call: ServiceCall) -> None:
     """Send a device command (AutoCore firmware v2: status, reboot, reset)."""
     data = _validate(SEND_COMMAND_SCHEMA, call)
-    hub, device = _resolve_device(call.hass, data[ATTR_DEVICE_ID])
-    command = DeviceCommand(data[ATTR_COMMAND])
-    if not isinstance(hub, AutoCoreHub):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="command_not_supported",
-            translation_placeholders={"device": device.device_id, "command": command},
-        )
-    await hub.async_send_command(device.device_id, command)
+    hub, device = _resolve(call.hass, AutoCoreHub, data[ATTR_DEVICE_ID])
+    await hub.async_send_command(device, DeviceCommand(data[ATTR_COMMAND]))
+
+
+async def _async_list_sessions(call: ServiceCall) -> ServiceResponse:
+    """Ask a Janus server for its sessions, live."""
+    data = _validate(LIST_SESSIONS_SCHEMA, call)
+    hub, device = _resolve(call.hass, JanusHub, data[ATTR_SERVER])
+    return await hub.async_list_sessions(device, data[ATTR_TIMEOUT])
+
+
+async def _async_rpc_call(call: ServiceCall) -> ServiceResponse:
+    """Run an allow-listed ubus call on a SpotFi router."""
+    data = _validate(RPC_CALL_SCHEMA, call)
+    hub, device = _resolve(call.hass, SpotFiHub, data[ATTR_ROUTER])
+    result = await hub.async_rpc_call(
+        device, data[ATTR_PATH], data[ATTR_METHOD], data[ATTR_ARGS], data[ATTR_TIMEOUT]
+    )
+    # Results are decoded JSON; ubus answers objects, anything else is wrapped.
+    return result if isinstance(result, dict) else {"result": cast("JsonValueType", result)}
+
+
+async def _async_terminal_exec(call: ServiceCall) -> ServiceResponse:
+    """Run one shell command on a SpotFi router through the terminal tunnel."""
+    data = _validate(TERMINAL_EXEC_SCHEMA, call)
+    hub, device = _resolve(call.hass, SpotFiHub, data[ATTR_ROUTER])
+    return await hub.async_terminal_exec(
+        device, data[ATTR_COMMAND], data[ATTR_TIMEOUT], data[ATTR_IDLE]
+    )

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..const import CONF_FAMILY, Family
 from .autocore import AutoCoreHub
+from .janus import JanusHub
+from .spotfi import SpotFiHub
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
 
 HUB_TYPES: dict[Family, type[FleetHub[Any]]] = {
     Family.AUTOCORE: AutoCoreHub,
+    Family.JANUS: JanusHub,
+    Family.SPOTFI: SpotFiHub,
 }
 
 

@@ -166,9 +166,8 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
                 relay_key(layout, relay), state, lambda: self.async_publish(message)
             )
 
-    async def async_send_command(self, device_id: str, command: DeviceCommand) -> None:
+    async def async_send_command(self, device: AutoCoreDevice, command: DeviceCommand) -> None:
         """Send a firmware v2 device command."""
-        device = self.devices[device_id]
         if device.layout is not Layout.FIRMWARE_V2:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,

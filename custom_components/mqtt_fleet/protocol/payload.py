@@ -23,10 +23,23 @@ class InvalidMessage(Exception):
         self.reason = reason
 
 
-def decode_json(payload: bytes) -> object:
-    """Decode a UTF-8 JSON payload of at most 64 KiB; NaN and Infinity are refused."""
+def _check_size(payload: bytes) -> None:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidMessage(f"payload of {len(payload)} bytes exceeds 64 KiB")
+
+
+def decode_text(payload: bytes) -> str:
+    """Decode a plain-text UTF-8 payload of at most 64 KiB."""
+    _check_size(payload)
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidMessage("payload is not valid UTF-8") from None
+
+
+def decode_json(payload: bytes) -> object:
+    """Decode a UTF-8 JSON payload of at most 64 KiB; NaN and Infinity are refused."""
+    _check_size(payload)
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as err:

@@ -1,0 +1,221 @@
+"""Janus WebRTC gateways: status, and the admin API polled over MQTT."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from enum import StrEnum
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.event import async_track_time_interval
+
+from ..const import (
+    ADMIN_REPLY_TIMEOUT,
+    CONF_ADMIN_SECRET,
+    CONF_POLL_INTERVAL,
+    CONF_SERVERS,
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    Family,
+)
+from ..hub import FleetDevice, FleetHub, unloaded_error
+from ..pending import PendingReplies
+from ..protocol.janus import (
+    AdminError,
+    AdminErrorCode,
+    AdminReply,
+    AdminRequest,
+    AdminSuccess,
+    JanusProtocol,
+    ServerInfo,
+    ServerStatus,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from homeassistant.core import HomeAssistant
+
+    from ..hub import FleetConfigEntry
+
+MODEL: Final = "Janus WebRTC Server"
+
+
+class AdminState(StrEnum):
+    """What the admin API last answered to list_sessions."""
+
+    OK = "ok"
+    UNAUTHORIZED = "unauthorized"
+    NO_REPLY = "no_reply"
+    WRONG_PATH = "wrong_path"  # 457: admin topics wired as plain API topics
+    ERROR = "error"
+
+
+class JanusDevice(FleetDevice):
+    """A Janus server: connected by its status; session counts go stale without replies."""
+
+    info_requested = False
+    polling = False
+
+    @property
+    def connected(self) -> bool | None:
+        """Return the status the server last sent (or a reply proved)."""
+        return self.online
+
+    @property
+    def available(self) -> bool:
+        """Its information stays readable unless the server said it is offline."""
+        return self.online is not False
+
+
+class JanusHub(FleetHub[JanusDevice]):
+    """Follow Janus servers under one base topic and poll their admin API."""
+
+    family = Family.JANUS
+    manufacturer = "Meetecho"
+
+    def __init__(self, hass: HomeAssistant, entry: FleetConfigEntry) -> None:
+        """Build the protocol and the transaction map."""
+        super().__init__(hass, entry)
+        self.protocol = JanusProtocol(self.base)
+        self.pending: PendingReplies[AdminReply] = PendingReplies(self.loop)
+        self.poll_interval = float(self.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL))
+
+    @property
+    def subscriptions(self) -> Iterable[str]:
+        """Return the status and admin reply topics."""
+        return self.protocol.subscriptions
+
+    def create_device(self, device_id: str, registry_id: str, *, restored: bool) -> JanusDevice:
+        """Make a Janus server."""
+        return JanusDevice(self, device_id, registry_id, restored=restored)
+
+    async def async_start(self) -> None:
+        """Subscribe, create the configured servers, and start polling."""
+        await super().async_start()
+        for server in self.options.get(CONF_SERVERS, []):
+            self.device_for(server, MODEL)
+        self._unsubscribes.append(
+            async_track_time_interval(
+                self.hass,
+                self._async_poll,
+                timedelta(seconds=self.poll_interval),
+                name=f"{DOMAIN} Janus admin poll",
+            )
+        )
+
+    @callback
+    def async_shutdown(self) -> None:
+        """Stop polling and fail requests still waiting for a reply."""
+        super().async_shutdown()
+        self.pending.fail_all(unloaded_error(self.entry.title))
+
+    def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
+        """Apply a status; hand an admin reply to the request that waits for it."""
+        message = self.protocol.parse(topic, payload)
+        match message:
+            case ServerStatus(server=server, online=online):
+                device = self.device_for(server, MODEL)
+                if not online:
+                    device.info_requested = False  # ask again when it is back
+                device.set_online(online)
+                device.mark_heard(wall)
+            case AdminReply(transaction=transaction):
+                if not self.pending.resolve(transaction, message):
+                    LOGGER.debug("Ignored an admin reply nobody waits for on %s", topic)
+        return message.problems
+
+    @callback
+    def _async_poll(self, _now: datetime) -> None:
+        """Ask every server that is online, or not known to be offline, for its sessions."""
+        for device in self.devices.values():
+            if device.online is not False and not device.polling:
+                device.polling = True
+                self.entry.async_create_background_task(
+                    self.hass, self._async_poll_server(device), f"{DOMAIN} poll {device.device_id}"
+                )
+
+    async def _async_poll_server(self, device: JanusDevice) -> None:
+        try:
+            if not device.info_requested:
+                device.info_requested = True
+                with contextlib.suppress(TimeoutError, HomeAssistantError):
+                    await self.async_admin_request(device, AdminRequest.INFO)
+            with contextlib.suppress(TimeoutError, HomeAssistantError):
+                await self.async_admin_request(device, AdminRequest.LIST_SESSIONS)
+        finally:
+            device.polling = False
+
+    async def async_admin_request(
+        self, device: JanusDevice, request: AdminRequest, seconds: float = ADMIN_REPLY_TIMEOUT
+    ) -> AdminReply:
+        """Send one admin request and apply its reply; TimeoutError when none comes."""
+        message, transaction = self.protocol.admin_request(
+            device.device_id, request, self.entry.data.get(CONF_ADMIN_SECRET)
+        )
+        try:
+            reply = await self.pending.async_request(
+                transaction, lambda: self.async_publish(message), seconds
+            )
+        except TimeoutError:
+            if request is AdminRequest.LIST_SESSIONS and device.online is not False:
+                device.set_value("admin_state", AdminState.NO_REPLY)
+            raise
+        self._apply_reply(device, request, reply)
+        return reply
+
+    def _apply_reply(self, device: JanusDevice, request: AdminRequest, reply: AdminReply) -> None:
+        device.set_online(True)  # only a running server answers
+        device.mark_seen(self.loop.time(), time.time())
+        match reply:
+            case AdminSuccess(sessions=sessions) if request is AdminRequest.LIST_SESSIONS:
+                device.set_value("admin_state", AdminState.OK)
+                if sessions is not None:
+                    device.set_value("sessions", len(sessions))
+            case ServerInfo(version=version) if version:
+                device.set_value("version", version)
+                self.async_update_device_registry(device, sw_version=version)
+            case AdminError(code=AdminErrorCode.UNAUTHORIZED):
+                if device.values.get("admin_state") != AdminState.UNAUTHORIZED:
+                    LOGGER.warning(
+                        "Janus server %s refused the admin secret; asking for a new one",
+                        device.device_id,
+                    )
+                device.set_value("admin_state", AdminState.UNAUTHORIZED)
+                self.entry.async_start_reauth(self.hass)
+            case AdminError(code=AdminErrorCode.NOT_HANDLED_AT_PATH):
+                device.set_value("admin_state", AdminState.WRONG_PATH)
+            case AdminError(code=code, reason=reason):
+                LOGGER.debug("Janus %s admin error %s: %s", device.device_id, code, reason)
+                device.set_value("admin_state", AdminState.ERROR)
+
+    async def async_list_sessions(self, device: JanusDevice, seconds: float) -> dict[str, Any]:
+        """Answer the list_sessions action from a live request."""
+        placeholders = {"server": device.device_id}
+        try:
+            reply = await self.async_admin_request(device, AdminRequest.LIST_SESSIONS, seconds)
+        except TimeoutError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="janus_no_reply",
+                translation_placeholders={**placeholders, "timeout": f"{seconds:g}"},
+            ) from err
+        if isinstance(reply, AdminError):
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="janus_unauthorized"
+                if reply.code == AdminErrorCode.UNAUTHORIZED
+                else "janus_error",
+                translation_placeholders={
+                    **placeholders,
+                    "code": str(reply.code),
+                    "reason": reply.reason,
+                },
+            )
+        sessions = list(reply.sessions or ()) if isinstance(reply, AdminSuccess) else []
+        return {"server": device.device_id, "count": len(sessions), "sessions": sessions}

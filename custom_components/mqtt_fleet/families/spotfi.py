@@ -1,0 +1,242 @@
+"""SpotFi OpenWrt routers: heartbeat metrics, allow-listed ubus RPC and the terminal tunnel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.core import callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from ..const import (
+    CONF_RPC_ALLOW_LIST,
+    CONF_TERMINAL_ENABLED,
+    DOMAIN,
+    LOGGER,
+    Family,
+)
+from ..hub import FleetDevice, FleetHub, unloaded_error
+from ..pending import PendingReplies
+from ..protocol.spotfi import (
+    DEFAULT_RPC_ALLOW_LIST,
+    Metrics,
+    RouterStatus,
+    RpcResult,
+    SpotFiProtocol,
+    TunnelData,
+    TunnelError,
+    TunnelMessage,
+    TunnelStarted,
+    new_id,
+    rpc_allowed,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from homeassistant.core import HomeAssistant
+
+    from ..hub import FleetConfigEntry
+    from ..protocol.payload import JsonObject
+
+MODEL: Final = "OpenWrt router (SpotFi bridge)"
+METRIC_VALUES: Final = (
+    "uptime",
+    "cpu_load",
+    "memory_used",
+    "total_memory",
+    "free_memory",
+    "active_users",
+)
+
+
+class SpotFiDevice(FleetDevice):
+    """A router: connected while its status is not OFFLINE and its heartbeat is fresh."""
+
+
+@dataclass
+class TerminalSession:
+    """One terminal_exec run: started, output so far, and any error from the router."""
+
+    router: str
+    started: asyncio.Future[None]
+    activity: asyncio.Event = field(default_factory=asyncio.Event)
+    output: bytearray = field(default_factory=bytearray)
+    error: str | None = None
+
+
+class SpotFiHub(FleetHub[SpotFiDevice]):
+    """Follow SpotFi routers under one base topic; run RPC and terminal actions."""
+
+    family = Family.SPOTFI
+    manufacturer = "SpotFi"
+
+    def __init__(self, hass: HomeAssistant, entry: FleetConfigEntry) -> None:
+        """Build the protocol, the RPC map and the terminal sessions."""
+        super().__init__(hass, entry)
+        self.protocol = SpotFiProtocol(self.base)
+        self.pending: PendingReplies[RpcResult] = PendingReplies(self.loop)
+        self.terminals: dict[str, TerminalSession] = {}
+        self.allow_list: tuple[str, ...] = tuple(
+            self.options.get(CONF_RPC_ALLOW_LIST, DEFAULT_RPC_ALLOW_LIST)
+        )
+        self.terminal_enabled = bool(self.options.get(CONF_TERMINAL_ENABLED, False))
+
+    @property
+    def subscriptions(self) -> Iterable[str]:
+        """Return status, metrics, RPC response and terminal output topics."""
+        return self.protocol.subscriptions
+
+    def create_device(self, device_id: str, registry_id: str, *, restored: bool) -> SpotFiDevice:
+        """Make a router."""
+        return SpotFiDevice(self, device_id, registry_id, restored=restored)
+
+    @callback
+    def async_shutdown(self) -> None:
+        """Fail RPC calls and terminal sessions still waiting."""
+        super().async_shutdown()
+        error = unloaded_error(self.entry.title)
+        self.pending.fail_all(error)
+        for session in self.terminals.values():
+            self._end_session(session, str(error))
+
+    def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
+        """Apply status and heartbeat; hand RPC and terminal replies to their waiters."""
+        message = self.protocol.parse(topic, payload)
+        match message:
+            case RouterStatus(router=router, online=online):
+                self.device_for(router, MODEL).set_online(online)
+            case Metrics(router=router):
+                device = self.device_for(router, MODEL)
+                for key in METRIC_VALUES:
+                    if (value := getattr(message, key)) is not None:
+                        device.set_value(key, value)
+                device.mark_seen(monotonic, wall)  # the metrics are the heartbeat
+            case RpcResult(request_id=request_id):
+                if not self.pending.resolve(request_id, message):
+                    LOGGER.debug("Ignored an RPC result nobody waits for on %s", topic)
+            case TunnelMessage():
+                self._route_tunnel(message)
+        return message.problems
+
+    def _route_tunnel(self, message: TunnelMessage) -> None:
+        """Match terminal output by session id, or to the router's only open session."""
+        if message.session is not None:
+            session = self.terminals.get(message.session)
+        else:
+            open_sessions = [s for s in self.terminals.values() if s.router == message.router]
+            session = open_sessions[0] if len(open_sessions) == 1 else None
+        if session is None:
+            LOGGER.debug("Ignored terminal output for no open session from %s", message.router)
+            return
+        match message:
+            case TunnelStarted():
+                if not session.started.done():
+                    session.started.set_result(None)
+            case TunnelData(data=data):
+                session.output.extend(data)
+                session.activity.set()
+            case TunnelError(error=error):
+                self._end_session(session, error or "terminal error")
+
+    @staticmethod
+    def _end_session(session: TerminalSession, error: str) -> None:
+        session.error = error
+        session.activity.set()
+        if not session.started.done():
+            session.started.set_result(None)
+
+    async def async_rpc_call(
+        self, device: SpotFiDevice, path: str, method: str, args: JsonObject, seconds: float
+    ) -> object:
+        """Run one allow-listed ubus call on the router and return its result."""
+        if not rpc_allowed(path, method, self.allow_list):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="rpc_not_allowed",
+                translation_placeholders={"name": f"{path}.{method}"},
+            )
+        message, request_id = self.protocol.rpc_request(device.device_id, path, method, args)
+        try:
+            reply = await self.pending.async_request(
+                request_id, lambda: self.async_publish(message), seconds
+            )
+        except TimeoutError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="rpc_no_reply",
+                translation_placeholders={"router": device.device_id, "timeout": f"{seconds:g}"},
+            ) from err
+        if not reply.ok:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="rpc_failed",
+                translation_placeholders={
+                    "router": device.device_id,
+                    "name": f"{path}.{method}",
+                    "error": reply.error or "",
+                    "stderr": reply.stderr or "",
+                },
+            )
+        return reply.result
+
+    async def async_terminal_exec(
+        self, device: SpotFiDevice, command: str, seconds: float, idle: float
+    ) -> dict[str, Any]:
+        """Run one command through the x-tunnel; collect output until it goes idle."""
+        if not self.terminal_enabled:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="terminal_disabled"
+            )
+        router = device.device_id
+        session_id = new_id()
+        session = TerminalSession(router, self.loop.create_future())
+        self.terminals[session_id] = session
+        deadline = self.loop.time() + seconds
+        try:
+            await self.async_publish(
+                self.protocol.tunnel_start(router, session_id, int(time.time() * 1000))
+            )
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await session.started
+            except TimeoutError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="terminal_no_start",
+                    translation_placeholders={"router": router, "timeout": f"{seconds:g}"},
+                ) from err
+            self._raise_router_error(session)
+            await self.async_publish(
+                self.protocol.tunnel_data(router, session_id, f"{command}\n".encode())
+            )
+            reason = await self._async_collect(session, deadline, idle)
+        finally:
+            del self.terminals[session_id]
+            with contextlib.suppress(HomeAssistantError):
+                await self.async_publish(self.protocol.tunnel_stop(router, session_id))
+        return {"output": session.output.decode("utf-8", "replace"), "reason": reason}
+
+    async def _async_collect(self, session: TerminalSession, deadline: float, idle: float) -> str:
+        """Wait for output until none came for `idle` seconds, or the deadline."""
+        while True:
+            session.activity.clear()
+            wait_until = min(self.loop.time() + idle, deadline)
+            try:
+                async with asyncio.timeout_at(wait_until):
+                    await session.activity.wait()
+            except TimeoutError:
+                return "timeout" if wait_until >= deadline else "idle"
+            self._raise_router_error(session)
+
+    @staticmethod
+    def _raise_router_error(session: TerminalSession) -> None:
+        if session.error is not None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="terminal_error",
+                translation_placeholders={"router": session.router, "error": session.error},
+            )

@@ -1,0 +1,54 @@
+"""Replies awaited by key: a Janus transaction or a SpotFi RPC id, one future each."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+
+class PendingReplies[T]:
+    """Match replies to requests; a reply nobody waits for is reported, not raised."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start with nothing pending."""
+        self._loop = loop
+        self._futures: dict[str, asyncio.Future[T]] = {}
+
+    def __len__(self) -> int:
+        """Return how many requests wait for a reply."""
+        return len(self._futures)
+
+    async def async_request(
+        self, key: str, send: Callable[[], Awaitable[None]], seconds: float
+    ) -> T:
+        """Send, then wait for the reply under `key`; TimeoutError after `seconds`.
+
+        The key is forgotten however the wait ends, so a late reply finds nobody.
+        """
+        if key in self._futures:
+            raise ValueError(f"a request {key!r} is already pending")
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._futures[key] = future
+        try:
+            await send()
+            async with asyncio.timeout(seconds):
+                return await future
+        finally:
+            del self._futures[key]
+
+    def resolve(self, key: str | None, reply: T) -> bool:
+        """Hand a reply to its request; False when nobody waits for it."""
+        future = self._futures.get(key) if key is not None else None
+        if future is None or future.done():
+            return False
+        future.set_result(reply)
+        return True
+
+    def fail_all(self, error: Exception) -> None:
+        """Fail every waiting request (entry unload)."""
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(error)

@@ -1,0 +1,314 @@
+"""SpotFi OpenWrt routers (spotfi-bridge-go): status, metrics, ubus RPC and the x-tunnel.
+
+ubus gives root on the router, so RPC calls pass an allow-list first: its patterns are
+`path.method` names where `*` stands for part of one dotted level, never more.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+import re
+import secrets
+from typing import TYPE_CHECKING, Final
+
+import orjson
+
+from .payload import (
+    FieldReader,
+    InvalidMessage,
+    JsonObject,
+    decode_json,
+    decode_json_object,
+    decode_text,
+)
+from .topics import OutgoingMessage, base_topic_problem, is_safe_id, require_safe_id
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+DEFAULT_RPC_ALLOW_LIST: Final = (
+    "system.board",
+    "system.info",
+    "network.interface.*.status",
+    "uspot.client_list",
+)
+_RPC_PATH: Final = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
+_RPC_METHOD: Final = re.compile(r"[A-Za-z0-9_-]+")
+_ALLOW_PATTERN: Final = re.compile(r"[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+)+")
+_STATUS_WORDS: Final = {"online": True, "offline": False}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpotFiMessage:
+    """Something a router told us; `problems` lists the fields that were refused."""
+
+    router: str
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterStatus(SpotFiMessage):
+    """ONLINE / OFFLINE (retained; OFFLINE is also the Last Will)."""
+
+    online: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metrics(SpotFiMessage):
+    """The heartbeat: memory in bytes, CPU load in percent, uptime in seconds."""
+
+    uptime: int | None
+    cpu_load: float | None
+    total_memory: int | None
+    free_memory: int | None
+    active_users: int | None
+
+    @property
+    def memory_used(self) -> float | None:
+        """Return the share of memory in use, in percent."""
+        if self.total_memory and self.free_memory is not None:
+            return round(100 * (self.total_memory - self.free_memory) / self.total_memory, 1)
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RpcResult(SpotFiMessage):
+    """The answer to an RPC request, matched by `request_id`."""
+
+    request_id: str
+    ok: bool
+    result: object
+    error: str | None
+    stderr: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TunnelMessage(SpotFiMessage):
+    """A terminal message; `session` is None when the router did not name one."""
+
+    session: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TunnelStarted(TunnelMessage):
+    """x-started: the router's shell is ready."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TunnelData(TunnelMessage):
+    """x-data: terminal output."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TunnelError(TunnelMessage):
+    """x-error: the router refused or ended the session."""
+
+    error: str
+
+
+def new_id() -> str:
+    """Return a fresh random request or session id."""
+    return secrets.token_hex(12)
+
+
+def rpc_name_problem(path: str, method: str) -> str | None:
+    """Say what makes an RPC path or method unsafe to send, or None."""
+    if not _RPC_PATH.fullmatch(path):
+        return "path"
+    if not _RPC_METHOD.fullmatch(method):
+        return "method"
+    return None
+
+
+def is_allow_pattern(pattern: str) -> bool:
+    """Tell whether an allow-list entry is a `path.method` pattern."""
+    return _ALLOW_PATTERN.fullmatch(pattern) is not None
+
+
+def rpc_allowed(path: str, method: str, allow_list: Iterable[str]) -> bool:
+    """Tell whether `path.method` matches an allow-list pattern.
+
+    `*` matches within one dotted level; the name itself may hold no wildcard at all.
+    """
+    if rpc_name_problem(path, method) is not None:
+        return False
+    name = f"{path}.{method}"
+    return any(_pattern_regex(pattern).fullmatch(name) for pattern in allow_list)
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join("[^.]*" if char == "*" else re.escape(char) for char in pattern))
+
+
+class SpotFiProtocol:
+    """Parse and build SpotFi messages under one base topic."""
+
+    __slots__ = ("_prefix", "base", "subscriptions")
+
+    def __init__(self, base: str) -> None:
+        """Check the base topic once."""
+        if (problem := base_topic_problem(base)) is not None:
+            raise ValueError(f"invalid base topic {base!r}: {problem}")
+        self.base = base
+        self._prefix = f"{base}/"
+        self.subscriptions: tuple[str, ...] = (
+            f"{base}/+/status",
+            f"{base}/+/metrics",
+            f"{base}/+/rpc/response",
+            f"{base}/+/x/out",
+        )
+
+    def response_topic(self, router: str) -> str:
+        """Return the topic terminal output is asked to go to."""
+        return f"{self.base}/{require_safe_id(router)}/x/out"
+
+    def parse(self, topic: str, payload: bytes) -> SpotFiMessage:
+        """Turn one received message into a typed message, or raise InvalidMessage."""
+        if not topic.startswith(self._prefix):
+            raise InvalidMessage("topic is outside the base topic")
+        match topic[len(self._prefix) :].split("/"):
+            case [router, "status"] if is_safe_id(router):
+                return RouterStatus(router=router, online=_status(payload))
+            case [router, "metrics"] if is_safe_id(router):
+                return _metrics(router, payload)
+            case [router, "rpc", "response"] if is_safe_id(router):
+                return _rpc_result(router, payload)
+            case [router, "x", "out"] if is_safe_id(router):
+                return _tunnel(router, payload)
+        raise InvalidMessage("not a SpotFi topic")
+
+    def rpc_request(
+        self,
+        router: str,
+        path: str,
+        method: str,
+        args: JsonObject,
+        request_id: str | None = None,
+    ) -> tuple[OutgoingMessage, str]:
+        """Build an RPC request (`ubus call <path> <method> <args>` on the router)."""
+        require_safe_id(router)
+        if (problem := rpc_name_problem(path, method)) is not None:
+            raise ValueError(f"unsafe RPC {problem}")
+        request_id = request_id or new_id()
+        body = {"type": "rpc", "id": request_id, "path": path, "method": method, "args": args}
+        return OutgoingMessage(f"{self.base}/{router}/rpc/request", orjson.dumps(body)), request_id
+
+    def tunnel_start(self, router: str, session: str, timestamp_ms: int) -> OutgoingMessage:
+        """Open a terminal session whose output goes to our response topic."""
+        return self._tunnel_message(
+            router,
+            {
+                "type": "x-start",
+                "sessionId": session,
+                "responseTopic": self.response_topic(router),
+                "timestamp": timestamp_ms,
+            },
+        )
+
+    def tunnel_data(self, router: str, session: str, data: bytes) -> OutgoingMessage:
+        """Send terminal input."""
+        return self._tunnel_message(
+            router,
+            {"type": "x-data", "sessionId": session, "data": base64.b64encode(data).decode()},
+        )
+
+    def tunnel_stop(self, router: str, session: str) -> OutgoingMessage:
+        """End a terminal session (the router never does)."""
+        return self._tunnel_message(router, {"type": "x-stop", "sessionId": session})
+
+    def _tunnel_message(self, router: str, body: dict[str, object]) -> OutgoingMessage:
+        require_safe_id(router)
+        return OutgoingMessage(f"{self.base}/{router}/x/in", orjson.dumps(body))
+
+
+def _status(payload: bytes) -> bool:
+    """Read ONLINE / OFFLINE, or `{"status": "online"}`."""
+    text = decode_text(payload).strip()
+    if (online := _STATUS_WORDS.get(text.lower())) is not None:
+        return online
+    value = decode_json(payload)
+    if isinstance(value, dict):
+        status = FieldReader(value).string("status")
+        if status is not None and (online := _STATUS_WORDS.get(status.lower())) is not None:
+            return online
+    raise InvalidMessage(f"unknown status {text[:32]!r}")
+
+
+def _metrics(router: str, payload: bytes) -> Metrics:
+    envelope = FieldReader(decode_json_object(payload))
+    kind = envelope.string("type")
+    if kind is not None and kind != "metrics":
+        raise InvalidMessage(f"type: expected 'metrics', got {kind[:32]!r}")
+    fields = FieldReader(envelope.require("metrics", envelope.obj("metrics")))
+    return Metrics(
+        router=router,
+        uptime=_uptime(fields),
+        cpu_load=_non_negative(fields, "cpuLoad"),
+        total_memory=fields.integer("totalMemory"),
+        free_memory=fields.integer("freeMemory"),
+        active_users=fields.integer("activeUsers"),
+        problems=tuple(f"metrics.{problem}" for problem in fields.problems),
+    )
+
+
+def _uptime(fields: FieldReader) -> int | None:
+    """Uptime is documented as a string of seconds; a whole number is taken too."""
+    value = fields.data.get("uptime")
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, str):
+        fields.problems.append(f"uptime: expected seconds, got {value[:32]!r}")
+        return None
+    return fields.integer("uptime")
+
+
+def _non_negative(fields: FieldReader, key: str) -> float | None:
+    value = fields.number(key)
+    if value is not None and value < 0:
+        fields.problems.append(f"{key}: expected a number >= 0")
+        return None
+    return value
+
+
+def _rpc_result(router: str, payload: bytes) -> RpcResult:
+    fields = FieldReader(decode_json_object(payload))
+    request_id = fields.data.get("id")
+    if type(request_id) is int:
+        request_id = str(request_id)
+    if not isinstance(request_id, str) or not request_id:
+        raise InvalidMessage("id: missing")
+    status = fields.require("status", fields.string("status"))
+    if status not in ("success", "error"):
+        raise InvalidMessage(f"status: unknown value {status[:32]!r}")
+    return RpcResult(
+        router=router,
+        request_id=request_id,
+        ok=status == "success",
+        result=fields.data.get("result"),
+        error=fields.string("error"),
+        stderr=fields.string("stderr"),
+        problems=tuple(fields.problems),
+    )
+
+
+def _tunnel(router: str, payload: bytes) -> TunnelMessage:
+    fields = FieldReader(decode_json_object(payload))
+    session = fields.string("sessionId") or None
+    match fields.require("type", fields.string("type")):
+        case "x-started":
+            return TunnelStarted(router=router, session=session)
+        case "x-data":
+            text = fields.require("data", fields.string("data"))
+            try:
+                data = base64.b64decode(text, validate=True)
+            except binascii.Error:
+                raise InvalidMessage("data: not base64") from None
+            return TunnelData(router=router, session=session, data=data)
+        case "x-error":
+            return TunnelError(router=router, session=session, error=fields.string("error") or "")
+        case other:
+            raise InvalidMessage(f"type: unknown tunnel message {other[:32]!r}")

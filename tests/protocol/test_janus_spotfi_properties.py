@@ -1,0 +1,531 @@
+"""Property tests for the Janus and SpotFi protocols: robustness, the allow-list, round trips."""
+
+from __future__ import annotations
+
+import base64
+from fnmatch import fnmatchcase
+import re
+
+from hypothesis import example, given, settings, strategies as st
+import orjson
+import pytest
+
+from custom_components.mqtt_fleet.protocol.janus import (
+    AdminError,
+    AdminRequest,
+    AdminSuccess,
+    JanusMessage,
+    JanusProtocol,
+    ServerStatus,
+)
+from custom_components.mqtt_fleet.protocol.payload import InvalidMessage
+from custom_components.mqtt_fleet.protocol.spotfi import (
+    DEFAULT_RPC_ALLOW_LIST,
+    Metrics,
+    RouterStatus,
+    RpcResult,
+    SpotFiMessage,
+    SpotFiProtocol,
+    TunnelData,
+    is_allow_pattern,
+    rpc_allowed,
+    rpc_name_problem,
+)
+from custom_components.mqtt_fleet.protocol.topics import UnsafeIdError, is_safe_id
+
+JANUS = JanusProtocol("janus")
+SPOTFI = SpotFiProtocol("spotfi/router")
+
+# database=None: no .hypothesis directory is written into the shared checkout.
+FAST = settings(max_examples=150, deadline=None, database=None)
+HEX_24 = re.compile(r"[0-9a-f]{24}")
+SAFE_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+# --- strategies -----------------------------------------------------------------------
+
+topic_words = st.sampled_from(
+    [
+        "status",
+        "from-janus-admin",
+        "to-janus-admin",
+        "metrics",
+        "rpc",
+        "response",
+        "request",
+        "x",
+        "out",
+        "in",
+        "janus",
+        "spotfi",
+        "router",
+        "gxy1",
+        "r1",
+        "",
+        "+",
+        "#",
+        "\x00",
+        "a\x00b",
+        "x" * 129,
+    ]
+)
+topic_levels = st.one_of(topic_words, st.text(max_size=8))
+
+
+def topics_under(base: str) -> st.SearchStrategy[str]:
+    """Topics under `base` of every depth, plus anything at all."""
+    return st.one_of(
+        st.lists(topic_levels, max_size=5).map(lambda levels: "/".join([base, *levels])),
+        st.text(max_size=40),
+    )
+
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "success",
+            "error",
+            "server_info",
+            "pong",
+            "online",
+            "ONLINE",
+            "offline",
+            "metrics",
+            "rpc-result",
+            "x-started",
+            "x-data",
+            "x-error",
+            "%!f(<nil>)",
+            "86400",
+            "aGk=",
+            "aGk",
+            "",
+        ]
+    ),
+)
+JSON_KEYS = [
+    "janus",
+    "transaction",
+    "sessions",
+    "error",
+    "code",
+    "reason",
+    "version_string",
+    "name",
+    "server-name",
+    "online",
+    "status",
+    "type",
+    "metrics",
+    "uptime",
+    "cpuLoad",
+    "totalMemory",
+    "freeMemory",
+    "activeUsers",
+    "id",
+    "result",
+    "stderr",
+    "sessionId",
+    "data",
+]
+json_keys = st.one_of(st.sampled_from(JSON_KEYS), st.text(max_size=6))
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(json_keys, children, max_size=6),
+    ),
+    max_leaves=20,
+)
+
+
+def _ascii_data(value: dict[str, object]) -> dict[str, object]:
+    """Keep `data` strings ASCII: non-ASCII base64 is the xfailed bug in test_spotfi.py."""
+    data = value.get("data")
+    if isinstance(data, str):
+        return value | {"data": data.encode("ascii", "ignore").decode()}
+    return value
+
+
+json_objects = st.dictionaries(json_keys, json_values, max_size=8).map(_ascii_data)
+payloads = st.one_of(
+    st.binary(max_size=200),
+    json_objects.map(orjson.dumps),
+    json_values.map(orjson.dumps),
+    st.sampled_from([b"online", b"OFFLINE", b" true ", b"", b"null"]),
+)
+
+JANUS_TOPICS = st.one_of(
+    topics_under("janus"),
+    st.sampled_from(["janus/gxy1/status", "janus/gxy1/from-janus-admin"]),
+)
+SPOTFI_TOPICS = st.one_of(
+    topics_under("spotfi/router"),
+    st.sampled_from(
+        [
+            "spotfi/router/r1/status",
+            "spotfi/router/r1/metrics",
+            "spotfi/router/r1/rpc/response",
+            "spotfi/router/r1/x/out",
+        ]
+    ),
+)
+
+
+# --- (a) parse only ever raises InvalidMessage ----------------------------------------
+
+
+def _check_problems(problems: tuple[str, ...]) -> None:
+    assert isinstance(problems, tuple)
+    assert all(isinstance(problem, str) and problem for problem in problems)
+
+
+@FAST
+@given(topic=JANUS_TOPICS, payload=payloads)
+def test_janus_parse_only_raises_invalid_message(topic: str, payload: bytes) -> None:
+    try:
+        message = JANUS.parse(topic, payload)
+    except InvalidMessage as err:
+        assert isinstance(err.reason, str)
+        assert err.reason
+        return
+    assert isinstance(message, JanusMessage)
+    assert is_safe_id(message.server)
+    assert topic.split("/")[1] == message.server
+    _check_problems(message.problems)
+    if isinstance(message, ServerStatus):
+        assert type(message.online) is bool
+    else:
+        transaction = message.transaction  # type: ignore[attr-defined]
+        assert transaction is None or (isinstance(transaction, str) and transaction)
+    if isinstance(message, AdminSuccess) and message.sessions is not None:
+        assert all(type(session) is int for session in message.sessions)
+    if isinstance(message, AdminError):
+        assert isinstance(message.reason, str)
+        assert message.code is None or (type(message.code) is int and message.code >= 0)
+
+
+@FAST
+@given(topic=SPOTFI_TOPICS, payload=payloads)
+def test_spotfi_parse_only_raises_invalid_message(topic: str, payload: bytes) -> None:
+    try:
+        message = SPOTFI.parse(topic, payload)
+    except InvalidMessage as err:
+        assert isinstance(err.reason, str)
+        assert err.reason
+        return
+    assert isinstance(message, SpotFiMessage)
+    assert is_safe_id(message.router)
+    assert topic.split("/")[2] == message.router
+    _check_problems(message.problems)
+    if isinstance(message, RouterStatus):
+        assert type(message.online) is bool
+    if isinstance(message, Metrics):
+        for value in (
+            message.uptime,
+            message.total_memory,
+            message.free_memory,
+            message.active_users,
+        ):
+            assert value is None or (type(value) is int and value >= 0)
+        assert message.cpu_load is None or message.cpu_load >= 0
+        used = message.memory_used
+        assert used is None or isinstance(used, float)
+    if isinstance(message, RpcResult):
+        assert isinstance(message.request_id, str)
+        assert message.request_id
+    if isinstance(message, TunnelData):
+        assert isinstance(message.data, bytes)
+
+
+@FAST
+@given(
+    topic=st.sampled_from(["spotfi/router/r1/x/out"]),
+    data=st.text(max_size=20),
+    session=st.one_of(st.none(), st.text(max_size=5)),
+)
+@example(topic="spotfi/router/r1/x/out", data="\u00e9", session=None)
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="BUG: non-ASCII x-data `data` raises ValueError from base64.b64decode, "
+    "not InvalidMessage (see test_spotfi.py)",
+)
+def test_x_data_with_any_text_only_raises_invalid_message(
+    topic: str, data: str, session: str | None
+) -> None:
+    body: dict[str, object] = {"type": "x-data", "data": data}
+    if session is not None:
+        body["sessionId"] = session
+    try:
+        SPOTFI.parse(topic, orjson.dumps(body))
+    except InvalidMessage:
+        pass
+
+
+# --- (b) status words ----------------------------------------------------------------
+
+whitespace = st.text(alphabet=" \t\r\n", max_size=3)
+
+
+def random_case(word: str) -> st.SearchStrategy[str]:
+    return st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
+        lambda upper: "".join(c.upper() if u else c for c, u in zip(word, upper, strict=True))
+    )
+
+
+@FAST
+@given(
+    word=st.sampled_from(["online", "offline", "true", "false"]).flatmap(
+        lambda word: st.tuples(st.just(word), random_case(word))
+    ),
+    before=whitespace,
+    after=whitespace,
+)
+def test_janus_status_words_in_any_case_and_whitespace(
+    word: tuple[str, str], before: str, after: str
+) -> None:
+    canonical, written = word
+    message = JANUS.parse("janus/gxy1/status", f"{before}{written}{after}".encode())
+    assert message == ServerStatus(server="gxy1", online=canonical in ("online", "true"))
+
+
+@FAST
+@given(
+    word=st.sampled_from(["online", "offline"]).flatmap(
+        lambda word: st.tuples(st.just(word), random_case(word))
+    ),
+    before=whitespace,
+    after=whitespace,
+    as_json=st.booleans(),
+)
+def test_spotfi_status_words_in_any_case(
+    word: tuple[str, str], before: str, after: str, as_json: bool
+) -> None:
+    canonical, written = word
+    payload = orjson.dumps({"status": written}) if as_json else f"{before}{written}{after}".encode()
+    message = SPOTFI.parse("spotfi/router/r1/status", payload)
+    assert message == RouterStatus(router="r1", online=canonical == "online")
+
+
+# --- (c) metrics round trip -----------------------------------------------------------
+
+
+@FAST
+@given(
+    uptime=st.integers(min_value=0, max_value=10**12),
+    uptime_as_string=st.booleans(),
+    cpu=st.floats(min_value=0, max_value=1000, allow_nan=False),
+    total=st.integers(min_value=0, max_value=2**53),
+    free_share=st.floats(min_value=0, max_value=1),
+    users=st.integers(min_value=0, max_value=10**6),
+)
+def test_metrics_round_trip(
+    uptime: int,
+    uptime_as_string: bool,
+    cpu: float,
+    total: int,
+    free_share: float,
+    users: int,
+) -> None:
+    free = int(total * free_share)
+    body = {
+        "type": "metrics",
+        "metrics": {
+            "uptime": str(uptime) if uptime_as_string else uptime,
+            "cpuLoad": cpu,
+            "totalMemory": total,
+            "freeMemory": free,
+            "activeUsers": users,
+        },
+    }
+    message = SPOTFI.parse(
+        "spotfi/router/r1/metrics", orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    )
+    assert message == Metrics(
+        router="r1",
+        uptime=uptime,
+        cpu_load=cpu,
+        total_memory=total,
+        free_memory=free,
+        active_users=users,
+    )
+    assert isinstance(message, Metrics)
+    if total == 0:
+        assert message.memory_used is None
+    else:
+        assert message.memory_used is not None
+        assert 0.0 <= message.memory_used <= 100.0
+
+
+# --- (d) rpc_allowed ------------------------------------------------------------------
+
+SAFE_LEVEL_ALPHABET = "ab1_-"
+safe_levels = st.text(alphabet=SAFE_LEVEL_ALPHABET, min_size=1, max_size=4)
+safe_paths = st.lists(safe_levels, min_size=1, max_size=3).map(".".join)
+pattern_levels = st.text(alphabet=SAFE_LEVEL_ALPHABET + "*", min_size=1, max_size=4)
+safe_patterns = st.lists(pattern_levels, min_size=2, max_size=5).map(".".join)
+
+# Everything-allowing lists: only the name check stands between a name and the router.
+PERMISSIVE = ["*.*", "*.*.*", "*.*.*.*", "*.*.*.*.*", "*.*.*.*.*.*", *DEFAULT_RPC_ALLOW_LIST]
+
+odd_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list(".*?[]()|$^+\\ \t\n\x00/;&\u0430\u0455\u200b\uff53")),
+        st.characters(),
+        st.sampled_from(list(SAFE_NAME_CHARS)),
+    ),
+    max_size=12,
+)
+
+
+def reference_allowed(path: str, method: str, patterns: list[str]) -> bool:
+    """Split on dots and match level by level; `*` cannot cross a level."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", path):
+        return False
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", method):
+        return False
+    levels = [*path.split("."), method]
+    for pattern in patterns:
+        pattern_parts = pattern.split(".")
+        if len(pattern_parts) == len(levels) and all(
+            fnmatchcase(level, part) for level, part in zip(levels, pattern_parts, strict=True)
+        ):
+            return True
+    return False
+
+
+@FAST
+@given(path=odd_text, method=odd_text)
+@example(path="network.interface.a.b", method="status")
+@example(path="system", method="boar.")
+@example(path="system ", method="board")
+@example(path="system", method="*")
+def test_rpc_allowed_never_allows_unsafe_characters(path: str, method: str) -> None:
+    allowed = rpc_allowed(path, method, PERMISSIVE)
+    if not (set(path) <= SAFE_NAME_CHARS and set(method) <= SAFE_NAME_CHARS - {"."}):
+        assert not allowed
+        assert rpc_name_problem(path, method) is not None
+    if allowed:
+        assert path and method
+        assert "" not in path.split(".")
+        assert reference_allowed(path, method, PERMISSIVE)
+
+
+@FAST
+@given(
+    path=safe_paths,
+    method=safe_levels,
+    patterns=st.lists(safe_patterns, max_size=4),
+)
+def test_rpc_allowed_agrees_with_the_reference(
+    path: str, method: str, patterns: list[str]
+) -> None:
+    assert all(is_allow_pattern(pattern) for pattern in patterns)
+    assert rpc_allowed(path, method, patterns) is reference_allowed(path, method, patterns)
+
+
+@st.composite
+def names_with_derived_patterns(draw: st.DrawFn) -> tuple[str, str, str]:
+    """A safe name and a pattern made from it, so that matches are common."""
+    levels = draw(st.lists(safe_levels, min_size=2, max_size=5))
+    pattern_parts = []
+    for level in levels:
+        choice = draw(st.sampled_from(["same", "star", "prefix", "suffix", "other", "extra"]))
+        if choice == "same":
+            pattern_parts.append(level)
+        elif choice == "star":
+            pattern_parts.append("*")
+        elif choice == "prefix":
+            pattern_parts.append(level[: draw(st.integers(0, len(level)))] + "*")
+        elif choice == "suffix":
+            pattern_parts.append("*" + level[draw(st.integers(0, len(level))) :])
+        elif choice == "other":
+            pattern_parts.append(draw(pattern_levels))
+        else:
+            pattern_parts.extend(["*", "*"])
+    return ".".join(levels[:-1]), levels[-1], ".".join(pattern_parts)
+
+
+@FAST
+@given(case=names_with_derived_patterns())
+def test_rpc_allowed_agrees_with_the_reference_on_near_matches(case: tuple[str, str, str]) -> None:
+    path, method, pattern = case
+    assert rpc_allowed(path, method, [pattern]) is reference_allowed(path, method, [pattern])
+
+
+@FAST
+@given(path=safe_paths, method=safe_levels)
+def test_a_star_never_spans_two_levels(path: str, method: str) -> None:
+    levels = [*path.split("."), method]
+    one_star_per_level = ".".join("*" for _ in levels)
+    assert rpc_allowed(path, method, [one_star_per_level])
+    if len(levels) > 2:
+        fewer = ".".join("*" for _ in levels[:-1])
+        assert not rpc_allowed(path, method, [fewer])
+    assert not rpc_allowed(path, method, [f"{one_star_per_level}.*"])
+
+
+# --- (e) round trips and fresh ids ----------------------------------------------------
+
+
+@FAST
+@given(data=st.binary(max_size=2048), session=st.text(min_size=1, max_size=30))
+def test_tunnel_data_round_trip(data: bytes, session: str) -> None:
+    outgoing = SPOTFI.tunnel_data("r1", session, data)
+    sent = orjson.loads(outgoing.payload)
+    assert sent == {"type": "x-data", "sessionId": session, "data": sent["data"]}
+    assert base64.b64decode(sent["data"], validate=True) == data
+    # The router echoes terminal output the same way, Go-marshalled (keys sorted).
+    reply = orjson.dumps(
+        {"type": "x-data", "sessionId": session, "data": sent["data"]},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    message = SPOTFI.parse("spotfi/router/r1/x/out", reply)
+    assert message == TunnelData(router="r1", session=session, data=data)
+
+
+@FAST
+@given(transaction=st.text(min_size=1, max_size=40), secret=st.text(max_size=20))
+def test_janus_admin_request_keeps_a_given_transaction(transaction: str, secret: str) -> None:
+    outgoing, returned = JANUS.admin_request("gxy1", AdminRequest.LIST_SESSIONS, secret, transaction)
+    assert returned == transaction
+    body = orjson.loads(outgoing.payload)
+    assert body["transaction"] == transaction
+    assert body.get("admin_secret") == (secret or None)
+    reply = orjson.dumps({"janus": "success", "transaction": transaction, "sessions": [1]})
+    assert JANUS.parse("janus/gxy1/from-janus-admin", reply) == AdminSuccess(
+        server="gxy1", transaction=transaction, sessions=(1,)
+    )
+
+
+@FAST
+@given(server=st.text(max_size=12))
+def test_builders_accept_exactly_the_safe_ids(server: str) -> None:
+    if is_safe_id(server):
+        outgoing, _ = JANUS.admin_request(server, AdminRequest.PING, None, "t")
+        assert outgoing.topic == f"janus/{server}/to-janus-admin"
+        assert SPOTFI.tunnel_stop(server, "s").topic == f"spotfi/router/{server}/x/in"
+    else:
+        with pytest.raises(UnsafeIdError):
+            JANUS.admin_request(server, AdminRequest.PING, None, "t")
+        with pytest.raises(UnsafeIdError):
+            SPOTFI.rpc_request(server, "system", "board", {})
+
+
+def test_janus_transactions_are_unique_across_many_calls() -> None:
+    transactions = [
+        JANUS.admin_request("gxy1", kind, "s")[1] for _ in range(700) for kind in AdminRequest
+    ]
+    assert len(set(transactions)) == len(transactions) == 2100
+    assert all(HEX_24.fullmatch(transaction) for transaction in transactions)
+
+
+def test_rpc_request_ids_are_unique_across_many_calls() -> None:
+    ids = [SPOTFI.rpc_request("r1", "system", "board", {})[1] for _ in range(2000)]
+    assert len(set(ids)) == len(ids) == 2000
+    assert all(HEX_24.fullmatch(request_id) for request_id in ids)
