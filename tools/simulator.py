@@ -25,7 +25,8 @@ state, one line goes to stdout:
 
 Outages, for tests that need one device to vanish while the rest carry on:
     SIGUSR1  the first still-connected Janus server loses its connection without
-             DISCONNECT (the broker publishes its Last Will) and reconnects after
+             DISCONNECT (the broker publishes its Last Will within about a second,
+             once paho's network loop has stopped) and reconnects after
              --janus-down-seconds, announcing itself online again.
     SIGUSR2  the same for the first still-connected SpotFi router
              (--spotfi-down-seconds).
@@ -43,7 +44,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import argparse
 import base64
-import binascii
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -60,10 +60,11 @@ import queue
 import random
 import shlex
 import signal
+import socket
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, ClassVar, override
+from typing import TYPE_CHECKING, ClassVar, NoReturn, TypeIs, override
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -102,17 +103,17 @@ class Settings:
     status_interval: float
     telemetry_interval: float
     interaction_interval: float
-    janus: int = 0
-    janus_base: str = "janus"
-    janus_secret: str = "janusoverlord"
-    janus_wrong_path: int = 0
-    janus_reply_delay: float = 0.0
-    janus_down_seconds: float = 5.0
-    spotfi: int = 0
-    spotfi_base: str = "spotfi/router"
-    spotfi_garbage: bool = False
-    spotfi_down_seconds: float = 5.0
-    metrics_interval: float = 30.0
+    janus: int
+    janus_base: str
+    janus_secret: str
+    janus_wrong_path: int
+    janus_reply_delay: float
+    janus_down_seconds: float
+    spotfi: int
+    spotfi_base: str
+    spotfi_garbage: bool
+    spotfi_down_seconds: float
+    metrics_interval: float
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,11 @@ def parse_object(raw: bytes) -> Payload | None:
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def reject_constant(name: str) -> NoReturn:
+    """Refuse NaN and Infinity: Python's json accepts them, jansson and Go do not."""
+    raise ValueError(f"invalid token near '{name}'")
 
 
 def quoted(value: object) -> str:
@@ -301,6 +307,7 @@ class Link:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_pre_connect = self._on_pre_connect
+        self.client.on_socket_open = self._on_socket_open
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
@@ -364,7 +371,9 @@ class Link:
         """
         LOG.info("%s: connection cut for %g s", self.client_id, seconds)
         self.down = True
-        self._in_background(self._kill, then=partial(self._runner.call_later, seconds, self._restore))
+        self._in_background(
+            self._kill, then=partial(self._runner.call_later, seconds, self._restore)
+        )
 
     def _restore(self) -> None:
         self._in_background(self._reopen, then=None)
@@ -397,6 +406,12 @@ class Link:
     def _back(self) -> None:
         self.down = False
         self._on_reconnect()
+
+    def _on_socket_open(self, client: mqtt.Client, userdata: object, sock: object) -> None:
+        # Without this, Nagle's algorithm holds back a small reply until the broker's
+        # delayed ACK for the previous one: about 40 ms per answer instead of under 1.
+        if isinstance(sock, socket.socket):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _on_pre_connect(self, client: mqtt.Client, userdata: object) -> None:
         # Built afresh on every (re)connect, like the firmware builds its LWT at connect.
@@ -881,17 +896,1101 @@ class LayoutBFamily(Family):
                 board.publish_status()
 
 
+# --- Janus WebRTC gateways (PROTOCOLS.md section 2) ---------------------------------------
+
+JANUS_ONLINE = '{"online": true}'  # the transport's usual connect_message
+JANUS_OFFLINE = '{"online": false}'  # its disconnect_message, also the Last Will
+JANUS_UNAUTHORIZED = "Unauthorized request (wrong or missing secret/token)"
+JANUS_DRIFT_SECONDS = 4.0  # how often users may join or leave a server
+JANUS_MAX_SESSIONS = 25
+JANUS_ID_LIMIT = 2**53  # Janus keeps its random ids JavaScript-safe
+
+
+def janus_error(
+    code: int, reason: str, transaction: str | None = None, session_id: int = 0
+) -> Payload:
+    """Build an error reply in janus_process_error's field order; validation errors lack T."""
+    reply: Payload = {"janus": "error"}
+    if session_id:
+        reply["session_id"] = session_id
+    if transaction is not None:
+        reply["transaction"] = transaction
+    reply["error"] = {"code": code, "reason": reason}
+    return reply
+
+
+def janus_plugin(name: str, author: str, description: str, version: str) -> Payload:
+    """Describe a plugin or transport the way server_info lists it."""
+    number = int(version.replace(".", ""))
+    return {
+        "name": name,
+        "author": author,
+        "description": description,
+        "version_string": version,
+        "version": number,
+    }
+
+
+JANUS_BUILD: Payload = {
+    "name": "Janus WebRTC Server",
+    "version": 1400,
+    "version_string": "1.4.0",
+    "author": "Meetecho s.r.l.",
+    "commit-hash": "4d5c0ee9f31e4f5a6b9ae0be6f2c6a3bd8a0d1e7",
+    "compile-time": "Thu Feb 27 10:12:44 UTC 2025",
+    "log-to-stdout": True,
+    "log-to-file": False,
+    "data_channels": True,
+    "accepting-new-sessions": True,
+    "session-timeout": 60,
+    "reclaim-session-timeout": 0,
+    "candidates-timeout": 45,
+}
+JANUS_FEATURES: Payload = {
+    "ipv6": False,
+    "ice-lite": False,
+    "ice-tcp": False,
+    "ice-nomination": "aggressive",
+    "ice-consent-freshness": False,
+    "ice-keepalive-conncheck": False,
+    "hangup-on-failed": False,
+    "full-trickle": False,
+    "mdns-enabled": False,
+    "min-nack-queue": 200,
+    "nack-optimizations": False,
+    "twcc-period": 200,
+    "dtls-mtu": 1200,
+    "static-event-loops": 0,
+    "api_secret": False,
+    "auth_token": False,
+    "event_handlers": False,
+    "opaqueid_in_api": False,
+    "dependencies": {
+        "glib2": "2.74.6",
+        "jansson": "2.14",
+        "libnice": "0.1.21",
+        "libsrtp": "libsrtp2 2.5.0",
+        "libcurl": "7.88.1",
+        "crypto": "OpenSSL 3.0.15 3 Sep 2024",
+    },
+    "transports": {
+        "janus.transport.http": janus_plugin(
+            "JANUS REST (HTTP/HTTPS) transport plugin",
+            "Meetecho s.r.l.",
+            "This transport plugin adds REST (HTTP/HTTPS) support to the Janus API "
+            "via libmicrohttpd.",
+            "0.0.2",
+        ),
+        "janus.transport.mqtt": janus_plugin(
+            "JANUS MQTT transport plugin",
+            "Andrei Nesterov <ae.nesterov@gmail.com>",
+            "This transport plugin adds MQTT support to the Janus API via Paho client library.",
+            "0.0.1",
+        ),
+    },
+    "events": {},
+    "loggers": {},
+    "plugins": {
+        "janus.plugin.echotest": janus_plugin(
+            "JANUS EchoTest plugin",
+            "Meetecho s.r.l.",
+            "This is a trivial EchoTest plugin for Janus, just used to showcase the plugin "
+            "interface.",
+            "0.0.8",
+        ),
+        "janus.plugin.videoroom": janus_plugin(
+            "JANUS VideoRoom plugin",
+            "Meetecho s.r.l.",
+            "This is a plugin implementing a videoconferencing SFU (Selective Forwarding Unit) "
+            "for Janus, that is an audio/video router.",
+            "0.0.9",
+        ),
+    },
+}
+JANUS_STATUS: Payload = {
+    "token_auth": False,
+    "session_timeout": 60,
+    "reclaim_session_timeout": 0,
+    "candidates_timeout": 45,
+    "log_level": 4,
+    "log_timestamps": False,
+    "log_colors": False,
+    "log_rotate_sig": 0,
+    "locking_debug": False,
+    "refcount_debug": False,
+    "min_nack_queue": 200,
+    "nack-optimizations": False,
+    "no_media_timer": 1,
+    "slowlink_threshold": 0,
+}
+
+
+class JanusServer:
+    """One Janus instance whose MQTT transport has the admin API enabled.
+
+    Answers follow janus.c's janus_process_incoming_admin_request: transaction and
+    janus are validated first (no transaction in those errors), info and ping need no
+    secret, anything else needs admin_secret, and an unknown request gets 457. With
+    wrong_path the admin topics are wired to the plain API, which answers info and ping
+    but nothing admin-only. Replies are compact and keep insertion order, like the
+    transport's default JSON_COMPACT | JSON_PRESERVE_ORDER.
+    """
+
+    def __init__(self, settings: Settings, runner: Runner, number: int, rng: random.Random) -> None:
+        """Open a few sessions and build the connection; nothing goes on the wire yet."""
+        self.name = f"janus-{number:02d}"
+        self._settings = settings
+        self._runner = runner
+        self._rng = rng
+        self._wrong_path = number <= settings.janus_wrong_path
+        self._local_ip = f"10.20.{number // 250}.{10 + number % 250}"
+        self._sessions: dict[int, list[int]] = {}  # session id -> its handle ids
+        self._target = rng.uniform(2.0, 20.0)  # where the session count is heading
+        for _ in range(round(self._target)):
+            self._open_session()
+        root = f"{settings.janus_base}/{self.name}"
+        self._status_topic = f"{root}/status"
+        self._reply_topic = f"{root}/from-janus-admin"
+        self.link = Link(
+            settings,
+            runner,
+            client_id=f"{self.name}-{os.getpid()}",
+            subscriptions=[f"{root}/to-janus-admin"],
+            on_message=self._on_request,
+            on_reconnect=self.announce,
+            will=lambda: Will(self._status_topic, JANUS_OFFLINE, retain=False),
+        )
+
+    def start(self) -> mqtt.MQTTMessageInfo:
+        """Let users come and go from now on, and say the server is online."""
+        self._runner.every(
+            JANUS_DRIFT_SECONDS, self._drift, jitter=partial(self._rng.uniform, 0.5, 1.5)
+        )
+        return self.announce()
+
+    def announce(self) -> mqtt.MQTTMessageInfo:
+        """Publish the connect message; not retained, as Janus leaves retain off by default."""
+        return self.link.publish_text(self._status_topic, JANUS_ONLINE, qos=1)
+
+    def _drift(self) -> None:
+        # One user comes or goes per tick; the count follows a slowly wandering target.
+        self._target = walk(self._rng, self._target, 1.5, 0.0, JANUS_MAX_SESSIONS)
+        count, target = len(self._sessions), round(self._target)
+        if count < target:
+            self._open_session()
+        elif count > target:
+            self._close_session()
+        elif count and self._rng.random() < 0.3:  # one leaves, another joins
+            self._close_session()
+            self._open_session()
+
+    def _open_session(self) -> None:
+        handles = [self._rng.randrange(1, JANUS_ID_LIMIT) for _ in range(self._rng.randint(1, 3))]
+        self._sessions[self._rng.randrange(1, JANUS_ID_LIMIT)] = handles
+
+    def _close_session(self) -> None:
+        del self._sessions[self._rng.choice(list(self._sessions))]
+
+    def _on_request(self, topic: str, raw: bytes) -> None:
+        reply = json.dumps(self._answer(raw), ensure_ascii=False, separators=(",", ":"))
+        delay = self._settings.janus_reply_delay
+        if delay > 0:
+            self._runner.call_later(delay, partial(self.link.send, self._reply_topic, reply, qos=1))
+        else:
+            self.link.send(self._reply_topic, reply, qos=1)
+
+    def _answer(self, raw: bytes) -> Payload:
+        try:
+            request = json.loads(raw, parse_constant=reject_constant)
+        except json.JSONDecodeError as err:
+            return janus_error(454, f"JSON error: on line {err.lineno}: {err.msg}")
+        except (ValueError, RecursionError) as err:  # bad UTF-8, NaN, nesting too deep
+            return janus_error(454, f"JSON error: on line 1: {err}")
+        if not isinstance(request, dict):
+            return janus_error(455, "JSON error: not an object")
+        value = request.get("session_id")
+        session_id = value if isinstance(value, int) and not isinstance(value, bool) else 0
+        for element in ("transaction", "janus"):
+            if element not in request:
+                return janus_error(456, f"Missing mandatory element ({element})", None, session_id)
+            if not isinstance(request[element], str):
+                reason = f"Invalid element type ({element} should be a string)"
+                return janus_error(467, reason, None, session_id)
+        return self._dispatch(request, request["janus"], request["transaction"], session_id)
+
+    def _dispatch(
+        self, request: dict[str, object], verb: str, transaction: str, session_id: int
+    ) -> Payload:
+        kind = verb.lower()  # Janus compares request names with strcasecmp
+        if not session_id and kind == "info":
+            return {
+                "janus": "server_info",
+                "transaction": transaction,
+                **JANUS_BUILD,
+                "server-name": self.name,
+                "local-ip": self._local_ip,
+                **JANUS_FEATURES,
+            }
+        if not session_id and kind == "ping":
+            return {"janus": "pong", "transaction": transaction}
+        unhandled = janus_error(
+            457, f"Unhandled request '{verb}' at this path", transaction, session_id
+        )
+        if self._wrong_path:
+            return unhandled
+        if request.get("admin_secret") != self._settings.janus_secret:
+            return janus_error(403, JANUS_UNAUTHORIZED, transaction, session_id)
+        if session_id:
+            reply = self._session_request(kind, transaction, session_id)
+            return unhandled if reply is None else reply
+        if kind == "list_sessions":
+            return {"janus": "success", "transaction": transaction, "sessions": [*self._sessions]}
+        if kind == "get_status":
+            return {"janus": "success", "transaction": transaction, "status": JANUS_STATUS}
+        return unhandled
+
+    def _session_request(self, kind: str, transaction: str, session_id: int) -> Payload | None:
+        handles = self._sessions.get(session_id)
+        if handles is None:
+            return janus_error(458, f"No such session {session_id}", transaction, session_id)
+        reply: Payload = {"janus": "success", "session_id": session_id, "transaction": transaction}
+        if kind == "list_handles":
+            return reply | {"handles": handles}
+        if kind == "destroy_session":
+            del self._sessions[session_id]
+            return reply
+        return None
+
+
+class JanusFamily(Family):
+    """Janus gateways (`{janus_base}/{server}/...`), one connection each, like the real ones."""
+
+    key = "janus"
+
+    def __init__(self, settings: Settings, runner: Runner, rng: random.Random) -> None:
+        """Build the servers; server n's sessions depend on the seed and n, not on the count."""
+        super().__init__(settings, runner)
+        self._servers = [
+            JanusServer(settings, runner, number, random.Random(rng.getrandbits(64)))
+            for number in range(1, settings.janus + 1)
+        ]
+
+    @override
+    def ids(self) -> list[str]:
+        return [server.name for server in self._servers]
+
+    @override
+    def links(self) -> list[Link]:
+        return [server.link for server in self._servers]
+
+    @override
+    def start(self) -> list[mqtt.MQTTMessageInfo]:
+        return [server.start() for server in self._servers]
+
+    @override
+    def stop(self) -> None:
+        drop_all(self.links())
+
+    @override
+    def signals(self) -> dict[signal.Signals, Job]:
+        return {signal.SIGUSR1: self._outage}
+
+    def _outage(self) -> None:
+        for server in self._servers:
+            if not server.link.down:
+                server.link.cut(self.settings.janus_down_seconds)
+                return
+        LOG.warning("SIGUSR1: no connected Janus server to cut")
+
+
+# --- SpotFi OpenWrt routers (PROTOCOLS.md section 3) --------------------------------------
+
+OPENWRT_VERSION = "23.05.3"
+OPENWRT_REVISION = "r23809-234f1a2efa"
+KERNEL = "5.15.150"
+KERNEL_BUILT = "Thu Mar 21 19:44:06 2024"
+HOSTNAME = "OpenWrt"
+PROMPT = f"root@{HOSTNAME}:~# ".encode()
+GO_NIL_FLOAT = "%!f(<nil>)"  # Go's fmt for a nil float: what a failed ubus read turns into
+PTY_CHUNK = 64  # bytes per x-data message, like one read from a PTY
+PTY_GAP = 0.003  # seconds between two chunks
+TERMINAL_IDLE = 300.0  # the bridge silently drops a terminal idle this long
+SWEEP_SECONDS = 30.0
+REBOOT_DELAY = 1.0  # seconds between the reply to `system reboot` and the power going
+MAX_CLIENTS = 40
+LAN_PREFIX = "192.168.1."
+BANNER = "\n".join(
+    (
+        "  _______                     ________        __",
+        " |       |.-----.-----.-----.|  |  |  |.----.|  |_",
+        " |   -   ||  _  |  -__|     ||  |  |  ||   _||   _|",
+        " |_______||   __|_____|__|__||________||__|  |____|",
+        "          |__| W I R E L E S S   F R E E D O M",
+        " -----------------------------------------------------",
+        f" OpenWrt {OPENWRT_VERSION}, {OPENWRT_REVISION}",
+        " -----------------------------------------------------",
+        "",
+    )
+)
+LOGIN = (
+    ("\n\nBusyBox v1.36.1 (2024-03-22 22:09:42 UTC) built-in shell (ash)\n\n" + BANNER)
+    .replace("\n", "\r\n")
+    .encode()
+)
+DIRECTORIES = {  # what `ls` shows; root's home is empty, as on a new router
+    "/": "bin dev etc lib mnt overlay proc rom root sbin sys tmp usr var www",
+    "/root": "",
+    "/etc": "banner config dropbear group hosts init.d openwrt_release openwrt_version passwd"
+    " profile rc.local shadow sysctl.conf uspot",
+    "/etc/config": "dhcp dropbear firewall network spotfi system uhttpd uspot wireless",
+    # The simulated router's /tmp (S108), never touched on this host.
+    "/tmp": "dhcp.leases etc hosts lock log resolv.conf.d run spotfi state sysinfo",  # noqa: S108
+}
+RC_SERVICES: Payload = {
+    name: {"start": start, "stop": stop, "enabled": True, "running": running}
+    for name, start, stop, running in (
+        ("boot", 10, 0, False),
+        ("cron", 50, 0, True),
+        ("dnsmasq", 19, 10, True),
+        ("dropbear", 19, 50, True),
+        ("firewall", 19, 0, False),
+        ("log", 12, 0, True),
+        ("network", 20, 90, True),
+        ("odhcpd", 35, 85, True),
+        ("spotfi-bridge", 99, 10, True),
+        ("sysntpd", 98, 0, True),
+        ("uhttpd", 50, 0, True),
+        ("uspot", 80, 10, True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RouterModel:
+    """The hardware a router runs on: what `system board` and `uname` report."""
+
+    model: str
+    board_name: str
+    system: str
+    target: str
+    machine: str
+    pkg_arch: str
+    smp: bool
+    memory: int  # bytes, MemTotal as the kernel reports it
+    wan_device: str
+
+
+ROUTER_MODELS = (
+    RouterModel(
+        "GL.iNet GL-MT3000",
+        "glinet,gl-mt3000",
+        "ARMv8 Processor rev 4",
+        "mediatek/filogic",
+        "aarch64",
+        "aarch64_cortex-a53",
+        smp=True,
+        memory=508_551_168,
+        wan_device="eth1",
+    ),
+    RouterModel(
+        "TP-Link Archer C7 v5",
+        "tplink,archer-c7-v5",
+        "Qualcomm Atheros QCA956X ver 1 rev 0",
+        "ath79/generic",
+        "mips",
+        "mips_24kc",
+        smp=False,
+        memory=124_071_936,
+        wan_device="eth1",
+    ),
+    RouterModel(
+        "Xiaomi Mi Router 4A Gigabit Edition",
+        "xiaomi,mi-router-4a-gigabit",
+        "MediaTek MT7621 ver:1 eco:3",
+        "ramips/mt7621",
+        "mips",
+        "mipsel_24kc",
+        smp=True,
+        memory=126_316_544,
+        wan_device="wan",
+    ),
+)
+
+
+class UbusError(Exception):
+    """A failed ubus call: `error` is the bridge's summary, `status` what ubus printed."""
+
+    def __init__(self, error: str, status: str) -> None:
+        """Keep both texts; the RPC reply and the shell show different ones."""
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+@dataclass
+class HotspotClient:
+    """A guest logged in through the captive portal (uspot)."""
+
+    mac: str
+    ip: str
+    username: str
+    joined: float  # monotonic
+    rate_down: float  # bytes per second
+    rate_up: float
+    idle_phase: float
+
+
+def interface_up(
+    *, uptime: int, device: str, proto: str, address: str, routes: list[Payload], dns: list[str]
+) -> Payload:
+    """Build the status of an up interface, as `ubus call network.interface.<name> status`."""
+    return {
+        "up": True,
+        "pending": False,
+        "available": True,
+        "autostart": True,
+        "dynamic": False,
+        "uptime": uptime,
+        "l3_device": device,
+        "proto": proto,
+        "device": device,
+        "updated": ["addresses", "routes", "data"] if routes else ["addresses"],
+        "metric": 0,
+        "dns_metric": 0,
+        "delegation": True,
+        "ipv4-address": [{"address": address, "mask": 24}],
+        "ipv6-address": [],
+        "ipv6-prefix": [],
+        "ipv6-prefix-assignment": [],
+        "route": routes,
+        "dns-server": dns,
+        "dns-search": [],
+        "neighbors": [],
+        "inactive": {
+            "ipv4-address": [],
+            "ipv6-address": [],
+            "route": [],
+            "dns-server": [],
+            "dns-search": [],
+            "neighbors": [],
+        },
+        "data": {"dhcpserver": dns[0], "leasetime": 86400} if routes else {},
+    }
+
+
+class OpenWrt:
+    """The router under the bridge: readings drift per metrics tick; ubus and a tiny ash read them.
+
+    Nothing here touches the host: every command's output is made up from this state.
+    """
+
+    def __init__(self, rng: random.Random, on_reboot: Job) -> None:
+        """Pick the hardware and a plausible moment in the router's life."""
+        self._rng = rng
+        self._on_reboot = on_reboot
+        self.model = rng.choice(ROUTER_MODELS)
+        self._boot = time.monotonic() - rng.uniform(3600.0, 40 * 86400.0)
+        self._cpu_load = rng.uniform(2.0, 30.0)  # percent
+        self._load = [self._cpu_load / 100] * 3  # 1, 5 and 15 minute averages
+        self._free_memory = rng.uniform(0.35, 0.6) * self.model.memory
+        self._wan_ip = f"100.{rng.randrange(64, 128)}.{rng.randrange(256)}.{rng.randrange(2, 254)}"
+        self._wan_delay = rng.randrange(15, 90)  # seconds from boot until the WAN came up
+        self._clients: dict[str, HotspotClient] = {}
+        for _ in range(rng.randint(0, 12)):
+            self._join(age=rng.uniform(60.0, 4 * 3600.0))
+        self._calls: dict[tuple[str, str], Callable[[Payload], Payload]] = {
+            ("file", "exec"): self._file_exec,
+            ("network.interface", "dump"): lambda _args: {
+                "interface": [{"interface": name, **up} for name, up in self._interfaces().items()]
+            },
+            ("rc", "list"): lambda _args: RC_SERVICES,
+            ("system", "board"): lambda _args: self._board(),
+            ("system", "info"): lambda _args: self._info(),
+            ("system", "reboot"): self._reboot,
+            ("uspot", "client_list"): lambda _args: self._client_list(),
+        }
+        self._commands: dict[str, Callable[[list[str]], str]] = {
+            "cat": self._cat,
+            "date": lambda _args: datetime.now(UTC).strftime("%a %b %e %H:%M:%S UTC %Y\n"),
+            "echo": lambda args: " ".join(args) + "\n",
+            "free": self._free,
+            "hostname": lambda _args: f"{HOSTNAME}\n",
+            "ls": self._ls,
+            "pwd": lambda _args: "/root\n",
+            "ubus": self._ubus_cli,
+            "uname": self._uname,
+            "uptime": self._uptime,
+        }
+
+    def uptime(self) -> int:
+        """Seconds since boot; 0 while the power is off."""
+        return max(0, int(time.monotonic() - self._boot))
+
+    def power_off(self, seconds: float) -> None:
+        """Forget what a reboot forgets; uptime counts again once the power is back."""
+        self._boot = time.monotonic() + seconds
+        self._clients.clear()
+
+    def tick(self) -> None:
+        """Let load and memory wander and a guest or two come or go."""
+        rng, total = self._rng, self.model.memory
+        self._cpu_load = walk(rng, self._cpu_load, 4.0, 0.5, 95.0)
+        now = self._cpu_load / 100
+        _, five, fifteen = self._load
+        self._load = [now, five + (now - five) * 0.2, fifteen + (now - fifteen) * 0.07]
+        self._free_memory = walk(rng, self._free_memory, total * 0.01, total * 0.25, total * 0.75)
+        if rng.random() < 0.3 and len(self._clients) < MAX_CLIENTS:
+            self._join(age=0.0)
+        if self._clients and rng.random() < min(0.6, 0.025 * len(self._clients)):
+            del self._clients[rng.choice(sorted(self._clients))]
+
+    def metrics(self) -> Payload:
+        """Return the heartbeat the bridge sends; activeUsers matches `uspot client_list`."""
+        return {
+            "uptime": str(self.uptime()),
+            "cpuLoad": round(self._cpu_load, 1),
+            "totalMemory": self.model.memory,
+            "freeMemory": int(self._free_memory),
+            "activeUsers": len(self._clients),
+        }
+
+    def ubus(self, path: str, method: str, args: Payload) -> Payload:
+        """Answer `ubus call <path> <method> <args>`, or raise UbusError as ubus fails."""
+        if path.startswith("network.interface."):
+            status = self._interfaces().get(path.removeprefix("network.interface."))
+            if status is None:
+                raise UbusError("Object not found", "Not found")
+            if method != "status":
+                raise UbusError("Method not found", "Method not found")
+            return status
+        call = self._calls.get((path, method))
+        if call is not None:
+            return call(args)
+        if any(path == known for known, _ in self._calls):
+            raise UbusError("Method not found", "Method not found")
+        raise UbusError("Object not found", "Not found")
+
+    def run(self, line: str) -> str | None:
+        """Run one command line in the tiny ash; None when the shell exits."""
+        try:
+            argv = shlex.split(line)
+        except ValueError:
+            return "ash: syntax error: unterminated quoted string\n"
+        if not argv:
+            return ""
+        if argv[0] == "exit":
+            return None
+        command = self._commands.get(argv[0])
+        return f"ash: {argv[0]}: not found\n" if command is None else command(argv[1:])
+
+    def _join(self, *, age: float) -> None:
+        rng = self._rng
+        taken = {client.ip for client in self._clients.values()}
+        free = [f"{LAN_PREFIX}{host}" for host in range(100, 250)]
+        bits = rng.getrandbits(48) & ~(0x01 << 40) | (0x02 << 40)  # a randomised phone MAC
+        mac = ":".join(f"{octet:02x}" for octet in bits.to_bytes(6))
+        rate = rng.uniform(500.0, 40_000.0)  # bytes per second, averaged over the visit
+        self._clients[mac] = HotspotClient(
+            mac=mac,
+            ip=rng.choice([ip for ip in free if ip not in taken]),
+            username=f"guest{rng.randrange(1000, 10000)}",
+            joined=time.monotonic() - age,
+            rate_down=rate,
+            rate_up=rate * rng.uniform(0.05, 0.3),
+            idle_phase=rng.uniform(0.0, 45.0),
+        )
+
+    def _memory(self) -> dict[str, int]:
+        total, free = self.model.memory, int(self._free_memory)
+        cached, buffered = int(total * 0.12), int(total * 0.008)
+        return {
+            "total": total,
+            "free": free,
+            "shared": int(total * 0.002),
+            "buffered": buffered,
+            "available": free + cached,
+            "cached": cached,
+        }
+
+    def _board(self) -> Payload:
+        model = self.model
+        return {
+            "kernel": KERNEL,
+            "hostname": HOSTNAME,
+            "system": model.system,
+            "model": model.model,
+            "board_name": model.board_name,
+            "rootfs_type": "squashfs",
+            "release": {
+                "distribution": "OpenWrt",
+                "version": OPENWRT_VERSION,
+                "revision": OPENWRT_REVISION,
+                "target": model.target,
+                "description": f"OpenWrt {OPENWRT_VERSION} {OPENWRT_REVISION}",
+            },
+        }
+
+    def _info(self) -> Payload:
+        tmp_total = self.model.memory // 2048  # KiB, half the RAM
+        tmp_used = 900 + 4 * len(self._clients)
+        return {
+            "localtime": int(time.time()),
+            "uptime": self.uptime(),
+            "load": [round(load * 65536) for load in self._load],
+            "memory": self._memory(),
+            "root": {"total": 7296, "free": 5184, "used": 2112, "avail": 5184},
+            "tmp": {
+                "total": tmp_total,
+                "free": tmp_total - tmp_used,
+                "used": tmp_used,
+                "avail": tmp_total - tmp_used,
+            },
+            "swap": {"total": 0, "free": 0},
+        }
+
+    def _interfaces(self) -> dict[str, Payload]:
+        up = self.uptime()
+        gateway = self._wan_ip.rsplit(".", 1)[0] + ".1"
+        route: Payload = {
+            "target": "0.0.0.0",  # noqa: S104 - the default route, not a bind address
+            "mask": 0,
+            "nexthop": gateway,
+            "source": f"{self._wan_ip}/32",
+        }
+        return {
+            "lan": interface_up(
+                uptime=max(0, up - 8),
+                device="br-lan",
+                proto="static",
+                address=f"{LAN_PREFIX}1",
+                routes=[],
+                dns=[],
+            ),
+            "wan": interface_up(
+                uptime=max(0, up - self._wan_delay),
+                device=self.model.wan_device,
+                proto="dhcp",
+                address=self._wan_ip,
+                routes=[route],
+                dns=[gateway],
+            ),
+            "wwan": {
+                "up": False,
+                "pending": False,
+                "available": False,
+                "autostart": True,
+                "dynamic": False,
+                "proto": "dhcp",
+                "device": "phy0-sta0",
+                "data": {},
+                "errors": [{"subsystem": "interface", "code": "NO_DEVICE"}],
+            },
+        }
+
+    def _client_list(self) -> Payload:
+        now = time.monotonic()
+        listing: Payload = {}
+        for client in self._clients.values():
+            seconds = max(0.0, now - client.joined)
+            down, up = int(client.rate_down * seconds), int(client.rate_up * seconds)
+            listing[client.mac] = {
+                "ip4addr": client.ip,
+                "ip6addr": "",
+                "username": client.username,
+                "state": 1,
+                "duration": int(seconds),
+                "idle": int(seconds + client.idle_phase) % 45,
+                "bytes_dl": down,
+                "bytes_ul": up,
+                "packets_dl": down // 1200,
+                "packets_ul": up // 400,
+            }
+        return listing
+
+    def _file_exec(self, args: Payload) -> Payload:
+        command, params = args.get("command"), args.get("params", [])
+        if not isinstance(command, str) or not isinstance(params, list):
+            raise UbusError("Invalid argument", "Invalid argument")
+        run = self._commands.get(command.rsplit("/", 1)[-1])
+        if run is None:
+            raise UbusError("Command not found", "Not found")
+        output = run([str(param) for param in params])
+        return {"code": 0, "stdout": output} if output else {"code": 0}
+
+    def _reboot(self, _args: Payload) -> Payload:
+        self._on_reboot()
+        return {}
+
+    def _cat(self, args: list[str]) -> str:
+        load = " ".join(f"{value:.2f}" for value in self._load)
+        files = {
+            "/etc/banner": BANNER,
+            "/etc/openwrt_version": f"{OPENWRT_REVISION}\n",
+            "/etc/openwrt_release": "".join(
+                f"DISTRIB_{key}='{value}'\n"
+                for key, value in (
+                    ("ID", "OpenWrt"),
+                    ("RELEASE", OPENWRT_VERSION),
+                    ("REVISION", OPENWRT_REVISION),
+                    ("TARGET", self.model.target),
+                    ("ARCH", self.model.pkg_arch),
+                    ("DESCRIPTION", f"OpenWrt {OPENWRT_VERSION} {OPENWRT_REVISION}"),
+                    ("TAINTS", ""),
+                )
+            ),
+            "/proc/loadavg": f"{load} 1/97 {4000 + self.uptime() % 20000}\n",
+            "/proc/uptime": f"{self.uptime()}.00 {self.uptime() * 0.9:.2f}\n",
+        }
+        missing = "cat: can't open '{}': No such file or directory\n"
+        return "".join(files.get(name) or missing.format(name) for name in args)
+
+    def _free(self, _args: list[str]) -> str:
+        memory = {key: value // 1024 for key, value in self._memory().items()}
+        cache = memory["buffered"] + memory["cached"]
+        used = memory["total"] - memory["free"] - cache
+        head = ("total", "used", "free", "shared", "buff/cache", "available")
+        row = (memory["total"], used, memory["free"], memory["shared"], cache, memory["available"])
+        return (
+            " " * 7
+            + "".join(f"{name:>12}" for name in head)
+            + "\nMem:   "
+            + "".join(f"{value:>12}" for value in row)
+            + "\nSwap:  "
+            + "".join(f"{0:>12}" for _ in range(3))
+            + "\n"
+        )
+
+    def _ls(self, args: list[str]) -> str:
+        output: list[str] = []
+        for name in [arg for arg in args if not arg.startswith("-")] or ["/root"]:
+            path = "/root" if name in ("~", ".") else name.rstrip("/") or "/"
+            entries = DIRECTORIES.get(path)
+            if entries is None:
+                output.append(f"ls: {name}: No such file or directory\n")
+            elif entries:
+                output.append("  ".join(entries.split()) + "\n")
+        return "".join(output)
+
+    def _ubus_cli(self, args: list[str]) -> str:
+        if args == ["list"]:
+            names = {path for path, _ in self._calls} | {
+                f"network.interface.{name}" for name in self._interfaces()
+            }
+            return "".join(f"{name}\n" for name in sorted(names))
+        if len(args) not in (3, 4) or args[0] != "call":
+            return "Usage: ubus [<options>] <command> [arguments...]\n"
+        call_args = parse_object(args[3].encode()) if len(args) == 4 else {}
+        if call_args is None:
+            return "Failed to parse message data\n"
+        try:
+            result = self.ubus(args[1], args[2], call_args)
+        except UbusError as err:
+            return f"Command failed: {err.status}\n"
+        return json.dumps(result, indent="\t", ensure_ascii=False) + "\n" if result else ""
+
+    def _uname(self, args: list[str]) -> str:
+        model = self.model
+        fields = {
+            "-s": "Linux",
+            "-n": HOSTNAME,
+            "-r": KERNEL,
+            "-v": f"#0 {'SMP ' if model.smp else ''}{KERNEL_BUILT}",
+            "-m": model.machine,
+        }
+        if "-a" in args:
+            return " ".join((*fields.values(), "GNU/Linux")) + "\n"
+        return " ".join([fields[arg] for arg in args if arg in fields] or ["Linux"]) + "\n"
+
+    def _uptime(self, _args: list[str]) -> str:
+        days, rest = divmod(self.uptime(), 86400)
+        hours, minutes = divmod(rest // 60, 60)
+        since = f"{days} day{'s' if days != 1 else ''}, " if days else ""
+        since += f"{hours:2d}:{minutes:02d}" if hours else f"{minutes} min"
+        load = ", ".join(f"{value:.2f}" for value in self._load)
+        return f" {datetime.now(UTC):%H:%M:%S} up {since},  load average: {load}\n"
+
+
+@dataclass
+class TerminalSession:
+    """One x-tunnel shell: the line being typed, and output waiting to leave in PTY chunks."""
+
+    session_id: str
+    topic: str
+    last_input: float  # monotonic
+    line: bytearray = field(default_factory=bytearray)
+    outbox: deque[bytes] = field(default_factory=deque)
+    draining: bool = False
+    closing: bool = False
+
+
+def is_publish_topic(value: object) -> TypeIs[str]:
+    """Tell whether a client-supplied topic is one paho can publish to."""
+    return isinstance(value, str) and bool(value) and not any(c in value for c in "+#\0")
+
+
+class SpotFiRouter:
+    """spotfi-bridge-go on one router: status, metrics, ubus RPC and x-tunnel terminals.
+
+    Everything it publishes except the status string is Go-marshalled JSON.
+    """
+
+    def __init__(
+        self, settings: Settings, runner: Runner, router_id: str, rng: random.Random
+    ) -> None:
+        """Build the router and its connection; nothing goes on the wire yet."""
+        self.router_id = router_id
+        self._settings = settings
+        self._runner = runner
+        self.system = OpenWrt(rng, on_reboot=partial(runner.call_later, REBOOT_DELAY, self._reboot))
+        root = f"{settings.spotfi_base}/{router_id}"
+        self._status_topic = f"{root}/status"
+        self._metrics_topic = f"{root}/metrics"
+        self._rpc_topic = f"{root}/rpc/request"
+        self._response_topic = f"{root}/rpc/response"
+        self._terminal_topic = f"{root}/x/out"
+        self._sessions: dict[str, TerminalSession] = {}
+        self._metrics_sent = 0
+        self.link = Link(
+            settings,
+            runner,
+            client_id=f"spotfi-{router_id}-{os.getpid()}",
+            subscriptions=[self._rpc_topic, f"{root}/x/in"],
+            on_message=self._on_message,
+            on_reconnect=self.announce,
+            will=lambda: Will(self._status_topic, "OFFLINE", retain=True),
+        )
+
+    def announce(self) -> list[mqtt.MQTTMessageInfo]:
+        """Publish what the bridge sends on connect: ONLINE (retained), then a heartbeat."""
+        return [
+            self.link.publish_text(self._status_topic, "ONLINE", qos=1, retain=True),
+            self.link.publish_text(self._metrics_topic, self._metrics()),
+        ]
+
+    def tick(self) -> None:
+        """Let the readings drift, then send the heartbeat."""
+        self.system.tick()
+        self.link.send(self._metrics_topic, self._metrics())
+
+    def sweep(self) -> None:
+        """Drop terminals nobody typed into for TERMINAL_IDLE seconds, without a word."""
+        cutoff = time.monotonic() - TERMINAL_IDLE
+        for session in [s for s in self._sessions.values() if s.last_input < cutoff]:
+            LOG.info("%s: terminal %s idle, dropped", self.router_id, session.session_id)
+            del self._sessions[session.session_id]
+
+    def _metrics(self) -> str:
+        self._metrics_sent += 1
+        metrics = self.system.metrics()
+        if self._settings.spotfi_garbage and self._metrics_sent % 5 == 0:
+            metrics["cpuLoad"] = GO_NIL_FLOAT
+        return go_json({"type": "metrics", "metrics": metrics})
+
+    def _reboot(self) -> None:
+        seconds = self._settings.spotfi_down_seconds
+        LOG.info("%s: rebooting (ubus system reboot)", self.router_id)
+        self._sessions.clear()
+        self.system.power_off(seconds)
+        if not self.link.down:
+            self.link.cut(seconds)
+
+    def _on_message(self, topic: str, raw: bytes) -> None:
+        if topic == self._rpc_topic:
+            self._on_rpc(raw)
+        else:
+            self._on_terminal(raw)
+
+    def _on_rpc(self, raw: bytes) -> None:
+        request = parse_object(raw)
+        request_id = None if request is None else request.get("id")
+        if request is None or request_id is None:
+            LOG.debug("%s: RPC request without an id ignored: %r", self.router_id, raw[:200])
+            return
+        reply: Payload = {"type": "rpc-result", "id": request_id}
+        try:
+            reply |= {"status": "success", "result": self._call(request)}
+        except UbusError as err:
+            reply |= {
+                "status": "error",
+                "error": err.error,
+                "stderr": f"Command failed: {err.status}",
+            }
+        self.link.send(self._response_topic, go_json(reply), qos=1)
+
+    def _call(self, request: Payload) -> Payload:
+        path, method, args = request.get("path"), request.get("method"), request.get("args") or {}
+        if not isinstance(path, str) or not isinstance(method, str):
+            raise UbusError("Object not found", "Not found")
+        if not isinstance(args, dict):
+            raise UbusError("Invalid argument", "Invalid argument")
+        return self.system.ubus(path, method, args)
+
+    def _on_terminal(self, raw: bytes) -> None:
+        message = parse_object(raw)
+        session_id = None if message is None else message.get("sessionId")
+        if message is None or not isinstance(session_id, str) or not session_id:
+            LOG.debug(
+                "%s: terminal message without a session ignored: %r", self.router_id, raw[:200]
+            )
+            return
+        kind = message.get("type")
+        if kind == "x-start":
+            self._start(session_id, message.get("responseTopic"))
+        elif kind not in ("x-data", "x-stop"):
+            LOG.debug("%s: terminal message of type %r ignored", self.router_id, kind)
+        elif session_id not in self._sessions:
+            if kind == "x-data":
+                self._send_x(
+                    self._terminal_topic,
+                    {"type": "x-error", "sessionId": session_id, "error": "session not found"},
+                )
+        elif kind == "x-stop":
+            LOG.info("%s: terminal %s stopped", self.router_id, session_id)
+            del self._sessions[session_id]
+        else:
+            self._on_input(self._sessions[session_id], message.get("data"))
+
+    def _start(self, session_id: str, response_topic: object) -> None:
+        topic = response_topic if is_publish_topic(response_topic) else self._terminal_topic
+        session = TerminalSession(session_id, topic, time.monotonic())
+        self._sessions[session_id] = session
+        LOG.info("%s: terminal %s started", self.router_id, session_id)
+        self._send_x(topic, {"type": "x-started", "status": "ready", "sessionId": session_id})
+        self._emit(session, LOGIN + PROMPT)
+
+    def _on_input(self, session: TerminalSession, data: object) -> None:
+        try:
+            keys = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+        except ValueError:  # binascii.Error, or a non-ASCII string
+            keys = None
+        if keys is None:
+            self._send_x(
+                session.topic,
+                {"type": "x-error", "sessionId": session.session_id, "error": "invalid data"},
+            )
+            return
+        session.last_input = time.monotonic()
+        self._emit(session, self._type(session, keys))
+
+    def _type(self, session: TerminalSession, keys: bytes) -> bytes:
+        # ash edits the line itself and echoes what is typed, as through a PTY.
+        echo = bytearray()
+        for key in keys:
+            if key in (0x0A, 0x0D):
+                line = session.line.decode(errors="replace")
+                session.line.clear()
+                echo += b"\r\n"
+                output = self.system.run(line)
+                if output is None:
+                    session.closing = True
+                    break
+                echo += output.replace("\n", "\r\n").encode() + PROMPT
+            elif key == 0x03:  # Ctrl-C
+                session.line.clear()
+                echo += b"^C\r\n" + PROMPT
+            elif key in (0x08, 0x7F):
+                if session.line:
+                    session.line.pop()
+                    echo += b"\b \b"
+            elif key >= 0x20:
+                session.line.append(key)
+                echo.append(key)
+        return bytes(echo)
+
+    def _emit(self, session: TerminalSession, output: bytes) -> None:
+        session.outbox.extend(
+            output[start : start + PTY_CHUNK] for start in range(0, len(output), PTY_CHUNK)
+        )
+        if session.outbox and not session.draining:
+            session.draining = True
+            self._drain(session)
+
+    def _drain(self, session: TerminalSession) -> None:
+        if self._sessions.get(session.session_id) is not session:
+            return  # stopped, replaced or dropped meanwhile
+        chunk = session.outbox.popleft()
+        data = base64.b64encode(chunk).decode("ascii")
+        self._send_x(
+            session.topic, {"type": "x-data", "sessionId": session.session_id, "data": data}
+        )
+        if session.outbox:
+            self._runner.call_later(PTY_GAP, partial(self._drain, session))
+            return
+        session.draining = False
+        if session.closing:
+            LOG.info("%s: terminal %s exited", self.router_id, session.session_id)
+            del self._sessions[session.session_id]
+
+    def _send_x(self, topic: str, payload: Payload) -> None:
+        self.link.send(topic, go_json(payload), qos=1)
+
+
+class SpotFiFamily(Family):
+    """SpotFi routers (`{spotfi_base}/{id}/...`), one bridge connection each."""
+
+    key = "spotfi"
+
+    def __init__(self, settings: Settings, runner: Runner, rng: random.Random) -> None:
+        """Build the routers; router n's id depends on the seed and n, not on the count."""
+        super().__init__(settings, runner)
+        self._routers: list[SpotFiRouter] = []
+        while len(self._routers) < settings.spotfi:
+            router_id = f"rtr-{rng.getrandbits(32):08x}"
+            router_rng = random.Random(rng.getrandbits(64))
+            if all(router.router_id != router_id for router in self._routers):
+                self._routers.append(SpotFiRouter(settings, runner, router_id, router_rng))
+
+    @override
+    def ids(self) -> list[str]:
+        return [router.router_id for router in self._routers]
+
+    @override
+    def links(self) -> list[Link]:
+        return [router.link for router in self._routers]
+
+    @override
+    def start(self) -> list[mqtt.MQTTMessageInfo]:
+        self.runner.every(self.settings.metrics_interval, self._tick)
+        self.runner.every(SWEEP_SECONDS, self._sweep)
+        return [info for router in self._routers for info in router.announce()]
+
+    @override
+    def stop(self) -> None:
+        drop_all(self.links())
+
+    @override
+    def signals(self) -> dict[signal.Signals, Job]:
+        return {signal.SIGUSR2: self._outage}
+
+    def _tick(self) -> None:
+        for router in self._routers:
+            router.tick()
+
+    def _sweep(self) -> None:
+        for router in self._routers:
+            router.sweep()
+
+    def _outage(self) -> None:
+        for router in self._routers:
+            if not router.link.down:
+                router.link.cut(self.settings.spotfi_down_seconds)
+                return
+        LOG.warning("SIGUSR2: no connected SpotFi router to cut")
+
+
 def build_families(settings: Settings, runner: Runner, seed: int) -> list[Family]:
     """Every family, each with its own RNG stream so adding one does not reshuffle another."""
     rng = random.Random(seed)
     return [
         LayoutAFamily(settings, runner, random.Random(rng.getrandbits(64))),
         LayoutBFamily(settings, runner, random.Random(rng.getrandbits(64))),
+        JanusFamily(settings, runner, random.Random(rng.getrandbits(64))),
+        SpotFiFamily(settings, runner, random.Random(rng.getrandbits(64))),
     ]
 
 
-def parse_args(argv: Sequence[str] | None) -> tuple[Settings, int, str]:
-    """Read settings, seed and log level from the command line."""
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1883)
@@ -903,27 +2002,63 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, int, str]:
     parser.add_argument("--status-interval", type=float, default=30.0)
     parser.add_argument("--telemetry-interval", type=float, default=30.0)
     parser.add_argument("--interaction-interval", type=float, default=20.0, help="0 disables")
+    janus = parser.add_argument_group("Janus gateways (SIGUSR1 cuts one off for a while)")
+    janus.add_argument("--janus", type=int, default=0, help="servers janus-01, janus-02, ...")
+    janus.add_argument("--janus-base", default="janus", help="topic prefix, may contain '/'")
+    janus.add_argument("--janus-secret", default="janusoverlord", help="admin_secret accepted")
+    janus.add_argument(
+        "--janus-wrong-path",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the first N servers have the admin topics wired as API topics (error 457)",
+    )
+    janus.add_argument("--janus-reply-delay", type=float, default=0.0, metavar="S")
+    janus.add_argument("--janus-down-seconds", type=float, default=5.0, metavar="S")
+    spotfi = parser.add_argument_group("SpotFi routers (SIGUSR2 cuts one off for a while)")
+    spotfi.add_argument("--spotfi", type=int, default=0, help="routers rtr-<8 hex>")
+    spotfi.add_argument("--spotfi-base", default="spotfi/router", help="topic prefix")
+    spotfi.add_argument(
+        "--spotfi-garbage", action="store_true", help='every 5th heartbeat: cpuLoad "%%!f(<nil>)"'
+    )
+    spotfi.add_argument("--spotfi-down-seconds", type=float, default=5.0, metavar="S")
+    spotfi.add_argument("--metrics-interval", type=float, default=30.0, metavar="S")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Settings, int, str]:
+    """Read settings, seed and log level from the command line."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    base: str = args.base
-    if not base or base.startswith("/") or base.endswith("/") or any(c in base for c in "+#\0"):
-        parser.error("--base must be non-empty, without wildcards or a leading/trailing '/'")
+    for option in ("base", "janus_base", "spotfi_base"):
+        base: str = getattr(args, option)
+        if not base or base.startswith("/") or base.endswith("/") or any(c in base for c in "+#\0"):
+            name = "--" + option.replace("_", "-")
+            parser.error(f"{name} must be non-empty, without wildcards or a leading/trailing '/'")
     if not 0 < args.port < 65536:
         parser.error("--port must be 1..65535")
     if min(args.layout_a, args.layout_b) < 0 or min(args.relays_a, args.channels_b) < 1:
         parser.error("board counts must be >= 0, relays and channels >= 1")
+    if min(args.janus, args.spotfi) < 0 or not 0 <= args.janus_wrong_path <= args.janus:
+        parser.error("--janus and --spotfi must be >= 0, --janus-wrong-path 0..--janus")
     intervals = (args.status_interval, args.telemetry_interval, args.interaction_interval)
     if not all(math.isfinite(value) for value in intervals) or min(intervals[:2]) <= 0:
         parser.error("intervals must be finite; status and telemetry intervals > 0")
     if args.interaction_interval < 0:
         parser.error("--interaction-interval must be >= 0")
+    if not math.isfinite(args.metrics_interval) or args.metrics_interval <= 0:
+        parser.error("--metrics-interval must be finite and > 0")
+    delays = (args.janus_reply_delay, args.janus_down_seconds, args.spotfi_down_seconds)
+    if not all(math.isfinite(value) and value >= 0 for value in delays):
+        parser.error("delays and down times must be finite and >= 0")
     settings = Settings(
         host=args.host,
         port=args.port,
-        base=base,
+        base=args.base,
         layout_a=args.layout_a,
         layout_b=args.layout_b,
         relays_a=args.relays_a,
@@ -931,6 +2066,17 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, int, str]:
         status_interval=args.status_interval,
         telemetry_interval=args.telemetry_interval,
         interaction_interval=args.interaction_interval,
+        janus=args.janus,
+        janus_base=args.janus_base,
+        janus_secret=args.janus_secret,
+        janus_wrong_path=args.janus_wrong_path,
+        janus_reply_delay=args.janus_reply_delay,
+        janus_down_seconds=args.janus_down_seconds,
+        spotfi=args.spotfi,
+        spotfi_base=args.spotfi_base,
+        spotfi_garbage=args.spotfi_garbage,
+        spotfi_down_seconds=args.spotfi_down_seconds,
+        metrics_interval=args.metrics_interval,
     )
     return settings, args.seed, args.log_level
 
@@ -948,6 +2094,11 @@ def start(families: Sequence[Family]) -> None:
         raise StartupError("initial state was not published in time")
 
 
+def post_on_signal(runner: Runner, job: Job, signum: int, frame: FrameType | None) -> None:
+    """Hand a signal's job to the runner thread; SimpleQueue.put is safe in a handler."""
+    runner.post(job)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until SIGINT/SIGTERM; 0 on a clean stop, 1 if startup failed."""
     settings, seed, log_level = parse_args(argv)
@@ -960,6 +2111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: runner.stop())
     families = build_families(settings, runner, seed)
+    for family in families:  # all of them: a signal for an empty family must not kill us
+        for signum, job in family.signals().items():
+            signal.signal(signum, partial(post_on_signal, runner, job))
     active = [family for family in families if family.ids()]
     try:
         start(active)

@@ -89,6 +89,7 @@ UPTIME = FleetSensorDescription(
     translation_key="uptime",
     device_class=SensorDeviceClass.DURATION,
     native_unit_of_measurement=UnitOfTime.SECONDS,
+    suggested_unit_of_measurement=UnitOfTime.DAYS,  # the frontend shows "6d 7h"
     state_class=SensorStateClass.TOTAL_INCREASING,
     entity_category=EntityCategory.DIAGNOSTIC,
 )

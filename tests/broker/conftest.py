@@ -171,6 +171,7 @@ class Broker:
             f"listener {self.port} {HOST}\n"
             "allow_anonymous true\n"
             "persistence false\n"
+            "set_tcp_nodelay true\n"  # replies in well under a millisecond, not 40+ ms
             f"user {user}\n"
             "log_dest stderr\n"
             "log_type error\nlog_type warning\nlog_type notice\n"

@@ -169,7 +169,9 @@ def test_unknown_status_reason_is_truncated_to_32_characters() -> None:
 def test_oversized_status_payload_raises(payload: bytes) -> None:
     oversized = payload + b" " * (MAX_PAYLOAD_BYTES + 1 - len(payload))
     assert len(oversized) == MAX_PAYLOAD_BYTES + 1
-    assert reason_of(STATUS, oversized) == f"payload of {MAX_PAYLOAD_BYTES + 1} bytes exceeds 64 KiB"
+    assert (
+        reason_of(STATUS, oversized) == f"payload of {MAX_PAYLOAD_BYTES + 1} bytes exceeds 64 KiB"
+    )
 
 
 def test_status_payload_of_exactly_64_kib_is_read() -> None:
@@ -306,7 +308,9 @@ def test_admin_error_code_values_match_the_contract() -> None:
 
 def test_validation_error_without_transaction_is_read_unmatched() -> None:
     # Janus answers a request it cannot validate without echoing the transaction.
-    payload = b'{"janus":"error","error":{"code":456,"reason":"Missing mandatory element (transaction)"}}'
+    payload = (
+        b'{"janus":"error","error":{"code":456,"reason":"Missing mandatory element (transaction)"}}'
+    )
     assert PROTOCOL.parse(ADMIN, payload) == AdminError(
         server=SERVER,
         transaction=None,
@@ -404,7 +408,9 @@ def test_pong_is_read() -> None:
 
 
 def test_escaped_unicode_in_strings_is_decoded() -> None:
-    payload = b'{"janus":"server_info","name":"Janus \\u003cdev\\u003e \\u0026 co","transaction":"t"}'
+    payload = (
+        b'{"janus":"server_info","name":"Janus \\u003cdev\\u003e \\u0026 co","transaction":"t"}'
+    )
     message = PROTOCOL.parse(ADMIN, payload)
     assert isinstance(message, ServerInfo)
     assert message.name == "Janus <dev> & co"
@@ -527,7 +533,19 @@ def test_unknown_shapes_are_refused(topic: str) -> None:
 
 @pytest.mark.parametrize(
     "server",
-    ["+", "#", "a+b", "a#", "\x00", "a\x00b", "tab\there", "new\nline", "\x7f", "\u2028", "x" * 129],
+    [
+        "+",
+        "#",
+        "a+b",
+        "a#",
+        "\x00",
+        "a\x00b",
+        "tab\there",
+        "new\nline",
+        "\x7f",
+        "\u2028",
+        "x" * 129,
+    ],
 )
 @pytest.mark.parametrize("kind", ["status", "from-janus-admin"])
 def test_unsafe_server_levels_are_refused(server: str, kind: str) -> None:

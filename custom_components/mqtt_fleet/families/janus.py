@@ -196,14 +196,14 @@ class JanusHub(FleetHub[JanusDevice]):
 
     async def async_list_sessions(self, device: JanusDevice, seconds: float) -> dict[str, Any]:
         """Answer the list_sessions action from a live request."""
-        placeholders = {"server": device.device_id}
+        server = device.device_id
         try:
             reply = await self.async_admin_request(device, AdminRequest.LIST_SESSIONS, seconds)
         except TimeoutError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="janus_no_reply",
-                translation_placeholders={**placeholders, "timeout": f"{seconds:g}"},
+                translation_placeholders={"server": server, "timeout": f"{seconds:g}"},
             ) from err
         if isinstance(reply, AdminError):
             raise HomeAssistantError(
@@ -212,10 +212,10 @@ class JanusHub(FleetHub[JanusDevice]):
                 if reply.code == AdminErrorCode.UNAUTHORIZED
                 else "janus_error",
                 translation_placeholders={
-                    **placeholders,
+                    "server": server,
                     "code": str(reply.code),
                     "reason": reply.reason,
                 },
             )
         sessions = list(reply.sessions or ()) if isinstance(reply, AdminSuccess) else []
-        return {"server": device.device_id, "count": len(sessions), "sessions": sessions}
+        return {"server": server, "count": len(sessions), "sessions": sessions}

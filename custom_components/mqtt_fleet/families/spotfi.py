@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from ..hub import FleetConfigEntry
-    from ..protocol.payload import JsonObject
 
 MODEL: Final = "OpenWrt router (SpotFi bridge)"
 METRIC_VALUES: Final = (
@@ -150,7 +149,12 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
             session.started.set_result(None)
 
     async def async_rpc_call(
-        self, device: SpotFiDevice, path: str, method: str, args: JsonObject, seconds: float
+        self,
+        device: SpotFiDevice,
+        path: str,
+        method: str,
+        args: dict[str, object],
+        seconds: float,
     ) -> object:
         """Run one allow-listed ubus call on the router and return its result."""
         if not rpc_allowed(path, method, self.allow_list):

@@ -7,7 +7,6 @@ ubus gives root on the router, so RPC calls pass an allow-list first: its patter
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 import re
 import secrets
@@ -18,7 +17,6 @@ import orjson
 from .payload import (
     FieldReader,
     InvalidMessage,
-    JsonObject,
     decode_json,
     decode_json_object,
     decode_text,
@@ -125,8 +123,14 @@ def rpc_name_problem(path: str, method: str) -> str | None:
 
 
 def is_allow_pattern(pattern: str) -> bool:
-    """Tell whether an allow-list entry is a `path.method` pattern."""
-    return _ALLOW_PATTERN.fullmatch(pattern) is not None
+    """Tell whether an allow-list entry is a `path.method` pattern naming its ubus object.
+
+    The first level takes no `*`: `*.*` would hand out `file.exec` and `system.reboot`.
+    """
+    return (
+        _ALLOW_PATTERN.fullmatch(pattern) is not None
+        and "*" not in pattern.split(".", maxsplit=1)[0]
+    )
 
 
 def rpc_allowed(path: str, method: str, allow_list: Iterable[str]) -> bool:
@@ -186,7 +190,7 @@ class SpotFiProtocol:
         router: str,
         path: str,
         method: str,
-        args: JsonObject,
+        args: dict[str, object],
         request_id: str | None = None,
     ) -> tuple[OutgoingMessage, str]:
         """Build an RPC request (`ubus call <path> <method> <args>` on the router)."""
@@ -226,15 +230,18 @@ class SpotFiProtocol:
 
 
 def _status(payload: bytes) -> bool:
-    """Read ONLINE / OFFLINE, or `{"status": "online"}`."""
+    """Read ONLINE / OFFLINE (also JSON-quoted), or `{"status": "online"}`."""
     text = decode_text(payload).strip()
     if (online := _STATUS_WORDS.get(text.lower())) is not None:
         return online
-    value = decode_json(payload)
+    try:
+        value = decode_json(payload)
+    except InvalidMessage:
+        value = None
     if isinstance(value, dict):
-        status = FieldReader(value).string("status")
-        if status is not None and (online := _STATUS_WORDS.get(status.lower())) is not None:
-            return online
+        value = FieldReader(value).string("status")
+    if isinstance(value, str) and (online := _STATUS_WORDS.get(value.strip().lower())) is not None:
+        return online
     raise InvalidMessage(f"unknown status {text[:32]!r}")
 
 
@@ -244,14 +251,26 @@ def _metrics(router: str, payload: bytes) -> Metrics:
     if kind is not None and kind != "metrics":
         raise InvalidMessage(f"type: expected 'metrics', got {kind[:32]!r}")
     fields = FieldReader(envelope.require("metrics", envelope.obj("metrics")))
+    uptime = _uptime(fields)
+    cpu_load = _non_negative(fields, "cpuLoad")
+    total_memory = fields.integer("totalMemory")
+    free_memory = fields.integer("freeMemory")
+    if uptime is None and "uptime" in fields.data and total_memory == 0:
+        # The bridge's ubus `system info` call failed: it sends a garbage uptime and
+        # zeros for the values of the same call. Those zeros are not readings.
+        fields.problems.append("system info failed: cpuLoad and memory are not readings")
+        cpu_load = total_memory = free_memory = None
+    if total_memory is not None and free_memory is not None and free_memory > total_memory:
+        fields.problems.append("freeMemory: more than totalMemory")
+        free_memory = None
     return Metrics(
         router=router,
-        uptime=_uptime(fields),
-        cpu_load=_non_negative(fields, "cpuLoad"),
-        total_memory=fields.integer("totalMemory"),
-        free_memory=fields.integer("freeMemory"),
+        uptime=uptime,
+        cpu_load=cpu_load,
+        total_memory=total_memory,
+        free_memory=free_memory,
         active_users=fields.integer("activeUsers"),
-        problems=tuple(f"metrics.{problem}" for problem in fields.problems),
+        problems=(*envelope.problems, *(f"metrics.{problem}" for problem in fields.problems)),
     )
 
 
@@ -300,15 +319,22 @@ def _tunnel(router: str, payload: bytes) -> TunnelMessage:
     session = fields.string("sessionId") or None
     match fields.require("type", fields.string("type")):
         case "x-started":
-            return TunnelStarted(router=router, session=session)
+            return TunnelStarted(router=router, session=session, problems=tuple(fields.problems))
         case "x-data":
             text = fields.require("data", fields.string("data"))
             try:
                 data = base64.b64decode(text, validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text
                 raise InvalidMessage("data: not base64") from None
-            return TunnelData(router=router, session=session, data=data)
+            return TunnelData(
+                router=router, session=session, data=data, problems=tuple(fields.problems)
+            )
         case "x-error":
-            return TunnelError(router=router, session=session, error=fields.string("error") or "")
+            return TunnelError(
+                router=router,
+                session=session,
+                error=fields.string("error") or "",
+                problems=tuple(fields.problems),
+            )
         case other:
             raise InvalidMessage(f"type: unknown tunnel message {other[:32]!r}")

@@ -1,0 +1,1018 @@
+"""Janus gateways: status, the admin API poller, reauth and the list_sessions action."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable, Coroutine
+from datetime import timedelta
+import json
+import random
+import re
+from typing import Any
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_mqtt_message,
+    async_fire_time_changed,
+    snapshot_platform,
+)
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.mqtt_fleet import config_flow
+from custom_components.mqtt_fleet.const import (
+    DOMAIN,
+    EVENT_DEVICE_DISCOVERED,
+    EVENT_DEVICE_OFFLINE,
+    EVENT_DEVICE_ONLINE,
+    SERVICE_LIST_SESSIONS,
+    Family,
+)
+from custom_components.mqtt_fleet.families.janus import JanusHub
+
+BASE = "janus"
+SERVER = "gw1"
+SECRET = "s3cret"
+START = "2026-01-02T03:04:05+00:00"
+TRANSACTION = re.compile(r"[0-9a-f]{24}")
+
+CONNECTIVITY = f"binary_sensor.{SERVER}_connectivity"
+SESSIONS = f"sensor.{SERVER}_sessions"
+VERSION = f"sensor.{SERVER}_version"
+ADMIN_STATE = f"sensor.{SERVER}_admin_api"
+INVALID = "sensor.janus_janus_invalid_messages"
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def janus_entry(
+    base: str = BASE, secret: str = SECRET, **options: Any
+) -> MockConfigEntry:
+    """A Janus entry under `base` with the family's default options and `options`."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Janus ({base})",
+        unique_id=f"janus:{base}",
+        data={"family": "janus", "base_topic": base, "admin_secret": secret},
+        options=config_flow.default_options(Family.JANUS) | options,
+        version=1,
+        minor_version=1,
+    )
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    """Let the event loop run until `predicate` holds (no fixed sleeps)."""
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition not reached")
+
+
+async def settle(hass: HomeAssistant) -> None:
+    """Run everything ready to run, e.g. a publish waiting for its (mocked) PUBACK."""
+    for _ in range(10):
+        await hass.async_block_till_done()
+        await asyncio.sleep(0)
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Move the frozen clock on in steps of at most 1 s, firing timers on the way."""
+    await settle(hass)
+    while seconds > 0:
+        step = min(seconds, 1.0)
+        seconds -= step
+        freezer.tick(timedelta(seconds=step))
+        async_fire_time_changed(hass)
+        await settle(hass)
+
+
+def published(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:
+    """Return the admin request calls (topic, payload, qos, retain) sent so far."""
+    calls = []
+    for call in mqtt_mock.async_publish.call_args_list:
+        topic = call.args[0]
+        if not topic.endswith("/to-janus-admin"):
+            continue
+        if server is not None and topic != f"{BASE}/{server}/to-janus-admin":
+            continue
+        if kind is not None and json.loads(call.args[1])["janus"] != kind:
+            continue
+        calls.append(call)
+    return calls
+
+
+def requests(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:
+    """Return the bodies of the admin requests sent so far."""
+    return [json.loads(call.args[1]) for call in published(mqtt_mock, server, kind)]
+
+
+async def wait_request(
+    mqtt_mock: Any, server: str, kind: str, count: int
+) -> dict[str, Any]:
+    """Wait for the `count`-th request of `kind` to `server` and return its body."""
+    await _until(lambda: len(requests(mqtt_mock, server, kind)) >= count)
+    return requests(mqtt_mock, server, kind)[count - 1]
+
+
+def success(transaction: str | None, sessions: list[int] | None = None) -> str:
+    body: dict[str, Any] = {"janus": "success"}
+    if transaction is not None:
+        body["transaction"] = transaction
+    if sessions is not None:
+        body["sessions"] = sessions
+    return json.dumps(body)
+
+
+def server_info(transaction: str, version: str = "1.2.3") -> str:
+    return json.dumps(
+        {
+            "janus": "server_info",
+            "transaction": transaction,
+            "name": "Janus WebRTC Server",
+            "version": 1203,
+            "version_string": version,
+            "server-name": SERVER,
+        }
+    )
+
+
+def error(transaction: str, code: int, reason: str = "nope") -> str:
+    return json.dumps(
+        {"janus": "error", "transaction": transaction, "error": {"code": code, "reason": reason}}
+    )
+
+
+async def reply(hass: HomeAssistant, server: str, payload: str) -> None:
+    """Answer on the server's admin reply topic and let the waiter run."""
+    async_fire_mqtt_message(hass, f"{BASE}/{server}/from-janus-admin", payload)
+    await settle(hass)
+
+
+async def status(hass: HomeAssistant, server: str, payload: str) -> None:
+    async_fire_mqtt_message(hass, f"{BASE}/{server}/status", payload)
+    await hass.async_block_till_done()
+
+
+async def first_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mqtt_mock: Any,
+    server: str = SERVER,
+    sessions: list[int] | None = None,
+    version: str = "1.2.3",
+) -> None:
+    """Run the first poll of a server: answer its `info`, then its `list_sessions`."""
+    infos = len(requests(mqtt_mock, server, "info"))
+    listings = len(requests(mqtt_mock, server, "list_sessions"))
+    await advance(hass, freezer, 10)
+    info = await wait_request(mqtt_mock, server, "info", infos + 1)
+    await reply(hass, server, server_info(info["transaction"], version))
+    listing = await wait_request(mqtt_mock, server, "list_sessions", listings + 1)
+    await reply(
+        hass, server, success(listing["transaction"], [11, 22] if sessions is None else sessions)
+    )
+
+
+def call_list_sessions(
+    hass: HomeAssistant, data: dict[str, Any]
+) -> asyncio.Task[Any]:
+    """Start a list_sessions call (a plain task: block_till_done does not wait for it)."""
+    coro: Coroutine[Any, Any, Any] = hass.services.async_call(
+        DOMAIN, SERVICE_LIST_SESSIONS, data, blocking=True, return_response=True
+    )
+    return asyncio.create_task(coro)
+
+
+def device_entry(hass: HomeAssistant, server: str, key: str = "janus:janus") -> dr.DeviceEntry:
+    device = dr.async_get(hass).async_get_device({(DOMAIN, f"{key}/{server}")})
+    assert device is not None
+    return device
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def janus_options() -> dict[str, Any]:
+    """Options on top of the defaults."""
+    return {}
+
+
+@pytest.fixture
+def entry(janus_options: dict[str, Any]) -> MockConfigEntry:
+    """The Janus entry under `janus`."""
+    return janus_entry(**janus_options)
+
+
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """The platforms to load."""
+    return [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+
+@pytest.fixture
+async def janus(
+    hass: HomeAssistant,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    platforms: list[Platform],
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set up the Janus entry at a frozen time; nothing is published yet.
+
+    MQTT comes first: its modules cannot be imported while the clock is frozen.
+
+    Only `platforms` load, for this entry and any other the test sets up or reloads.
+    """
+    freezer.move_to(START)
+    entry.add_to_hass(hass)
+    with patch("custom_components.mqtt_fleet.PLATFORMS", platforms):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        mqtt_mock.async_publish.reset_mock()
+        yield entry
+
+
+# --- status and connectivity ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("online", ['{"online": true}', "online"])
+async def test_status_creates_the_server_and_follows_its_connectivity(
+    hass: HomeAssistant, janus: MockConfigEntry, online: str
+) -> None:
+    discovered = async_capture_events(hass, EVENT_DEVICE_DISCOVERED)
+    offline = async_capture_events(hass, EVENT_DEVICE_OFFLINE)
+    back = async_capture_events(hass, EVENT_DEVICE_ONLINE)
+    hub: JanusHub = janus.runtime_data
+    assert hub.subscriptions == ("janus/+/status", "janus/+/from-janus-admin")
+
+    await status(hass, SERVER, online)
+    device = device_entry(hass, SERVER)
+    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "janus:janus")})
+    assert hub_device is not None
+    assert device.model == "Janus WebRTC Server"
+    assert device.manufacturer == "Meetecho"
+    assert device.name == SERVER
+    assert device.via_device_id == hub_device.id
+    assert janus.entry_id in device.config_entries
+    state = hass.states.get(CONNECTIVITY)
+    assert state.state == STATE_ON
+    assert state.attributes["device_class"] == "connectivity"
+    assert [event.data for event in discovered] == [
+        {"device_id": device.id, "device": SERVER, "family": "janus"}
+    ]
+    assert offline == back == []
+
+    # The Last Will.
+    await status(hass, SERVER, '{"online": false}')
+    assert hass.states.get(CONNECTIVITY).state == STATE_OFF
+    assert [event.data for event in offline] == [
+        {"device_id": device.id, "device": SERVER, "family": "janus"}
+    ]
+    assert back == []
+
+    await status(hass, SERVER, online)
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+    assert [event.data for event in back] == [
+        {"device_id": device.id, "device": SERVER, "family": "janus"}
+    ]
+    assert len(offline) == 1
+    assert len(discovered) == 1
+    assert hub.invalid_messages == 0
+
+
+@pytest.mark.parametrize("payload", ["offline", "false", "true", "OFFLINE", " Online "])
+async def test_plain_status_words(
+    hass: HomeAssistant, janus: MockConfigEntry, payload: str
+) -> None:
+    await status(hass, SERVER, payload)
+    expected = STATE_ON if payload.strip().lower() in ("online", "true") else STATE_OFF
+    assert hass.states.get(CONNECTIVITY).state == expected
+
+
+@pytest.mark.parametrize("payload", ["maybe", '{"online": "yes"}', "{}", "", "[true]"])
+async def test_invalid_status_is_counted_and_creates_nothing(
+    hass: HomeAssistant, janus: MockConfigEntry, payload: str
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, payload)
+    assert hub.invalid_messages == 1
+    assert SERVER not in hub.devices
+    assert hass.states.get(CONNECTIVITY) is None
+
+
+# --- configured servers and the poller --------------------------------------------------
+
+
+@pytest.mark.parametrize("janus_options", [{"servers": ["gw1", "gw2"]}])
+async def test_configured_servers_exist_before_any_message_and_are_polled(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    assert set(hub.devices) == {"gw1", "gw2"}
+    for server in ("gw1", "gw2"):
+        assert device_entry(hass, server).model == "Janus WebRTC Server"
+        # Unknown until the server speaks: neither on nor off.
+        assert hass.states.get(f"binary_sensor.{server}_connectivity").state == "unknown"
+    mqtt_mock.async_publish.assert_not_called()
+
+    await advance(hass, freezer, 10)
+    await _until(lambda: len(requests(mqtt_mock, kind="info")) == 2)
+    assert {call.args[0] for call in published(mqtt_mock)} == {
+        "janus/gw1/to-janus-admin",
+        "janus/gw2/to-janus-admin",
+    }
+    # A reply proves the server runs.
+    info = requests(mqtt_mock, "gw1", "info")[0]
+    await reply(hass, "gw1", server_info(info["transaction"]))
+    assert hass.states.get("binary_sensor.gw1_connectivity").state == STATE_ON
+
+
+@pytest.mark.parametrize("janus_options", [{"servers": ["gw3"]}])
+async def test_poller_requests(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """Every poll interval: list_sessions (QoS 1, secret, fresh transaction); info once."""
+    await status(hass, "gw1", '{"online": true}')
+    await status(hass, "gw2", '{"online": false}')  # known offline: never polled
+    # gw3 is configured but unknown: polled.
+
+    await advance(hass, freezer, 9)
+    mqtt_mock.async_publish.assert_not_called()
+    await advance(hass, freezer, 1)
+    info = await wait_request(mqtt_mock, "gw1", "info", 1)
+    await wait_request(mqtt_mock, "gw3", "info", 1)
+    assert requests(mqtt_mock, "gw1") == [info]  # list_sessions waits for the info reply
+    assert info == {"janus": "info", "transaction": info["transaction"]}  # no secret
+    assert TRANSACTION.fullmatch(info["transaction"])
+    (call,) = published(mqtt_mock, "gw1")
+    assert call.args[2:] == (1, False)
+
+    await reply(hass, "gw1", server_info(info["transaction"]))
+    first = await wait_request(mqtt_mock, "gw1", "list_sessions", 1)
+    assert first == {
+        "janus": "list_sessions",
+        "transaction": first["transaction"],
+        "admin_secret": SECRET,
+    }
+    assert TRANSACTION.fullmatch(first["transaction"])
+    assert first["transaction"] != info["transaction"]
+    assert published(mqtt_mock, "gw1", "list_sessions")[0].args == (
+        "janus/gw1/to-janus-admin",
+        json.dumps(first, separators=(",", ":")).encode(),
+        1,
+        False,
+    )
+    await reply(hass, "gw1", success(first["transaction"], [1, 2, 3]))
+
+    # gw3 never answers its info: after 5 s it gets its list_sessions anyway.
+    await advance(hass, freezer, 5)
+    await wait_request(mqtt_mock, "gw3", "list_sessions", 1)
+
+    # The next polls (+20 s, +30 s) ask for sessions only; each with a fresh transaction.
+    transactions = {info["transaction"], first["transaction"]}
+    for count, seconds in ((2, 5), (3, 10)):
+        await advance(hass, freezer, seconds)
+        body = await wait_request(mqtt_mock, "gw1", "list_sessions", count)
+        assert body["admin_secret"] == SECRET
+        assert body["transaction"] not in transactions
+        assert TRANSACTION.fullmatch(body["transaction"])
+        transactions.add(body["transaction"])
+        await reply(hass, "gw1", success(body["transaction"], [1]))
+    assert len(requests(mqtt_mock, "gw1", "info")) == 1
+    assert len(requests(mqtt_mock, "gw3", "info")) == 1
+    assert requests(mqtt_mock, "gw2") == []
+
+    # Offline and back: the info is asked for again.
+    await status(hass, "gw1", '{"online": false}')
+    await advance(hass, freezer, 10)
+    assert len(requests(mqtt_mock, "gw1")) == 4
+    await status(hass, "gw1", "online")
+    await advance(hass, freezer, 10)
+    info = await wait_request(mqtt_mock, "gw1", "info", 2)
+    assert "admin_secret" not in info
+    await reply(hass, "gw1", server_info(info["transaction"]))
+    await wait_request(mqtt_mock, "gw1", "list_sessions", 4)
+    assert requests(mqtt_mock, "gw2") == []
+
+
+async def test_poll_replies_make_sensors(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await status(hass, SERVER, '{"online": true}')
+    await first_poll(hass, freezer, mqtt_mock, sessions=[5, 6, 7], version="1.3.1")
+
+    sessions = hass.states.get(SESSIONS)
+    assert sessions.state == "3"
+    assert sessions.attributes["state_class"] == "measurement"
+    assert "unit_of_measurement" not in sessions.attributes
+    assert hass.states.get(VERSION).state == "1.3.1"
+    assert device_entry(hass, SERVER).sw_version == "1.3.1"
+    admin = hass.states.get(ADMIN_STATE)
+    assert admin.state == "ok"
+    assert admin.attributes["options"] == ["ok", "unauthorized", "no_reply", "wrong_path", "error"]
+    assert janus.runtime_data.invalid_messages == 0
+
+    # The next count replaces the last one.
+    await advance(hass, freezer, 10)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
+    await reply(hass, SERVER, success(body["transaction"], []))
+    assert hass.states.get(SESSIONS).state == "0"
+
+
+@pytest.mark.parametrize(
+    ("code", "state"),
+    [(403, "unauthorized"), (457, "wrong_path"), (458, "error"), (456, "error"), (None, "error")],
+)
+async def test_admin_state_from_error_replies(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    code: int | None,
+    state: str,
+) -> None:
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+    await advance(hass, freezer, 10)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
+    await reply(
+        hass,
+        SERVER,
+        json.dumps(
+            {
+                "janus": "error",
+                "transaction": body["transaction"],
+                "error": {"reason": "x"} | ({} if code is None else {"code": code}),
+            }
+        ),
+    )
+    assert hass.states.get(ADMIN_STATE).state == state
+    # The last count stays: an error is no new count.
+    assert hass.states.get(SESSIONS).state == "2"
+    assert janus.runtime_data.invalid_messages == 0
+
+
+async def test_admin_state_no_reply_after_5_seconds(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)
+    await advance(hass, freezer, 10)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
+    await advance(hass, freezer, 4)
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+    assert len(janus.runtime_data.pending) == 1
+    await advance(hass, freezer, 1)
+    assert hass.states.get(ADMIN_STATE).state == "no_reply"
+    assert len(janus.runtime_data.pending) == 0
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+    # The late reply finds nobody: ignored, not invalid.
+    await reply(hass, SERVER, success(body["transaction"], [1, 2, 3, 4]))
+    assert hass.states.get(SESSIONS).state == "2"
+    assert hass.states.get(ADMIN_STATE).state == "no_reply"
+    assert janus.runtime_data.invalid_messages == 0
+    # The next answered poll: ok again.
+    await advance(hass, freezer, 5)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 3)
+    await reply(hass, SERVER, success(body["transaction"], [1]))
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+    assert hass.states.get(SESSIONS).state == "1"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(success(None, [1, 2, 3, 4, 5]), id="missing"),
+        pytest.param(success("", [1, 2, 3, 4, 5]), id="empty"),
+        pytest.param(success("0" * 24, [1, 2, 3, 4, 5]), id="unknown"),
+        pytest.param(error("f" * 24, 403), id="unknown-403"),
+        pytest.param(json.dumps({"janus": "success", "transaction": 7}), id="not-a-string"),
+    ],
+)
+async def test_reply_without_a_known_transaction_is_ignored(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    payload: str,
+) -> None:
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)
+    await advance(hass, freezer, 10)
+    await wait_request(mqtt_mock, SERVER, "list_sessions", 2)  # one request is pending
+    hub: JanusHub = janus.runtime_data
+    before = {key: hass.states.get(key).state for key in (SESSIONS, ADMIN_STATE, CONNECTIVITY)}
+
+    await reply(hass, SERVER, payload)
+    await reply(hass, "gw-unknown", payload)
+    assert hub.invalid_messages == 0
+    assert hub.messages_received == 1 + 2 + 2  # status, two replies, these two
+    assert len(hub.pending) == 1
+    assert {key: hass.states.get(key).state for key in before} == before
+    assert "gw-unknown" not in hub.devices
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_invalid_admin_replies_are_counted(
+    hass: HomeAssistant, janus: MockConfigEntry
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    for payload in ("not json", "[]", '{"janus": "weird"}', '{"transaction": "x"}'):
+        await reply(hass, SERVER, payload)
+    assert hub.invalid_messages == 4
+    assert not hub.devices
+
+
+async def test_sessions_go_stale_without_admin_replies(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """No admin reply for the offline timeout: the count is unavailable, the server on."""
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)  # the last reply at +10 s
+    assert hass.states.get(SESSIONS).state == "2"
+
+    await advance(hass, freezer, 55)  # +65 s: unanswered polls, not stale yet
+    assert hass.states.get(SESSIONS).state == "2"
+    assert hass.states.get(ADMIN_STATE).state == "no_reply"
+    await advance(hass, freezer, 6)  # +71 s
+    assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+    assert hass.states.get(VERSION).state == "1.2.3"
+    assert hass.states.get(ADMIN_STATE).state == "no_reply"
+
+    # A status is no admin reply: still stale.
+    await status(hass, SERVER, "online")
+    assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE
+
+    count = len(requests(mqtt_mock, SERVER, "list_sessions"))
+    await advance(hass, freezer, 9)  # +80 s: the next poll
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", count + 1)
+    await reply(hass, SERVER, success(body["transaction"], [9]))
+    assert hass.states.get(SESSIONS).state == "1"
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+
+
+async def test_offline_server_values_unavailable_and_back(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)
+    await status(hass, SERVER, '{"online": false}')
+    for entity_id in (SESSIONS, VERSION, ADMIN_STATE):
+        assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
+    assert hass.states.get(CONNECTIVITY).state == STATE_OFF
+    await status(hass, SERVER, '{"online": true}')
+    assert hass.states.get(SESSIONS).state == "2"
+    assert hass.states.get(VERSION).state == "1.2.3"
+
+
+# --- reauth -----------------------------------------------------------------------------
+
+
+def _reauth_flows(hass: HomeAssistant) -> list[Any]:
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == SOURCE_REAUTH
+    ]
+
+
+async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, "online")
+    await advance(hass, freezer, 10)
+    info = await wait_request(mqtt_mock, SERVER, "info", 1)
+    await reply(hass, SERVER, server_info(info["transaction"]))
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await reply(hass, SERVER, error(body["transaction"], 403, "Unauthorized request"))
+    await hass.async_block_till_done()
+    assert hass.states.get(ADMIN_STATE).state == "unauthorized"
+    (flow,) = _reauth_flows(hass)
+    assert flow["step_id"] == "reauth_confirm"
+    assert flow["context"]["entry_id"] == janus.entry_id
+
+    # Repeated 403s: still exactly one flow.
+    for count in (2, 3):
+        await advance(hass, freezer, 10)
+        body = await wait_request(mqtt_mock, SERVER, "list_sessions", count)
+        assert body["admin_secret"] == SECRET
+        await reply(hass, SERVER, error(body["transaction"], 403))
+        await hass.async_block_till_done()
+        assert [f["flow_id"] for f in _reauth_flows(hass)] == [flow["flow_id"]]
+
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"admin_secret": "n3w"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert janus.data["admin_secret"] == "n3w"
+    assert dict(janus.data) == {"family": "janus", "base_topic": BASE, "admin_secret": "n3w"}
+    assert janus.state is ConfigEntryState.LOADED
+    assert janus.runtime_data is hub  # not reloaded
+    assert not _reauth_flows(hass)
+
+    await advance(hass, freezer, 10)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 4)
+    assert body["admin_secret"] == "n3w"
+    await reply(hass, SERVER, success(body["transaction"], [1]))
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+    assert hass.states.get(SESSIONS).state == "1"
+
+
+@pytest.mark.parametrize("entry", [janus_entry(secret="")])
+async def test_empty_secret_is_not_sent(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    await status(hass, SERVER, "online")
+    call = call_list_sessions(hass, {"server": SERVER})
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    assert body == {"janus": "list_sessions", "transaction": body["transaction"]}
+    await reply(hass, SERVER, success(body["transaction"], []))
+    assert await call == {"server": SERVER, "count": 0, "sessions": []}
+
+
+# --- list_sessions action ---------------------------------------------------------------
+
+
+async def test_list_sessions_by_server_name_and_by_device_id(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    await status(hass, SERVER, "online")
+    call = call_list_sessions(hass, {"server": SERVER})
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    assert body["admin_secret"] == SECRET
+    assert published(mqtt_mock)[0].args[2:] == (1, False)
+    await reply(hass, SERVER, success(body["transaction"], [123, 456]))
+    assert await call == {"server": SERVER, "count": 2, "sessions": [123, 456]}
+    # The live answer also updates the sensors.
+    assert hass.states.get(SESSIONS).state == "2"
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+
+    call = call_list_sessions(hass, {"server": device_entry(hass, SERVER).id, "timeout": 2})
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
+    await reply(hass, SERVER, success(body["transaction"], [7]))
+    assert await call == {"server": SERVER, "count": 1, "sessions": [7]}
+    assert len(janus.runtime_data.pending) == 0
+
+
+async def test_list_sessions_success_without_sessions(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    await status(hass, SERVER, "online")
+    call = call_list_sessions(hass, {"server": SERVER})
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await reply(hass, SERVER, success(body["transaction"]))
+    assert await call == {"server": SERVER, "count": 0, "sessions": []}
+    assert hass.states.get(SESSIONS) is None
+
+
+async def test_list_sessions_timeout(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    await status(hass, SERVER, "online")
+    call = call_list_sessions(hass, {"server": SERVER})
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await advance(hass, freezer, 4)
+    assert not call.done()
+    await advance(hass, freezer, 1)
+    with pytest.raises(HomeAssistantError) as err:
+        await call
+    assert type(err.value) is HomeAssistantError
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "janus_no_reply"
+    assert err.value.translation_placeholders == {"server": SERVER, "timeout": "5"}
+    assert hass.states.get(ADMIN_STATE).state == "no_reply"
+    assert len(janus.runtime_data.pending) == 0
+    # A late reply is ignored.
+    await reply(hass, SERVER, success(body["transaction"], [1]))
+    assert janus.runtime_data.invalid_messages == 0
+    assert hass.states.get(SESSIONS) is None
+
+
+async def test_list_sessions_custom_timeout(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    await status(hass, SERVER, "online")
+    call = call_list_sessions(hass, {"server": SERVER, "timeout": "1.5"})
+    await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await advance(hass, freezer, 2)
+    with pytest.raises(HomeAssistantError) as err:
+        await call
+    assert err.value.translation_placeholders == {"server": SERVER, "timeout": "1.5"}
+
+
+@pytest.mark.parametrize(
+    ("code", "key"),
+    [(403, "janus_unauthorized"), (458, "janus_error"), (457, "janus_error")],
+)
+async def test_list_sessions_error_replies(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, code: int, key: str
+) -> None:
+    await status(hass, SERVER, "online")
+    call = call_list_sessions(hass, {"server": SERVER})
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await reply(hass, SERVER, error(body["transaction"], code, "Denied"))
+    with pytest.raises(HomeAssistantError) as err:
+        await call
+    assert type(err.value) is HomeAssistantError
+    assert err.value.translation_key == key
+    assert err.value.translation_placeholders == {
+        "server": SERVER,
+        "code": str(code),
+        "reason": "Denied",
+    }
+    await hass.async_block_till_done()
+    assert len(_reauth_flows(hass)) == (1 if code == 403 else 0)
+
+
+async def test_list_sessions_unknown_server(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    await status(hass, SERVER, "online")
+    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "janus:janus")})
+    for reference in ("gw-nope", hub_device.id, "0123456789abcdef"):
+        with pytest.raises(ServiceValidationError) as err:
+            await call_list_sessions(hass, {"server": reference})
+        assert err.value.translation_key == "device_not_found"
+        assert err.value.translation_placeholders == {"device_id": reference}
+    mqtt_mock.async_publish.assert_not_called()
+
+
+async def test_list_sessions_of_an_unloaded_entry(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    await status(hass, SERVER, "online")
+    assert await hass.config_entries.async_unload(janus.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await call_list_sessions(hass, {"server": SERVER})
+    assert err.value.translation_key == "device_not_found"
+
+
+async def test_list_sessions_ambiguous_server(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    """A server name in two Janus entries is ambiguous; its device id is not."""
+    other = janus_entry("site-b")
+    other.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(other.entry_id)
+    await hass.async_block_till_done()
+    await status(hass, SERVER, "online")
+    async_fire_mqtt_message(hass, f"site-b/{SERVER}/status", "online")
+    await hass.async_block_till_done()
+
+    with pytest.raises(ServiceValidationError) as err:
+        await call_list_sessions(hass, {"server": SERVER})
+    assert err.value.translation_key == "device_ambiguous"
+    assert err.value.translation_placeholders == {"device_id": SERVER}
+    mqtt_mock.async_publish.assert_not_called()
+
+    call = call_list_sessions(hass, {"server": device_entry(hass, SERVER, "janus:site-b").id})
+    await _until(lambda: mqtt_mock.async_publish.called)
+    topic, payload = mqtt_mock.async_publish.call_args.args[:2]
+    assert topic == f"site-b/{SERVER}/to-janus-admin"
+    async_fire_mqtt_message(
+        hass, f"site-b/{SERVER}/from-janus-admin", success(json.loads(payload)["transaction"], [])
+    )
+    assert await call == {"server": SERVER, "count": 0, "sessions": []}
+
+
+async def test_list_sessions_does_not_find_spotfi_routers(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    spotfi = MockConfigEntry(
+        domain=DOMAIN,
+        title="SpotFi (spotfi/router)",
+        unique_id="spotfi:spotfi/router",
+        data={"family": "spotfi", "base_topic": "spotfi/router"},
+        options=config_flow.default_options(Family.SPOTFI),
+    )
+    spotfi.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(spotfi.entry_id)
+    await hass.async_block_till_done()
+    async_fire_mqtt_message(hass, "spotfi/router/rtr1/status", "ONLINE")
+    await hass.async_block_till_done()
+    router = dr.async_get(hass).async_get_device({(DOMAIN, "spotfi:spotfi/router/rtr1")})
+    assert router is not None
+    for reference in ("rtr1", router.id):
+        with pytest.raises(ServiceValidationError) as err:
+            await call_list_sessions(hass, {"server": reference})
+        assert err.value.translation_key == "device_not_found"
+    mqtt_mock.async_publish.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param({}, id="missing-server"),
+        pytest.param({"server": SERVER, "timeout": "soon"}, id="timeout-text"),
+        pytest.param({"server": SERVER, "timeout": 0.4}, id="timeout-low"),
+        pytest.param({"server": SERVER, "timeout": 61}, id="timeout-high"),
+        pytest.param({"server": SERVER, "timeout": None}, id="timeout-none"),
+        pytest.param({"server": ["gw1"]}, id="server-list"),
+        pytest.param({"server": SERVER, "extra": 1}, id="extra-key"),
+    ],
+)
+async def test_list_sessions_bad_data(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, data: dict[str, Any]
+) -> None:
+    await status(hass, SERVER, "online")
+    with pytest.raises(ServiceValidationError) as err:
+        await call_list_sessions(hass, data)
+    assert err.value.translation_key == "invalid_action_data"
+    assert err.value.translation_placeholders["action"] == SERVICE_LIST_SESSIONS
+    mqtt_mock.async_publish.assert_not_called()
+
+
+async def test_list_sessions_needs_return_response(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    await status(hass, SERVER, "online")
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, SERVICE_LIST_SESSIONS, {"server": SERVER}, blocking=True
+        )
+    assert err.value.translation_domain == "homeassistant"
+    assert err.value.translation_key == "service_lacks_response_request"
+    mqtt_mock.async_publish.assert_not_called()
+
+
+SERVERS = [f"gw{index}" for index in range(5)]
+
+
+@pytest.mark.parametrize("janus_options", [{"servers": SERVERS}])
+async def test_concurrent_list_sessions_get_their_own_answers(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    calls = [call_list_sessions(hass, {"server": SERVERS[index % 5]}) for index in range(20)]
+    await _until(lambda: len(published(mqtt_mock)) == 20)
+    requests_sent = [
+        (call.args[0].split("/")[1], json.loads(call.args[1])["transaction"])
+        for call in published(mqtt_mock)
+    ]
+    assert len({transaction for _, transaction in requests_sent}) == 20
+    assert len(hub.pending) == 20
+
+    # Each reply carries sessions that name its own request.
+    answers = {
+        transaction: [number, number + 1000]
+        for number, (_, transaction) in enumerate(requests_sent)
+    }
+    order = list(requests_sent)
+    random.Random(4).shuffle(order)
+    for server, transaction in order:
+        async_fire_mqtt_message(
+            hass, f"{BASE}/{server}/from-janus-admin", success(transaction, answers[transaction])
+        )
+    results = await asyncio.gather(*calls)
+
+    for index, result in enumerate(results):
+        server = SERVERS[index % 5]
+        assert result["server"] == server
+        assert result["count"] == 2
+        number = result["sessions"][0]
+        assert result["sessions"] == [number, number + 1000]
+        # The answer is the one sent to this call's own request.
+        assert requests_sent[number][0] == server
+    assert sorted(result["sessions"][0] for result in results) == list(range(20))
+    assert len(hub.pending) == 0
+    assert hub.invalid_messages == 0
+
+    # A late reply after a timeout is ignored.
+    call = call_list_sessions(hass, {"server": "gw0", "timeout": 1})
+    await _until(lambda: len(published(mqtt_mock)) == 21)
+    late = json.loads(published(mqtt_mock)[-1].args[1])["transaction"]
+    await advance(hass, freezer, 1)
+    with pytest.raises(HomeAssistantError) as err:
+        await call
+    assert err.value.translation_key == "janus_no_reply"
+    assert len(hub.pending) == 0
+    before = hass.states.get("sensor.gw0_sessions").state
+    await reply(hass, "gw0", success(late, [1, 2, 3, 4, 5, 6, 7]))
+    assert hass.states.get("sensor.gw0_sessions").state == before
+    assert hub.invalid_messages == 0
+
+
+async def test_unload_while_list_sessions_waits(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, "online")
+    call = call_list_sessions(hass, {"server": SERVER})
+    await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    assert len(hub.pending) == 1
+    assert await hass.config_entries.async_unload(janus.entry_id)
+    with pytest.raises(HomeAssistantError) as err:
+        await call
+    assert err.value.translation_key == "unloaded_while_waiting"
+    assert err.value.translation_placeholders == {"device": "Janus (janus)"}
+    assert len(hub.pending) == 0
+
+
+async def test_unload_stops_polling(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, "online")
+    await advance(hass, freezer, 10)
+    await wait_request(mqtt_mock, SERVER, "info", 1)
+    assert len(hub.pending) == 1
+    assert await hass.config_entries.async_unload(janus.entry_id)
+    mqtt_mock.async_publish.reset_mock()
+    await advance(hass, freezer, 30)
+    mqtt_mock.async_publish.assert_not_called()
+    assert len(hub.pending) == 0
+
+
+# --- entities ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platforms", [[Platform.SENSOR]])
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_entities_snapshot(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    await status(hass, SERVER, '{"online": true}')
+    await first_poll(hass, freezer, mqtt_mock, sessions=[1, 2, 3], version="1.3.1")
+    await snapshot_platform(hass, entity_registry, snapshot, janus.entry_id)
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_last_seen_is_the_local_receive_time(
+    hass: HomeAssistant, janus: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    await status(hass, SERVER, "online")
+    assert hass.states.get(f"sensor.{SERVER}_last_seen").state == START
+
+
+async def test_restore_after_reload(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock, sessions=[1, 2, 3], version="1.3.1")
+    registry_id = device_entry(hass, SERVER).id
+    discovered = async_capture_events(hass, EVENT_DEVICE_DISCOVERED)
+
+    assert await hass.config_entries.async_reload(janus.entry_id)
+    await hass.async_block_till_done()
+    hub: JanusHub = janus.runtime_data
+    assert set(hub.devices) == {SERVER}
+    device = hub.devices[SERVER]
+    assert device.restored
+    assert device.online is None
+    assert device.registry_id == registry_id
+    assert device_entry(hass, SERVER).sw_version == "1.3.1"
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+    assert hass.states.get(SESSIONS).state == "3"
+    assert hass.states.get(VERSION).state == "1.3.1"
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+    assert discovered == []
+
+    # The restored server is polled again (info first, its status unknown).
+    mqtt_mock.async_publish.reset_mock()
+    await advance(hass, freezer, 10)
+    await wait_request(mqtt_mock, SERVER, "info", 1)
+
+
+async def test_restored_offline_server_stays_off(
+    hass: HomeAssistant, janus: MockConfigEntry
+) -> None:
+    await status(hass, SERVER, "offline")
+    assert await hass.config_entries.async_reload(janus.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(CONNECTIVITY).state == STATE_OFF
