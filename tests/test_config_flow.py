@@ -800,6 +800,7 @@ def test_translations_cover_the_flows() -> None:
         *(f"template_{code}" for code in TEMPLATE_CODES),
         "servers_invalid",
         "allow_list_invalid",
+        "poll_interval_too_long",
     }
     for reason in ABORT_REASONS:
         assert config["abort"][reason], reason

@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
     async_fire_mqtt_message,
-    async_fire_time_changed,
+    async_fire_time_changed_exact,
     snapshot_platform,
 )
 from syrupy.assertion import SnapshotAssertion
@@ -38,6 +38,7 @@ from custom_components.mqtt_fleet.const import (
     Family,
 )
 from custom_components.mqtt_fleet.families.janus import JanusHub
+from custom_components.mqtt_fleet.pending import PendingReplies
 
 BASE = "janus"
 SERVER = "gw1"
@@ -55,9 +56,7 @@ INVALID = "sensor.janus_janus_invalid_messages"
 # --- helpers ----------------------------------------------------------------------------
 
 
-def janus_entry(
-    base: str = BASE, secret: str = SECRET, **options: Any
-) -> MockConfigEntry:
+def janus_entry(base: str = BASE, secret: str = SECRET, **options: Any) -> MockConfigEntry:
     """A Janus entry under `base` with the family's default options and `options`."""
     return MockConfigEntry(
         domain=DOMAIN,
@@ -93,7 +92,7 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: 
         step = min(seconds, 1.0)
         seconds -= step
         freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed(hass)
+        async_fire_time_changed_exact(hass)
         await settle(hass)
 
 
@@ -117,9 +116,7 @@ def requests(mqtt_mock: Any, server: str | None = None, kind: str | None = None)
     return [json.loads(call.args[1]) for call in published(mqtt_mock, server, kind)]
 
 
-async def wait_request(
-    mqtt_mock: Any, server: str, kind: str, count: int
-) -> dict[str, Any]:
+async def wait_request(mqtt_mock: Any, server: str, kind: str, count: int) -> dict[str, Any]:
     """Wait for the `count`-th request of `kind` to `server` and return its body."""
     await _until(lambda: len(requests(mqtt_mock, server, kind)) >= count)
     return requests(mqtt_mock, server, kind)[count - 1]
@@ -184,9 +181,7 @@ async def first_poll(
     )
 
 
-def call_list_sessions(
-    hass: HomeAssistant, data: dict[str, Any]
-) -> asyncio.Task[Any]:
+def call_list_sessions(hass: HomeAssistant, data: dict[str, Any]) -> asyncio.Task[Any]:
     """Start a list_sessions call (a plain task: block_till_done does not wait for it)."""
     coro: Coroutine[Any, Any, Any] = hass.services.async_call(
         DOMAIN, SERVICE_LIST_SESSIONS, data, blocking=True, return_response=True
@@ -392,7 +387,7 @@ async def test_poller_requests(
         transactions.add(body["transaction"])
         await reply(hass, "gw1", success(body["transaction"], [1]))
     assert len(requests(mqtt_mock, "gw1", "info")) == 1
-    assert len(requests(mqtt_mock, "gw3", "info")) == 1
+    assert len(requests(mqtt_mock, "gw3", "info")) >= 2  # unanswered: asked again
     assert requests(mqtt_mock, "gw2") == []
 
     # Offline and back: the info is asked for again.
@@ -889,7 +884,7 @@ async def test_concurrent_list_sessions_get_their_own_answers(
         for number, (_, transaction) in enumerate(requests_sent)
     }
     order = list(requests_sent)
-    random.Random(4).shuffle(order)
+    random.Random(4).shuffle(order)  # noqa: S311 - a repeatable order, not a secret
     for server, transaction in order:
         async_fire_mqtt_message(
             hass, f"{BASE}/{server}/from-janus-admin", success(transaction, answers[transaction])
@@ -1016,3 +1011,110 @@ async def test_restored_offline_server_stays_off(
     assert await hass.config_entries.async_reload(janus.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get(CONNECTIVITY).state == STATE_OFF
+
+
+async def test_info_replies_without_a_version(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """An info answered without version_string (or with a bare success) sets no version."""
+    await status(hass, SERVER, "online")
+    await advance(hass, freezer, 10)
+    info = await wait_request(mqtt_mock, SERVER, "info", 1)
+    await reply(
+        hass, SERVER, json.dumps({"janus": "server_info", "transaction": info["transaction"]})
+    )
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await reply(hass, SERVER, success(body["transaction"], [1]))
+    assert hass.states.get(VERSION) is None
+    assert device_entry(hass, SERVER).sw_version is None
+
+    await status(hass, SERVER, "offline")
+    await status(hass, SERVER, "online")
+    await advance(hass, freezer, 10)
+    info = await wait_request(mqtt_mock, SERVER, "info", 2)
+    await reply(hass, SERVER, success(info["transaction"], [1, 2, 3]))  # not a count
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
+    assert hass.states.get(SESSIONS).state == "1"
+    assert hass.states.get(VERSION) is None
+    await reply(hass, SERVER, success(body["transaction"], [1, 2]))
+    assert hass.states.get(SESSIONS).state == "2"
+    assert janus.runtime_data.invalid_messages == 0
+
+
+async def test_publish_failure(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """A refused publish fails the action and leaves nothing pending; polling goes on."""
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, "online")
+    with patch(
+        "homeassistant.components.mqtt.async_publish",
+        side_effect=HomeAssistantError("not connected"),
+    ) as publish:
+        with pytest.raises(HomeAssistantError, match="not connected"):
+            await call_list_sessions(hass, {"server": SERVER})
+        assert len(hub.pending) == 0
+        await advance(hass, freezer, 10)  # the poll fails quietly
+        assert publish.call_count == 3  # the action, then the poll's info and list_sessions
+    assert len(hub.pending) == 0
+    assert hub.messages_sent == 0
+    await advance(hass, freezer, 10)
+    info = await wait_request(mqtt_mock, SERVER, "info", 1)  # not answered yet: asked again
+    await reply(hass, SERVER, server_info(info["transaction"]))
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await reply(hass, SERVER, success(body["transaction"], [4]))
+    assert hass.states.get(SESSIONS).state == "1"
+    assert hub.messages_sent == 2
+
+
+async def test_pending_replies() -> None:
+    """The transaction map: one waiter per key, forgotten however the wait ends."""
+    loop = asyncio.get_running_loop()
+    pending: PendingReplies[str] = PendingReplies(loop)
+    sent: list[str] = []
+
+    async def send() -> None:
+        sent.append("sent")
+
+    waiter = asyncio.create_task(pending.async_request("t1", send, 5))
+    await _until(lambda: bool(sent))
+    assert len(pending) == 1
+    with pytest.raises(ValueError, match="already pending"):
+        await pending.async_request("t1", send, 5)
+    assert sent == ["sent"]
+    assert not pending.resolve(None, "reply")
+    assert not pending.resolve("t2", "reply")
+    assert pending.resolve("t1", "reply")
+    assert not pending.resolve("t1", "again")  # answered: a repeat finds nobody
+    pending.fail_all(RuntimeError("unload"))  # a done future is left alone
+    assert await waiter == "reply"
+    assert len(pending) == 0
+
+
+@pytest.mark.parametrize("janus_options", [{"servers": [SERVER]}])
+async def test_unanswered_info_is_asked_again(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    await advance(hass, freezer, 10)  # first poll: the configured server is still down
+    await wait_request(mqtt_mock, SERVER, "info", 1)
+    await advance(hass, freezer, 10)  # info and list_sessions time out
+    await status(hass, SERVER, '{"online": true}')  # the server starts
+    for _ in range(3):
+        await advance(hass, freezer, 10)
+        for body in requests(mqtt_mock, SERVER)[-1:]:
+            if body["janus"] == "list_sessions":
+                await reply(hass, SERVER, success(body["transaction"], []))
+    assert len(requests(mqtt_mock, SERVER, "info")) >= 2
+
+
+async def test_restored_server_that_never_answers_goes_off(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    await status(hass, SERVER, "online")
+    assert await hass.config_entries.async_reload(janus.entry_id)
+    await hass.async_block_till_done()
+    offline = async_capture_events(hass, EVENT_DEVICE_OFFLINE)
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+    await advance(hass, freezer, 61)  # polls go unanswered
+    assert hass.states.get(CONNECTIVITY).state == STATE_OFF
+    assert [event.data["device"] for event in offline] == [SERVER]

@@ -330,6 +330,9 @@ def _options_errors(options: dict[str, Any]) -> dict[str, str]:
     template = options.get(CONF_RELAY_COMMAND_TOPIC)
     if template is not None and (problem := relay_topic_template_problem(template)):
         errors[CONF_RELAY_COMMAND_TOPIC] = f"template_{problem}"
+    poll_interval = options.get(CONF_POLL_INTERVAL)
+    if poll_interval is not None and poll_interval >= options[CONF_OFFLINE_TIMEOUT]:
+        errors[CONF_POLL_INTERVAL] = "poll_interval_too_long"
     if not all(is_safe_id(server) for server in options.get(CONF_SERVERS, [])):
         errors[CONF_SERVERS] = "servers_invalid"
     if not all(is_allow_pattern(pattern) for pattern in options.get(CONF_RPC_ALLOW_LIST, [])):

@@ -10,7 +10,7 @@ HA's view with the recorder's message by message.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
@@ -38,7 +38,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable, Generator
+    from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 
     from homeassistant.components.mqtt.models import ReceiveMessage
 
@@ -225,10 +225,12 @@ class Wire:
 
     It subscribes with QoS 2 so a message arrives with the QoS it was published with, and
     with retain-as-published so the retain flag is the publisher's, not the broker's.
+    `topics` replaces the base topic's `#` filter (other families' tests record theirs).
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, topics: Sequence[str] = (f"{BASE}/#",)) -> None:
         """Connect to the broker and wait until the subscription is acknowledged."""
+        self._topics = list(topics)
         self._lock = threading.Lock()
         self._messages: list[WireMessage] = []
         self._subscribed = threading.Event()
@@ -251,7 +253,8 @@ class Wire:
         self.client.loop_stop()
 
     def _on_connect(self, client: paho.Client, *_args: Any) -> None:
-        client.subscribe(f"{BASE}/#", options=SubscribeOptions(qos=2, retainAsPublished=True))
+        options = SubscribeOptions(qos=2, retainAsPublished=True)
+        client.subscribe([(topic, options) for topic in self._topics])
 
     def _on_subscribe(
         self, _client: paho.Client, _userdata: Any, _mid: int, codes: Any, *_args: Any
@@ -281,9 +284,15 @@ class Wire:
 
 
 @pytest.fixture
-def wire(broker: Broker) -> Generator[Wire]:
+def wire_topics() -> tuple[str, ...]:
+    """Topic filters the wire recorder subscribes to: override per test module."""
+    return (f"{BASE}/#",)
+
+
+@pytest.fixture
+def wire(broker: Broker, wire_topics: tuple[str, ...]) -> Generator[Wire]:
     """Record the traffic under the base topic with our own paho client."""
-    recorder = Wire(broker.port)
+    recorder = Wire(broker.port, wire_topics)
     yield recorder
     recorder.close()
 
@@ -381,6 +390,8 @@ class Simulator:
     layout_a: list[str]
     layout_b: list[str]
     log: Path
+    janus: list[str] = field(default_factory=list)
+    spotfi: list[str] = field(default_factory=list)
 
     def send_signal(self, sig: int) -> None:
         """Signal the simulator (SIGTERM stops it, SIGSTOP/SIGCONT freeze and thaw it)."""
@@ -410,7 +421,11 @@ def simulator(
     args = [sys.executable, str(SIMULATOR), "--host", HOST, "--port", str(broker.port)]
     args += ["--base", BASE, "--log-level", "debug"]
     for name, value in options.items():
-        args += [f"--{name.replace('_', '-')}", str(value)]
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(value, bool):  # a switch such as --spotfi-garbage: given or left out
+            args += [flag] if value else []
+        else:
+            args += [flag, str(value)]
     log = tmp_path / "simulator.log"
     with log.open("ab") as stderr:
         proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
@@ -422,7 +437,14 @@ def simulator(
         if not line.startswith("READY "):
             pytest.fail(f"simulator did not get ready ({line!r}):\n{_tail(log)}")
         devices = json.loads(line.removeprefix("READY "))
-        yield Simulator(proc, devices["layout_a"], devices["layout_b"], log)
+        yield Simulator(
+            proc,
+            devices["layout_a"],
+            devices["layout_b"],
+            log,
+            janus=devices.get("janus", []),
+            spotfi=devices.get("spotfi", []),
+        )
     finally:
         _stop_process(proc)
         proc.stdout.close()

@@ -59,12 +59,18 @@ class AdminState(StrEnum):
 class JanusDevice(FleetDevice):
     """A Janus server: connected by its status; session counts go stale without replies."""
 
-    info_requested = False
+    has_info = False  # it answered `info` since it last came online
     polling = False
 
     @property
     def connected(self) -> bool | None:
-        """Return the status the server last sent (or a reply proved)."""
+        """Return the status the server last sent (or a reply proved).
+
+        Janus retains no status: a server known only from before a restart is taken
+        as gone once its admin API stayed silent for the offline timeout.
+        """
+        if self.online is None and not self.fresh:
+            return False
         return self.online
 
     @property
@@ -122,7 +128,7 @@ class JanusHub(FleetHub[JanusDevice]):
             case ServerStatus(server=server, online=online):
                 device = self.device_for(server, MODEL)
                 if not online:
-                    device.info_requested = False  # ask again when it is back
+                    device.has_info = False  # ask again when it is back
                 device.set_online(online)
                 device.mark_heard(wall)
             case AdminReply(transaction=transaction):
@@ -142,10 +148,10 @@ class JanusHub(FleetHub[JanusDevice]):
 
     async def _async_poll_server(self, device: JanusDevice) -> None:
         try:
-            if not device.info_requested:
-                device.info_requested = True
+            if not device.has_info:
                 with contextlib.suppress(TimeoutError, HomeAssistantError):
                     await self.async_admin_request(device, AdminRequest.INFO)
+                    device.has_info = True
             with contextlib.suppress(TimeoutError, HomeAssistantError):
                 await self.async_admin_request(device, AdminRequest.LIST_SESSIONS)
         finally:

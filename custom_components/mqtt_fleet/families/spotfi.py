@@ -64,7 +64,19 @@ class TerminalSession:
     started: asyncio.Future[None]
     activity: asyncio.Event = field(default_factory=asyncio.Event)
     output: bytearray = field(default_factory=bytearray)
-    error: str | None = None
+    failure: HomeAssistantError | None = None
+
+    def fail(self, failure: HomeAssistantError) -> None:
+        """End the session: the waiting action raises `failure`."""
+        self.failure = failure
+        self.activity.set()
+        if not self.started.done():
+            self.started.set_result(None)
+
+    def raise_failure(self) -> None:
+        """Raise what ended the session, if anything did."""
+        if self.failure is not None:
+            raise self.failure
 
 
 class SpotFiHub(FleetHub[SpotFiDevice]):
@@ -100,7 +112,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
         error = unloaded_error(self.entry.title)
         self.pending.fail_all(error)
         for session in self.terminals.values():
-            self._end_session(session, str(error))
+            session.fail(error)
 
     def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
         """Apply status and heartbeat; hand RPC and terminal replies to their waiters."""
@@ -139,14 +151,16 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
                 session.output.extend(data)
                 session.activity.set()
             case TunnelError(error=error):
-                self._end_session(session, error or "terminal error")
-
-    @staticmethod
-    def _end_session(session: TerminalSession, error: str) -> None:
-        session.error = error
-        session.activity.set()
-        if not session.started.done():
-            session.started.set_result(None)
+                session.fail(
+                    HomeAssistantError(
+                        translation_domain=DOMAIN,
+                        translation_key="terminal_error",
+                        translation_placeholders={
+                            "router": session.router,
+                            "error": error or "terminal error",
+                        },
+                    )
+                )
 
     async def async_rpc_call(
         self,
@@ -213,7 +227,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
                     translation_key="terminal_no_start",
                     translation_placeholders={"router": router, "timeout": f"{seconds:g}"},
                 ) from err
-            self._raise_router_error(session)
+            session.raise_failure()
             await self.async_publish(
                 self.protocol.tunnel_data(router, session_id, f"{command}\n".encode())
             )
@@ -227,20 +241,12 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
     async def _async_collect(self, session: TerminalSession, deadline: float, idle: float) -> str:
         """Wait for output until none came for `idle` seconds, or the deadline."""
         while True:
+            session.raise_failure()  # also what came while the input was being sent
             session.activity.clear()
             wait_until = min(self.loop.time() + idle, deadline)
             try:
                 async with asyncio.timeout_at(wait_until):
                     await session.activity.wait()
             except TimeoutError:
+                session.raise_failure()
                 return "timeout" if wait_until >= deadline else "idle"
-            self._raise_router_error(session)
-
-    @staticmethod
-    def _raise_router_error(session: TerminalSession) -> None:
-        if session.error is not None:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="terminal_error",
-                translation_placeholders={"router": session.router, "error": session.error},
-            )

@@ -1,0 +1,811 @@
+"""Config, discovery, reauth and options flows of the Janus and SpotFi families."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+import json
+from pathlib import Path
+import time
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+from homeassistant.config_entries import (
+    SOURCE_MQTT,
+    SOURCE_REAUTH,
+    SOURCE_USER,
+    ConfigEntryState,
+)
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+)
+import voluptuous as vol
+
+from custom_components.mqtt_fleet import config_flow
+from custom_components.mqtt_fleet.const import DOMAIN, Family
+from custom_components.mqtt_fleet.families.janus import JanusHub
+from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
+
+TRANSLATIONS = json.loads(
+    (Path(config_flow.__file__).parent / "translations" / "en.json").read_text("utf-8")
+)
+JANUS_OPTIONS = {"offline_timeout": 60, "poll_interval": 10, "servers": []}
+DEFAULT_ALLOW_LIST = [
+    "system.board",
+    "system.info",
+    "network.interface.*.status",
+    "uspot.client_list",
+]
+SPOTFI_OPTIONS = {
+    "offline_timeout": 60,
+    "rpc_allow_list": DEFAULT_ALLOW_LIST,
+    "terminal_enabled": False,
+}
+JANUS_STATUS = "janus/gw1/status"
+JANUS_SUBSCRIBED = "janus/+/status"
+SPOTFI_STATUS = "spotfi/router/rtr-1a2b3c4d/status"
+SPOTFI_SUBSCRIBED = "spotfi/router/+/status"
+SECRET = "s3cret"
+# Allow-list entries the options refuse: no method level, odd characters, empty levels, and
+# a wildcard object (`*.*` or `*.exec` would hand out `file.exec`).
+BAD_PATTERNS = (
+    "system",
+    "sys tem.board",
+    "a..b",
+    "*",
+    "*.*",
+    "*.exec",
+    ".system.board",
+    "system.board.",
+    "a.b/c",
+    "system.+",
+)
+ABORTS = (
+    "reauth_successful",
+    "already_configured",
+    "already_in_progress",
+    "invalid_discovery_info",
+    "mqtt_not_configured",
+)
+EXCEPTIONS = (
+    "janus_no_reply",
+    "janus_unauthorized",
+    "janus_error",
+    "device_not_found",
+    "device_ambiguous",
+    "invalid_action_data",
+    "rpc_failed",
+    "rpc_no_reply",
+    "rpc_not_allowed",
+    "terminal_disabled",
+    "terminal_error",
+    "terminal_no_start",
+    "unloaded_while_waiting",
+)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def janus_entry(base: str = "janus", secret: str = SECRET, **options: Any) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Janus ({base})",
+        unique_id=f"janus:{base}",
+        data={"family": "janus", "base_topic": base, "admin_secret": secret},
+        options=config_flow.default_options(Family.JANUS) | options,
+        version=1,
+        minor_version=1,
+    )
+
+
+def spotfi_entry(base: str = "spotfi/router", **options: Any) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"SpotFi ({base})",
+        unique_id=f"spotfi:{base}",
+        data={"family": "spotfi", "base_topic": base},
+        options=config_flow.default_options(Family.SPOTFI) | options,
+        version=1,
+        minor_version=1,
+    )
+
+
+def discovery(topic: str, payload: str | bytes, subscribed_topic: str) -> MqttServiceInfo:
+    """Build what HA's MQTT discovery hands to async_step_mqtt."""
+    return MqttServiceInfo(
+        topic=topic,
+        payload=payload,
+        qos=0,
+        retain=False,
+        subscribed_topic=subscribed_topic,
+        timestamp=time.time(),
+    )
+
+
+def fields(result: dict[str, Any]) -> list[str]:
+    schema: vol.Schema = result["data_schema"]
+    return [str(key) for key in schema.schema]
+
+
+def suggested_values(result: dict[str, Any]) -> dict[str, Any]:
+    schema: vol.Schema = result["data_schema"]
+    return {str(key): (key.description or {}).get("suggested_value") for key in schema.schema}
+
+
+def assert_translated(result: dict[str, Any], section: str = "config") -> None:
+    """The step, its fields and its errors have texts in en.json."""
+    texts = TRANSLATIONS[section]
+    step = texts["step"][result["step_id"]]
+    assert step["title"]
+    for field in fields(result):
+        assert step["data"][field], field
+    for error in (result.get("errors") or {}).values():
+        assert texts["error"][error], error
+
+
+def assert_abort_translated(result: dict[str, Any]) -> None:
+    assert result["type"] is FlowResultType.ABORT
+    assert TRANSLATIONS["config"]["abort"][result["reason"]]
+
+
+async def start_user_flow(hass: HomeAssistant, family: str) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert family in result["menu_options"]
+    assert TRANSLATIONS["config"]["step"]["user"]["menu_options"][family]
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": family}
+    )
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Keep created entries from setting up a hub."""
+    with patch("custom_components.mqtt_fleet.async_setup_entry", return_value=True) as mock_setup:
+        yield mock_setup
+
+
+@pytest.fixture
+async def loaded(hass: HomeAssistant, mqtt_mock: Any) -> AsyncGenerator[Any]:
+    """Set up entries for real, with the sensor and binary sensor platforms only."""
+
+    async def setup(entry: MockConfigEntry) -> MockConfigEntry:
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        return entry
+
+    with patch("custom_components.mqtt_fleet.PLATFORMS", [Platform.BINARY_SENSOR, Platform.SENSOR]):
+        yield setup
+
+
+# --- user steps -------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_janus_step_creates_the_entry(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    result = await start_user_flow(hass, "janus")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "janus"
+    assert result["errors"] == {}
+    assert fields(result) == ["base_topic", "admin_secret"]
+    assert result["data_schema"]({}) == {"base_topic": "janus"}
+    assert_translated(result)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "janus", "admin_secret": "s3cret"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Janus (janus)"
+    assert result["data"] == {"family": "janus", "base_topic": "janus", "admin_secret": "s3cret"}
+    assert result["options"] == JANUS_OPTIONS
+    entry = result["result"]
+    assert entry.unique_id == "janus:janus"
+    assert entry.source == SOURCE_USER
+    await hass.async_block_till_done()
+    assert len(mock_setup_entry.mock_calls) == 1
+
+
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
+@pytest.mark.parametrize("secret", [{}, {"admin_secret": ""}])
+async def test_janus_step_without_a_secret(hass: HomeAssistant, secret: dict[str, str]) -> None:
+    result = await start_user_flow(hass, "janus")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "site-a/janus", **secret}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Janus (site-a/janus)"
+    assert result["data"] == {"family": "janus", "base_topic": "site-a/janus", "admin_secret": ""}
+    assert result["result"].unique_id == "janus:site-a/janus"
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_spotfi_step_creates_the_entry(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    result = await start_user_flow(hass, "spotfi")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "spotfi"
+    assert fields(result) == ["base_topic"]
+    assert result["data_schema"]({}) == {"base_topic": "spotfi/router"}
+    assert_translated(result)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": " spotfi/router "}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "SpotFi (spotfi/router)"
+    assert result["data"] == {"family": "spotfi", "base_topic": "spotfi/router"}
+    assert result["options"] == SPOTFI_OPTIONS
+    assert result["result"].unique_id == "spotfi:spotfi/router"
+    assert "admin_secret" not in result["result"].data
+
+
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
+@pytest.mark.parametrize("family", ["janus", "spotfi"])
+@pytest.mark.parametrize(
+    ("base", "error"),
+    [
+        ("", "base_topic_empty"),
+        ("   ", "base_topic_empty"),
+        ("/janus", "base_topic_edge_slash"),
+        ("janus/", "base_topic_edge_slash"),
+        ("site//janus", "base_topic_empty_level"),
+        ("janus/+", "base_topic_wildcard"),
+        ("janus/#", "base_topic_wildcard"),
+        ("ja\x00nus", "base_topic_control_character"),
+        ("j" * 40000, "base_topic_too_long"),
+    ],
+)
+async def test_invalid_base_then_recover(
+    hass: HomeAssistant, family: str, base: str, error: str
+) -> None:
+    result = await start_user_flow(hass, family)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == family
+    assert result["errors"] == {"base_topic": error}
+    assert_translated(result)
+    assert suggested_values(result)["base_topic"] == base  # what the user typed stays
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "ok/base"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["base_topic"] == "ok/base"
+
+
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
+@pytest.mark.parametrize(
+    ("existing", "family", "base"),
+    [
+        (janus_entry(), "janus", "janus"),
+        (spotfi_entry(), "spotfi", "spotfi/router"),
+    ],
+)
+async def test_duplicate_base_aborts(
+    hass: HomeAssistant, existing: MockConfigEntry, family: str, base: str
+) -> None:
+    existing.add_to_hass(hass)
+    result = await start_user_flow(hass, family)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
+    assert result["reason"] == "already_configured"
+    assert_abort_translated(result)
+    assert hass.config_entries.async_entries(DOMAIN) == [existing]
+
+
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
+async def test_overlap_check_is_per_family(hass: HomeAssistant) -> None:
+    """An AutoCore entry on `janus` does not block Janus there, nor SpotFi below it."""
+    MockConfigEntry(
+        domain=DOMAIN,
+        title="AutoCore (janus)",
+        unique_id="autocore:janus",
+        data={"family": "autocore", "base_topic": "janus"},
+    ).add_to_hass(hass)
+    janus_entry("spotfi").add_to_hass(hass)
+
+    result = await start_user_flow(hass, "janus")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "janus"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == "janus:janus"
+
+    result = await start_user_flow(hass, "spotfi")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "spotfi/router"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
+@pytest.mark.parametrize(
+    ("existing", "family", "base"),
+    [
+        (janus_entry("janus"), "janus", "janus/lab"),
+        (janus_entry("janus/lab"), "janus", "janus"),
+        (spotfi_entry("spotfi/router"), "spotfi", "spotfi"),
+        (spotfi_entry("spotfi/router"), "spotfi", "spotfi/router/site-a"),
+    ],
+)
+async def test_overlapping_base_of_the_same_family(
+    hass: HomeAssistant, existing: MockConfigEntry, family: str, base: str
+) -> None:
+    existing.add_to_hass(hass)
+    result = await start_user_flow(hass, family)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base_topic": "base_topic_overlaps"}
+    assert_translated(result)
+    # A sibling of the existing base is fine.
+    sibling = f"{existing.data['base_topic']}-2"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": sibling}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+# --- MQTT discovery ---------------------------------------------------------------------
+
+
+def test_manifest_lists_the_discovery_topics() -> None:
+    manifest = json.loads((Path(config_flow.__file__).parent / "manifest.json").read_text("utf-8"))
+    assert JANUS_SUBSCRIBED in manifest["mqtt"]
+    assert SPOTFI_SUBSCRIBED in manifest["mqtt"]
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.parametrize(
+    "payload", ['{"online": true}', "online", b'{"online":false}', "true", "OFFLINE"]
+)
+async def test_janus_discovery_asks_for_the_secret(
+    hass: HomeAssistant, payload: str | bytes
+) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery(JANUS_STATUS, payload, JANUS_SUBSCRIBED),
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    assert fields(result) == ["admin_secret"]
+    assert result["description_placeholders"] == {
+        "family": "Janus",
+        "base_topic": "janus",
+        "device": "gw1",
+    }
+    assert_translated(result)
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["unique_id"] == "janus:janus"
+    assert flow["context"]["title_placeholders"] == {"name": "Janus (janus)"}
+    assert not flow["context"].get("confirm_only")
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"admin_secret": "found-it"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Janus (janus)"
+    assert result["data"] == {"family": "janus", "base_topic": "janus", "admin_secret": "found-it"}
+    assert result["options"] == JANUS_OPTIONS
+    assert result["result"].source == SOURCE_MQTT
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_janus_discovery_without_a_secret(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery(JANUS_STATUS, "online", JANUS_SUBSCRIBED),
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["admin_secret"] == ""
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.parametrize("payload", ["ONLINE", "OFFLINE", '{"status":"online"}', b"ONLINE"])
+async def test_spotfi_discovery_is_confirm_only(hass: HomeAssistant, payload: str | bytes) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery(SPOTFI_STATUS, payload, SPOTFI_SUBSCRIBED),
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    assert fields(result) == []
+    assert result["description_placeholders"] == {
+        "family": "SpotFi",
+        "base_topic": "spotfi/router",
+        "device": "rtr-1a2b3c4d",
+    }
+    assert_translated(result)
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["confirm_only"] is True
+    assert flow["context"]["unique_id"] == "spotfi:spotfi/router"
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "SpotFi (spotfi/router)"
+    assert result["data"] == {"family": "spotfi", "base_topic": "spotfi/router"}
+    assert result["options"] == SPOTFI_OPTIONS
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "subscribed"),
+    [
+        pytest.param(JANUS_STATUS, "maybe", JANUS_SUBSCRIBED, id="janus-word"),
+        pytest.param(JANUS_STATUS, '{"online": "yes"}', JANUS_SUBSCRIBED, id="janus-type"),
+        pytest.param(JANUS_STATUS, "{}", JANUS_SUBSCRIBED, id="janus-empty-object"),
+        pytest.param(JANUS_STATUS, "", JANUS_SUBSCRIBED, id="janus-cleared"),
+        pytest.param(JANUS_STATUS, b"\xff\xfe", JANUS_SUBSCRIBED, id="janus-binary"),
+        pytest.param(JANUS_STATUS, "[true]", JANUS_SUBSCRIBED, id="janus-array"),
+        pytest.param(SPOTFI_STATUS, "UP", SPOTFI_SUBSCRIBED, id="spotfi-word"),
+        pytest.param(SPOTFI_STATUS, "", SPOTFI_SUBSCRIBED, id="spotfi-cleared"),
+        pytest.param(SPOTFI_STATUS, '{"status": 1}', SPOTFI_SUBSCRIBED, id="spotfi-type"),
+        pytest.param(SPOTFI_STATUS, "true", SPOTFI_SUBSCRIBED, id="spotfi-bool"),
+        pytest.param(SPOTFI_STATUS, '{"online": true}', SPOTFI_SUBSCRIBED, id="spotfi-janus"),
+        pytest.param(JANUS_STATUS, "ONLINE", "janus/+/metrics", id="unknown-subscription"),
+        pytest.param(
+            "janus/gw1/from-janus-admin",
+            '{"janus": "success", "transaction": "x"}',
+            JANUS_SUBSCRIBED,
+            id="janus-not-a-status",
+        ),
+        pytest.param(
+            "spotfi/router/rtr1/metrics",
+            '{"metrics": {}, "type": "metrics"}',
+            SPOTFI_SUBSCRIBED,
+            id="spotfi-not-a-status",
+        ),
+    ],
+)
+async def test_invalid_discovery_aborts(
+    hass: HomeAssistant, topic: str, payload: str | bytes, subscribed: str
+) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_MQTT}, data=discovery(topic, payload, subscribed)
+    )
+    assert result["reason"] == "invalid_discovery_info"
+    assert_abort_translated(result)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.parametrize(
+    ("existing", "topic", "payload", "subscribed"),
+    [
+        (janus_entry(), JANUS_STATUS, "online", JANUS_SUBSCRIBED),
+        (spotfi_entry(), SPOTFI_STATUS, "ONLINE", SPOTFI_SUBSCRIBED),
+    ],
+)
+async def test_discovery_of_a_configured_base_aborts(
+    hass: HomeAssistant, existing: MockConfigEntry, topic: str, payload: str, subscribed: str
+) -> None:
+    existing.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_MQTT}, data=discovery(topic, payload, subscribed)
+    )
+    assert result["reason"] == "already_configured"
+    assert_abort_translated(result)
+
+
+async def test_second_discovered_server_does_not_open_a_second_flow(
+    hass: HomeAssistant,
+) -> None:
+    first = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery(JANUS_STATUS, "online", JANUS_SUBSCRIBED),
+    )
+    assert first["type"] is FlowResultType.FORM
+    second = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_MQTT},
+        data=discovery("janus/gw2/status", "online", JANUS_SUBSCRIBED),
+    )
+    assert second["reason"] == "already_in_progress"
+    assert_abort_translated(second)
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+@pytest.mark.parametrize(
+    ("topic", "payload", "unique_id", "device"),
+    [
+        (JANUS_STATUS, '{"online": true}', "janus:janus", "gw1"),
+        (SPOTFI_STATUS, "ONLINE", "spotfi:spotfi/router", "rtr-1a2b3c4d"),
+    ],
+)
+async def test_discovery_through_ha_mqtt(
+    hass: HomeAssistant, topic: str, payload: str, unique_id: str, device: str
+) -> None:
+    async_fire_mqtt_message(hass, topic, payload, retain=True)
+    await hass.async_block_till_done()
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["step_id"] == "discovery_confirm"
+    assert flow["context"]["source"] == SOURCE_MQTT
+    assert flow["context"]["unique_id"] == unique_id
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    assert result["description_placeholders"]["device"] == device
+
+
+# --- reauth -----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("mock_setup_entry")
+async def test_reauth_flow(hass: HomeAssistant) -> None:
+    entry = janus_entry()
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert fields(result) == ["admin_secret"]
+    assert result["description_placeholders"] == {"name": "Janus (janus)"}
+    assert_translated(result)
+    description = TRANSLATIONS["config"]["step"]["reauth_confirm"]["description"]
+    assert "{name}" in description
+    with pytest.raises(InvalidData):  # the secret is required here
+        await hass.config_entries.flow.async_configure(result["flow_id"], {})
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"admin_secret": "n3w"}
+    )
+    assert result["reason"] == "reauth_successful"
+    assert_abort_translated(result)
+    assert dict(entry.data) == {"family": "janus", "base_topic": "janus", "admin_secret": "n3w"}
+    assert dict(entry.options) == JANUS_OPTIONS
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_reauth_of_a_loaded_entry_does_not_reload_it(
+    hass: HomeAssistant, loaded: Any, mqtt_mock: Any
+) -> None:
+    entry = await loaded(janus_entry())
+    hub: JanusHub = entry.runtime_data
+    result = await entry.start_reauth_flow(hass)
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == SOURCE_REAUTH
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"admin_secret": "n3w"}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is hub
+    assert hub.entry.data["admin_secret"] == "n3w"
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+async def test_janus_options_form(hass: HomeAssistant, loaded: Any) -> None:
+    entry = await loaded(janus_entry(servers=["gw1"], poll_interval=15))
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    assert fields(result) == ["offline_timeout", "poll_interval", "servers"]
+    assert suggested_values(result) == {
+        "offline_timeout": 60,
+        "poll_interval": 15,
+        "servers": ["gw1"],
+    }
+    assert_translated(result, "options")
+
+
+@pytest.mark.parametrize("seconds", [1, 3601, 0, -5, 1.9])
+async def test_janus_poll_interval_out_of_range(
+    hass: HomeAssistant, loaded: Any, seconds: float
+) -> None:
+    entry = await loaded(janus_entry())
+    hub = entry.runtime_data
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    with pytest.raises(InvalidData) as err:
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {"offline_timeout": 60, "poll_interval": seconds, "servers": []}
+        )
+    assert "poll_interval" in err.value.schema_errors
+    assert dict(entry.options) == JANUS_OPTIONS
+    assert entry.runtime_data is hub
+
+
+@pytest.mark.parametrize(("timeout", "interval"), [(60, 60), (30, 45)])
+async def test_janus_poll_interval_must_be_shorter_than_the_timeout(
+    hass: HomeAssistant, loaded: Any, timeout: int, interval: int
+) -> None:
+    """Sessions would go stale between polls: refused with a clear error."""
+    entry = await loaded(janus_entry())
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"offline_timeout": timeout, "poll_interval": interval, "servers": []}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"poll_interval": "poll_interval_too_long"}
+    assert dict(entry.options) == JANUS_OPTIONS
+
+
+@pytest.mark.parametrize("server", ["a/b", "a+b", "#", "gw\x00", "x" * 129])
+async def test_janus_unsafe_server_names(hass: HomeAssistant, loaded: Any, server: str) -> None:
+    entry = await loaded(janus_entry())
+    hub = entry.runtime_data
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    user_input = {"offline_timeout": 60, "poll_interval": 10, "servers": ["gw1", server]}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"servers": "servers_invalid"}
+    assert_translated(result, "options")
+    assert suggested_values(result)["servers"] == ["gw1", server]
+    await hass.async_block_till_done()
+    assert dict(entry.options) == JANUS_OPTIONS
+    assert entry.runtime_data is hub
+
+
+async def test_janus_options_saved_reload_with_the_new_values(
+    hass: HomeAssistant, loaded: Any, mqtt_mock: Any
+) -> None:
+    entry = await loaded(janus_entry())
+    old_hub: JanusHub = entry.runtime_data
+    assert old_hub.poll_interval == 10
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "offline_timeout": 120.0,
+            "poll_interval": 2.0,
+            "servers": [" gw1 ", "", "gw2", "gw1", "   ", "gw 3"],
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    expected = {"offline_timeout": 120, "poll_interval": 2, "servers": ["gw1", "gw2", "gw 3"]}
+    assert result["data"] == expected
+    assert type(result["data"]["poll_interval"]) is int
+    await hass.async_block_till_done()
+    assert dict(entry.options) == expected
+    hub: JanusHub = entry.runtime_data
+    assert isinstance(hub, JanusHub)
+    assert hub is not old_hub
+    assert hub.poll_interval == 2
+    assert hub.offline_timeout == 120
+    assert set(hub.devices) == {"gw1", "gw2", "gw 3"}
+    registry = dr.async_get(hass)
+    assert registry.async_get_device({(DOMAIN, "janus:janus/gw 3")}) is not None
+
+
+async def test_janus_options_without_servers(hass: HomeAssistant, loaded: Any) -> None:
+    entry = await loaded(janus_entry(servers=["gw1"]))
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"offline_timeout": 60, "poll_interval": 10}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {"offline_timeout": 60, "poll_interval": 10}
+    await hass.async_block_till_done()
+    assert entry.runtime_data.options == {"offline_timeout": 60, "poll_interval": 10}
+
+
+async def test_spotfi_options_form(hass: HomeAssistant, loaded: Any) -> None:
+    entry = await loaded(spotfi_entry())
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert fields(result) == ["offline_timeout", "rpc_allow_list", "terminal_enabled"]
+    assert suggested_values(result) == SPOTFI_OPTIONS
+    assert_translated(result, "options")
+
+
+@pytest.mark.parametrize("pattern", BAD_PATTERNS)
+async def test_spotfi_invalid_allow_list(hass: HomeAssistant, loaded: Any, pattern: str) -> None:
+    entry = await loaded(spotfi_entry())
+    hub = entry.runtime_data
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    user_input = {
+        "offline_timeout": 60,
+        "rpc_allow_list": ["system.board", pattern],
+        "terminal_enabled": False,
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"rpc_allow_list": "allow_list_invalid"}
+    assert_translated(result, "options")
+    await hass.async_block_till_done()
+    assert dict(entry.options) == SPOTFI_OPTIONS
+    assert entry.runtime_data is hub
+
+
+async def test_spotfi_options_saved_reload_with_the_new_values(
+    hass: HomeAssistant, loaded: Any, mqtt_mock: Any
+) -> None:
+    entry = await loaded(spotfi_entry())
+    old_hub: SpotFiHub = entry.runtime_data
+    assert old_hub.allow_list == tuple(DEFAULT_ALLOW_LIST)
+    assert old_hub.terminal_enabled is False
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "offline_timeout": 90,
+            "rpc_allow_list": ["rc.list", " ", "rc.list", " network.device.status ", ""],
+            "terminal_enabled": True,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    expected = {
+        "offline_timeout": 90,
+        "rpc_allow_list": ["rc.list", "network.device.status"],
+        "terminal_enabled": True,
+    }
+    assert result["data"] == expected
+    await hass.async_block_till_done()
+    assert dict(entry.options) == expected
+    hub: SpotFiHub = entry.runtime_data
+    assert hub is not old_hub
+    assert hub.allow_list == ("rc.list", "network.device.status")
+    assert hub.terminal_enabled is True
+    assert hub.offline_timeout == 90
+
+    # The new hub enforces the new list: the default entries are gone.
+    async_fire_mqtt_message(hass, "spotfi/router/rtr1/status", "ONLINE")
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "rpc_call",
+            {"router": "rtr1", "path": "system", "method": "board"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "rpc_not_allowed"
+
+
+async def test_spotfi_options_saved_unchanged_do_not_reload(
+    hass: HomeAssistant, loaded: Any
+) -> None:
+    entry = await loaded(spotfi_entry())
+    hub = entry.runtime_data
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], dict(SPOTFI_OPTIONS)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.runtime_data is hub
+
+
+# --- translations -----------------------------------------------------------------------
+
+
+def test_translations_of_the_janus_and_spotfi_flows() -> None:
+    config = TRANSLATIONS["config"]
+    assert set(config["step"]["janus"]["data"]) == {"base_topic", "admin_secret"}
+    assert set(config["step"]["janus"]["data_description"]) == {"base_topic", "admin_secret"}
+    assert set(config["step"]["spotfi"]["data"]) == {"base_topic"}
+    assert config["step"]["discovery_confirm"]["data"]["admin_secret"]
+    assert set(config["step"]["reauth_confirm"]["data"]) == {"admin_secret"}
+    for reason in ABORTS:
+        assert config["abort"][reason], reason
+    options = TRANSLATIONS["options"]
+    for key in ("poll_interval", "servers", "rpc_allow_list", "terminal_enabled"):
+        assert options["step"]["init"]["data"][key]
+        assert options["step"]["init"]["data_description"][key]
+    assert options["error"]["servers_invalid"]
+    assert options["error"]["allow_list_invalid"]
+    exceptions = TRANSLATIONS["exceptions"]
+    for key in EXCEPTIONS:
+        assert exceptions[key]["message"], key
+    sensors = TRANSLATIONS["entity"]["sensor"]
+    assert set(sensors["admin_state"]["state"]) == {
+        "ok",
+        "unauthorized",
+        "no_reply",
+        "wrong_path",
+        "error",
+    }
