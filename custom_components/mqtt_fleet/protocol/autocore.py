@@ -21,7 +21,7 @@ from .payload import (
     decode_json_object,
     looks_numeric,
 )
-from .topics import OutgoingMessage, base_topic_problem, is_safe_id, require_safe_id
+from .topics import BaseTopic, OutgoingMessage, base_topic_problem, is_safe_id, require_safe_id
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -193,16 +193,14 @@ def _online(fields: FieldReader) -> bool | None:
 class AutoCoreProtocol:
     """Parse and build AutoCore messages under one base topic."""
 
-    __slots__ = ("_prefix", "_relay_topic_template", "base", "subscriptions")
+    __slots__ = ("_relay_topic_template", "_topics", "base", "subscriptions")
 
     def __init__(self, base: str, relay_topic_template: str = DEFAULT_RELAY_COMMAND_TOPIC) -> None:
         """Check the base topic and template once, so parsing and building can trust them."""
-        if (problem := base_topic_problem(base)) is not None:
-            raise ValueError(f"invalid base topic {base!r}: {problem}")
+        self._topics = BaseTopic(base)
         if (problem := relay_topic_template_problem(relay_topic_template)) is not None:
             raise ValueError(f"invalid relay command topic {relay_topic_template!r}: {problem}")
         self.base = base
-        self._prefix = f"{base}/"
         self._relay_topic_template = relay_topic_template
         self.subscriptions: tuple[str, ...] = (
             f"{base}/+/status",
@@ -218,9 +216,7 @@ class AutoCoreProtocol:
 
     def parse(self, topic: str, payload: bytes) -> AutoCoreMessage:
         """Turn one received message into a typed message, or raise InvalidMessage."""
-        if not topic.startswith(self._prefix):
-            raise InvalidMessage("topic is outside the base topic")
-        match topic[len(self._prefix) :].split("/"):
+        match self._topics.levels(topic):
             # Layout B first: its fixed words sit where layout A has a device id.
             case ["devices", device_id, "status"]:
                 return self._status(_topic_level(device_id), Layout.FIRMWARE_V2, payload)

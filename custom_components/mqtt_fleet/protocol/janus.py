@@ -14,7 +14,7 @@ from typing import Final
 import orjson
 
 from .payload import FieldReader, InvalidMessage, decode_json, decode_json_object, decode_text
-from .topics import OutgoingMessage, base_topic_problem, is_safe_id, require_safe_id
+from .topics import BaseTopic, OutgoingMessage, is_safe_id, require_safe_id
 
 _ONLINE_WORDS: Final = {"online": True, "true": True, "offline": False, "false": False}
 
@@ -96,21 +96,17 @@ def new_transaction() -> str:
 class JanusProtocol:
     """Parse and build Janus status and admin messages under one base topic."""
 
-    __slots__ = ("_prefix", "base", "subscriptions")
+    __slots__ = ("_topics", "base", "subscriptions")
 
     def __init__(self, base: str) -> None:
         """Check the base topic once."""
-        if (problem := base_topic_problem(base)) is not None:
-            raise ValueError(f"invalid base topic {base!r}: {problem}")
+        self._topics = BaseTopic(base)
         self.base = base
-        self._prefix = f"{base}/"
         self.subscriptions: tuple[str, ...] = (f"{base}/+/status", f"{base}/+/from-janus-admin")
 
     def parse(self, topic: str, payload: bytes) -> JanusMessage:
         """Turn one received message into a typed message, or raise InvalidMessage."""
-        if not topic.startswith(self._prefix):
-            raise InvalidMessage("topic is outside the base topic")
-        match topic[len(self._prefix) :].split("/"):
+        match self._topics.levels(topic):
             case [server, "status"] if is_safe_id(server):
                 return ServerStatus(server=server, online=_online(payload))
             case [server, "from-janus-admin"] if is_safe_id(server):

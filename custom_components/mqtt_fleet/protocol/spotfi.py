@@ -21,7 +21,7 @@ from .payload import (
     decode_json_object,
     decode_text,
 )
-from .topics import OutgoingMessage, base_topic_problem, is_safe_id, require_safe_id
+from .topics import BaseTopic, OutgoingMessage, is_safe_id, require_safe_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -151,14 +151,12 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
 class SpotFiProtocol:
     """Parse and build SpotFi messages under one base topic."""
 
-    __slots__ = ("_prefix", "base", "subscriptions")
+    __slots__ = ("_topics", "base", "subscriptions")
 
     def __init__(self, base: str) -> None:
         """Check the base topic once."""
-        if (problem := base_topic_problem(base)) is not None:
-            raise ValueError(f"invalid base topic {base!r}: {problem}")
+        self._topics = BaseTopic(base)
         self.base = base
-        self._prefix = f"{base}/"
         self.subscriptions: tuple[str, ...] = (
             f"{base}/+/status",
             f"{base}/+/metrics",
@@ -172,9 +170,7 @@ class SpotFiProtocol:
 
     def parse(self, topic: str, payload: bytes) -> SpotFiMessage:
         """Turn one received message into a typed message, or raise InvalidMessage."""
-        if not topic.startswith(self._prefix):
-            raise InvalidMessage("topic is outside the base topic")
-        match topic[len(self._prefix) :].split("/"):
+        match self._topics.levels(topic):
             case [router, "status"] if is_safe_id(router):
                 return RouterStatus(router=router, online=_status(payload))
             case [router, "metrics"] if is_safe_id(router):

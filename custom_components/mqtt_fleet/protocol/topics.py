@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, TypeGuard
 
+from .payload import InvalidMessage
+
 MAX_ID_LENGTH: Final = 128
 MAX_TOPIC_BYTES: Final = 65535
 
@@ -65,3 +67,22 @@ def base_topic_problem(base: str) -> str | None:
     if len(base.encode("utf-8")) > MAX_TOPIC_BYTES // 2:
         return "too_long"
     return None
+
+
+class BaseTopic:
+    """A family's base topic, checked once, and the levels of the topics under it."""
+
+    __slots__ = ("_prefix", "base")
+
+    def __init__(self, base: str) -> None:
+        """Refuse a base topic that is not usable."""
+        if (problem := base_topic_problem(base)) is not None:
+            raise ValueError(f"invalid base topic {base!r}: {problem}")
+        self.base = base
+        self._prefix = f"{base}/"
+
+    def levels(self, topic: str) -> list[str]:
+        """Return the levels of `topic` below the base, or raise InvalidMessage."""
+        if not topic.startswith(self._prefix):
+            raise InvalidMessage("topic is outside the base topic")
+        return topic[len(self._prefix) :].split("/")
