@@ -39,6 +39,7 @@ from .const import (
     LOGGER,
     Family,
 )
+from .pending import retrieve_failure
 from .protocol.payload import InvalidMessage
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ class FleetDevice:
             waiters.remove(waiter)
             if not waiters:
                 del self._waiters[key]
+            retrieve_failure(future)
 
     def _resolve_waiters(self, key: str, value: Any) -> None:
         for wanted, future in self._waiters[key]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -38,6 +38,7 @@ class PendingReplies[T]:
                 return await future
         finally:
             del self._futures[key]
+            retrieve_failure(future)
 
     def resolve(self, key: str | None, reply: T) -> bool:
         """Hand a reply to its request; False when nobody waits for it."""
@@ -52,3 +53,13 @@ class PendingReplies[T]:
         for future in self._futures.values():
             if not future.done():
                 future.set_exception(error)
+
+
+def retrieve_failure(future: asyncio.Future[Any]) -> None:
+    """Mark a failure as seen, so it is not logged as "never retrieved".
+
+    A failure set while the request was still being sent is never awaited when an
+    unload then cancels the sender.
+    """
+    if future.done() and not future.cancelled():
+        future.exception()
