@@ -5,6 +5,9 @@ entry, whose subscriptions are live on the broker before the fixture returns), t
 simulator. The simulator comes last so that HA and the recorder both see its traffic from the
 first message: most of it (telemetry, display interactions) is not retained, and tests compare
 HA's view with the recorder's message by message.
+
+Another family's module overrides `config_entry` (its entry), `wire_topics` (what the
+recorder follows), `simulator_options` (its devices) and `simulator_stop_signal`.
 """
 
 from __future__ import annotations
@@ -409,11 +412,22 @@ def simulator_options() -> dict[str, Any]:
 
 
 @pytest.fixture
+def simulator_stop_signal() -> int:
+    """The signal that stops the simulator after a test (then SIGKILL if it lingers).
+
+    SIGTERM lets it say goodbye; a module whose devices only vanish like a power cut anyway
+    (Janus, SpotFi) may override this with SIGKILL, which skips paho's 1 s loop shutdown.
+    """
+    return signal.SIGTERM
+
+
+@pytest.fixture
 def simulator(
     broker: Broker,
     wire: Wire,
     fleet: Fleet,
     simulator_options: dict[str, Any],
+    simulator_stop_signal: int,
     tmp_path: Path,
 ) -> Generator[Simulator]:
     """Run the simulator until its READY line; stop it with SIGTERM (then kill) afterwards."""
@@ -446,7 +460,7 @@ def simulator(
             spotfi=devices.get("spotfi", []),
         )
     finally:
-        _stop_process(proc)
+        _stop_process(proc, simulator_stop_signal)
         proc.stdout.close()
 
 
