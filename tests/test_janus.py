@@ -571,6 +571,38 @@ async def test_sessions_go_stale_without_admin_replies(
     assert hass.states.get(CONNECTIVITY).state == STATE_ON
 
 
+async def test_refused_polls_do_not_keep_a_count_fresh(
+    hass: HomeAssistant,
+    janus: MockConfigEntry,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """403 replies prove the server runs, but the count they leave is old: it goes stale."""
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)  # a count at +10 s
+    for _ in range(6):  # +20 s .. +70 s: every poll refused
+        count = len(requests(mqtt_mock, SERVER, "list_sessions"))
+        await advance(hass, freezer, 10)
+        body = await wait_request(mqtt_mock, SERVER, "list_sessions", count + 1)
+        await reply(hass, SERVER, error(body["transaction"], 403))
+    assert hass.states.get(ADMIN_STATE).state == "unauthorized"
+    assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+
+
+async def test_list_sessions_for_an_offline_server_fails_at_once(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    """Its Last Will said offline: no request is sent, the action says why."""
+    await status(hass, SERVER, '{"online": false}')
+    mqtt_mock.async_publish.reset_mock()
+    with pytest.raises(HomeAssistantError) as err:
+        await call_list_sessions(hass, {"server": SERVER})
+    assert err.value.translation_key == "device_offline"
+    assert err.value.translation_placeholders == {"device": SERVER}
+    assert requests(mqtt_mock, SERVER) == []
+
+
 async def test_offline_server_values_unavailable_and_back(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -706,7 +738,7 @@ async def test_list_sessions_timeout(
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "janus_no_reply"
     assert err.value.translation_placeholders == {"server": SERVER, "timeout": "5"}
-    assert hass.states.get(ADMIN_STATE).state == "no_reply"
+    assert hass.states.get(ADMIN_STATE) is None  # only the poller judges the admin API
     assert len(janus.runtime_data.pending) == 0
     # A late reply is ignored.
     await reply(hass, SERVER, success(body["transaction"], [1]))

@@ -497,6 +497,31 @@ async def test_rpc_call_allowed(
     assert router.runtime_data.invalid_messages == 0
 
 
+@pytest.mark.parametrize(
+    ("service", "data"),
+    [
+        (SERVICE_RPC_CALL, {"path": "system", "method": "board"}),
+        (SERVICE_TERMINAL_EXEC, {"command": "uptime"}),
+    ],
+)
+@pytest.mark.parametrize("spotfi_options", [{"terminal_enabled": True}])
+async def test_actions_for_an_offline_router_fail_at_once(
+    hass: HomeAssistant,
+    router: MockConfigEntry,
+    mqtt_mock: Any,
+    service: str,
+    data: dict[str, Any],
+) -> None:
+    """OFFLINE (the Last Will) means nobody answers: nothing is sent, the action says why."""
+    await fire(hass, ROUTER, "status", "OFFLINE")
+    mqtt_mock.async_publish.reset_mock()
+    with pytest.raises(HomeAssistantError) as err:
+        await action(hass, service, {"router": ROUTER, **data})
+    assert err.value.translation_key == "device_offline"
+    assert err.value.translation_placeholders == {"device": ROUTER}
+    mqtt_mock.async_publish.assert_not_called()
+
+
 async def test_rpc_call_by_device_id_with_args_and_wildcard(
     hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any
 ) -> None:

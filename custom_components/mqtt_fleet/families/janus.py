@@ -152,8 +152,13 @@ class JanusHub(FleetHub[JanusDevice]):
                 with contextlib.suppress(TimeoutError, HomeAssistantError):
                     await self.async_admin_request(device, AdminRequest.INFO)
                     device.has_info = True
-            with contextlib.suppress(TimeoutError, HomeAssistantError):
+            try:
                 await self.async_admin_request(device, AdminRequest.LIST_SESSIONS)
+            except TimeoutError:
+                if device.online is not False:
+                    device.set_value("admin_state", AdminState.NO_REPLY)
+            except HomeAssistantError as err:
+                LOGGER.debug("Polling %s stopped: %s", device.device_id, err)
         finally:
             device.polling = False
 
@@ -164,25 +169,21 @@ class JanusHub(FleetHub[JanusDevice]):
         message, transaction = self.protocol.admin_request(
             device.device_id, request, self.entry.data.get(CONF_ADMIN_SECRET)
         )
-        try:
-            reply = await self.pending.async_request(
-                transaction, lambda: self.async_publish(message), seconds
-            )
-        except TimeoutError:
-            if request is AdminRequest.LIST_SESSIONS and device.online is not False:
-                device.set_value("admin_state", AdminState.NO_REPLY)
-            raise
+        reply = await self.pending.async_request(
+            transaction, lambda: self.async_publish(message), seconds
+        )
         self._apply_reply(device, request, reply)
         return reply
 
     def _apply_reply(self, device: JanusDevice, request: AdminRequest, reply: AdminReply) -> None:
         device.set_online(True)  # only a running server answers
-        device.mark_seen(self.loop.time(), time.time())
+        device.mark_heard(time.time())
         match reply:
             case AdminSuccess(sessions=sessions) if request is AdminRequest.LIST_SESSIONS:
                 device.set_value("admin_state", AdminState.OK)
                 if sessions is not None:
                     device.set_value("sessions", len(sessions))
+                    device.mark_seen(self.loop.time(), time.time())  # the count is fresh
             case ServerInfo(version=version) if version:
                 device.set_value("version", version)
                 self.async_update_device_registry(device, sw_version=version)
@@ -203,6 +204,12 @@ class JanusHub(FleetHub[JanusDevice]):
     async def async_list_sessions(self, device: JanusDevice, seconds: float) -> dict[str, Any]:
         """Answer the list_sessions action from a live request."""
         server = device.device_id
+        if device.online is False:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="device_offline",
+                translation_placeholders={"device": server},
+            )
         try:
             reply = await self.async_admin_request(device, AdminRequest.LIST_SESSIONS, seconds)
         except TimeoutError as err:

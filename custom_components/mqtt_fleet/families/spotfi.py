@@ -177,6 +177,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
                 translation_key="rpc_not_allowed",
                 translation_placeholders={"name": f"{path}.{method}"},
             )
+        _require_not_offline(device)
         message, request_id = self.protocol.rpc_request(device.device_id, path, method, args)
         try:
             reply = await self.pending.async_request(
@@ -209,6 +210,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="terminal_disabled"
             )
+        _require_not_offline(device)
         router = device.device_id
         session_id = new_id()
         session = TerminalSession(router, self.loop.create_future())
@@ -250,3 +252,13 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
             except TimeoutError:
                 session.raise_failure()
                 return "timeout" if wait_until >= deadline else "idle"
+
+
+def _require_not_offline(device: SpotFiDevice) -> None:
+    """Fail at once for a router whose status (or Last Will) says OFFLINE."""
+    if device.online is False:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="device_offline",
+            translation_placeholders={"device": device.device_id},
+        )
