@@ -76,7 +76,6 @@ TEMPLATE_CODES = (
 # Every abort reason the config flow can produce (including HA's own unique id aborts).
 ABORT_REASONS = (
     "mqtt_not_configured",
-    "family_not_available",
     "invalid_discovery_info",
     "already_configured",
     "already_in_progress",
@@ -157,15 +156,6 @@ async def test_user_step_aborts_with_a_disabled_mqtt_entry(hass: HomeAssistant) 
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "mqtt_not_configured"
-
-
-@pytest.mark.usefixtures("mqtt_mock")
-@pytest.mark.parametrize("family", ["container_logs"])
-async def test_unsupported_families_abort(hass: HomeAssistant, family: str) -> None:
-    result = await start_user_flow(hass, family)
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "family_not_available"
-    assert not hass.config_entries.async_entries(DOMAIN)
 
 
 # --- AutoCore step ----------------------------------------------------------------------
@@ -777,6 +767,7 @@ def test_translations_cover_the_flows() -> None:
         "autocore",
         "janus",
         "spotfi",
+        "container_logs",
         "discovery_confirm",
         "reauth_confirm",
     }
@@ -791,6 +782,12 @@ def test_translations_cover_the_flows() -> None:
         "servers",
         "rpc_allow_list",
         "terminal_enabled",
+        "batch_logs",
+        "batch_interval",
+        "batch_max",
+        "forward_ha_logs",
+        "forward_ha_level",
+        "log_event_level",
     }
     assert set(config["error"]) == {
         *(f"base_topic_{code}" for code in BASE_TOPIC_CODES),

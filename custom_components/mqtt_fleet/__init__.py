@@ -53,7 +53,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> bool:
-    """Unload the platforms; the hub unsubscribes through async_on_unload."""
+    """Finish the hub's pending work, then unload the platforms; the hub unsubscribes."""
+    await entry.runtime_data.async_prepare_unload()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 

@@ -12,6 +12,9 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -21,7 +24,13 @@ import voluptuous as vol
 from .const import (
     CONF_ADMIN_SECRET,
     CONF_BASE_TOPIC,
+    CONF_BATCH_INTERVAL,
+    CONF_BATCH_LOGS,
+    CONF_BATCH_MAX,
     CONF_FAMILY,
+    CONF_FORWARD_HA_LEVEL,
+    CONF_FORWARD_HA_LOGS,
+    CONF_LOG_EVENT_LEVEL,
     CONF_OFFLINE_TIMEOUT,
     CONF_POLL_INTERVAL,
     CONF_RELAY_COMMAND_TOPIC,
@@ -39,12 +48,14 @@ from .const import (
     MIN_POLL_INTERVAL,
     Family,
 )
+from .families.container_logs import DEFAULT_BATCH_INTERVAL, DEFAULT_BATCH_MAX
 from .protocol.autocore import (
     DEFAULT_RELAY_COMMAND_TOPIC,
     AutoCoreProtocol,
     DeviceStatus,
     relay_topic_template_problem,
 )
+from .protocol.container_logs import ContainerLogsProtocol, Level
 from .protocol.janus import JanusProtocol, ServerStatus
 from .protocol.payload import InvalidMessage
 from .protocol.spotfi import (
@@ -65,13 +76,30 @@ DISCOVERY_TOPICS: Final[dict[str, tuple[Family, int]]] = {
     "autocore/devices/+/status": (Family.AUTOCORE, 3),
     "janus/+/status": (Family.JANUS, 2),
     "spotfi/router/+/status": (Family.SPOTFI, 2),
+    "container-manager/logs/#": (Family.CONTAINER_LOGS, 0),  # 0: the filter's own prefix
 }
 SECRET_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+LEVEL_SELECTOR: Final = SelectSelector(
+    SelectSelectorConfig(
+        options=[level.value for level in Level],
+        translation_key="log_level",
+        mode=SelectSelectorMode.DROPDOWN,
+    )
+)
 LIST_SELECTOR: Final = TextSelector(TextSelectorConfig(multiple=True))
 
 
 def default_options(family: Family) -> dict[str, Any]:
     """Return the options a new entry of `family` starts with."""
+    if family is Family.CONTAINER_LOGS:  # log sources have no connectivity to time out
+        return {
+            CONF_BATCH_LOGS: True,
+            CONF_BATCH_INTERVAL: DEFAULT_BATCH_INTERVAL,
+            CONF_BATCH_MAX: DEFAULT_BATCH_MAX,
+            CONF_FORWARD_HA_LOGS: False,
+            CONF_FORWARD_HA_LEVEL: Level.WARN.value,
+            CONF_LOG_EVENT_LEVEL: Level.WARN.value,
+        }
     options: dict[str, Any] = {CONF_OFFLINE_TIMEOUT: DEFAULT_OFFLINE_TIMEOUT[family]}
     if family is Family.AUTOCORE:
         options[CONF_RELAY_COMMAND_TOPIC] = DEFAULT_RELAY_COMMAND_TOPIC
@@ -106,6 +134,9 @@ def discovered_device(family: Family, base: str, topic: str, payload: bytes) -> 
             case Family.SPOTFI:
                 if isinstance(router := SpotFiProtocol(base).parse(topic, payload), RouterStatus):
                     return router.router
+            case Family.CONTAINER_LOGS:
+                stream = ContainerLogsProtocol(base).parse(topic, payload)
+                return stream.source if stream.logs else None
     except InvalidMessage:
         return None
     return None
@@ -152,8 +183,8 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_container_logs(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Container log streams are not supported yet."""
-        return self.async_abort(reason="family_not_available")
+        """Ask for the container-log base topic."""
+        return await self._async_step_base_topic(Family.CONTAINER_LOGS, user_input)
 
     async def _async_step_base_topic(
         self, family: Family, user_input: dict[str, Any] | None
@@ -202,8 +233,10 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         if (known := DISCOVERY_TOPICS.get(discovery_info.subscribed_topic)) is None:
             return self.async_abort(reason="invalid_discovery_info")
         family, depth = known
-        levels = discovery_info.topic.split("/")
-        base = "/".join(levels[:-depth])
+        if depth:
+            base = "/".join(discovery_info.topic.split("/")[:-depth])
+        else:
+            base = discovery_info.subscribed_topic.removesuffix("/#")
         payload = discovery_info.payload
         raw = payload.encode() if isinstance(payload, str) else bytes(payload)
         if (device := discovered_device(family, base, discovery_info.topic, raw)) is None:
@@ -289,6 +322,21 @@ class MqttFleetOptionsFlow(OptionsFlow):
 
 
 def _options_fields(family: Family) -> dict[vol.Marker, Any]:
+    if family is Family.CONTAINER_LOGS:
+        return {
+            vol.Required(CONF_BATCH_LOGS): BooleanSelector(),
+            vol.Required(CONF_BATCH_INTERVAL): NumberSelector(
+                NumberSelectorConfig(
+                    min=0.1, max=60, step=0.1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+                )
+            ),
+            vol.Required(CONF_BATCH_MAX): NumberSelector(
+                NumberSelectorConfig(min=1, max=1000, step=1, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(CONF_FORWARD_HA_LOGS): BooleanSelector(),
+            vol.Required(CONF_FORWARD_HA_LEVEL): LEVEL_SELECTOR,
+            vol.Required(CONF_LOG_EVENT_LEVEL): LEVEL_SELECTOR,
+        }
     fields: dict[vol.Marker, Any] = {
         vol.Required(CONF_OFFLINE_TIMEOUT): _seconds(MIN_OFFLINE_TIMEOUT, MAX_OFFLINE_TIMEOUT)
     }
@@ -314,9 +362,11 @@ def _seconds(minimum: int, maximum: int) -> NumberSelector:
 def _clean_options(user_input: dict[str, Any]) -> dict[str, Any]:
     """Whole seconds, and lists without blank or repeated entries."""
     options = dict(user_input)
-    for key in (CONF_OFFLINE_TIMEOUT, CONF_POLL_INTERVAL):
+    for key in (CONF_OFFLINE_TIMEOUT, CONF_POLL_INTERVAL, CONF_BATCH_MAX):
         if key in options:
             options[key] = int(options[key])
+    if CONF_BATCH_INTERVAL in options:
+        options[CONF_BATCH_INTERVAL] = float(options[CONF_BATCH_INTERVAL])
     for key in (CONF_SERVERS, CONF_RPC_ALLOW_LIST):
         if key in options:
             options[key] = list(
@@ -331,7 +381,7 @@ def _options_errors(options: dict[str, Any]) -> dict[str, str]:
     if template is not None and (problem := relay_topic_template_problem(template)):
         errors[CONF_RELAY_COMMAND_TOPIC] = f"template_{problem}"
     poll_interval = options.get(CONF_POLL_INTERVAL)
-    if poll_interval is not None and poll_interval >= options[CONF_OFFLINE_TIMEOUT]:
+    if poll_interval is not None and poll_interval >= options.get(CONF_OFFLINE_TIMEOUT, 0):
         errors[CONF_POLL_INTERVAL] = "poll_interval_too_long"
     if not all(is_safe_id(server) for server in options.get(CONF_SERVERS, [])):
         errors[CONF_SERVERS] = "servers_invalid"

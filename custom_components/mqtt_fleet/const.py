@@ -47,6 +47,13 @@ CONF_SERVERS: Final = "servers"
 CONF_RPC_ALLOW_LIST: Final = "rpc_allow_list"
 CONF_TERMINAL_ENABLED: Final = "terminal_enabled"
 
+CONF_BATCH_LOGS: Final = "batch_logs"
+CONF_BATCH_INTERVAL: Final = "batch_interval"
+CONF_BATCH_MAX: Final = "batch_max"
+CONF_FORWARD_HA_LOGS: Final = "forward_ha_logs"
+CONF_FORWARD_HA_LEVEL: Final = "forward_ha_level"
+CONF_LOG_EVENT_LEVEL: Final = "log_event_level"
+
 DEFAULT_POLL_INTERVAL: Final = 10
 MIN_POLL_INTERVAL: Final = 2
 MAX_POLL_INTERVAL: Final = 3600
@@ -66,12 +73,14 @@ EVENT_DEVICE_ONLINE: Final = f"{DOMAIN}_device_online"
 EVENT_DEVICE_OFFLINE: Final = f"{DOMAIN}_device_offline"
 EVENT_DISPLAY_INTERACTION: Final = f"{DOMAIN}_display_interaction"
 EVENT_SYSTEM_MESSAGE: Final = f"{DOMAIN}_system_message"
+EVENT_LOG: Final = f"{DOMAIN}_log"
 
 # Actions
 SERVICE_SEND_COMMAND: Final = "send_command"
 SERVICE_LIST_SESSIONS: Final = "list_sessions"
 SERVICE_RPC_CALL: Final = "rpc_call"
 SERVICE_TERMINAL_EXEC: Final = "terminal_exec"
+SERVICE_FORWARD_LOG: Final = "forward_log"
 ATTR_DEVICE_ID: Final = "device_id"
 ATTR_COMMAND: Final = "command"
 ATTR_SERVER: Final = "server"
@@ -81,6 +90,16 @@ ATTR_METHOD: Final = "method"
 ATTR_ARGS: Final = "args"
 ATTR_TIMEOUT: Final = "timeout"
 ATTR_IDLE: Final = "idle"
+ATTR_MESSAGE: Final = "message"
+ATTR_LEVEL: Final = "level"
+ATTR_SOURCE_TYPE: Final = "source_type"
+ATTR_SOURCE_NAME: Final = "source_name"
+ATTR_SERVICE_ID: Final = "service_id"
+ATTR_SERVICE_NAME: Final = "service_name"
+ATTR_CONTAINER_ID: Final = "container_id"
+ATTR_QOS: Final = "qos"
+ATTR_RETAIN: Final = "retain"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 
 ADMIN_REPLY_TIMEOUT: Final = 5.0
 RPC_TIMEOUT: Final = 10.0

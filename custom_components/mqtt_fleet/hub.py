@@ -255,6 +255,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
 
     family: Family
     manufacturer: str
+    has_connectivity = True  # log sources are neither online nor offline
 
     def __init__(self, hass: HomeAssistant, entry: FleetConfigEntry) -> None:
         """Read the entry; nothing is subscribed until async_start."""
@@ -301,6 +302,13 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     @callback  # noqa: B027 - an optional hook
     def async_mqtt_reconnected(self) -> None:
         """React to the broker coming back (HA's MQTT layer resubscribes by itself)."""
+
+    @callback  # noqa: B027 - an optional hook
+    def async_tick(self) -> None:
+        """Do the family's periodic work, before the hub entities refresh."""
+
+    async def async_prepare_unload(self) -> None:  # noqa: B027 - an optional hook
+        """Finish work that must not be lost (e.g. flush batches) before unloading."""
 
     # Lifecycle ----------------------------------------------------------------------
 
@@ -400,6 +408,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             received = self.messages_received - self._rate_count
             self.message_rate = round(received * 60 / elapsed, 1)
         self._rate_since, self._rate_count = now, self.messages_received
+        self.async_tick()
         self._async_refresh_hub_entities()
 
     @property
@@ -480,7 +489,8 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         self.devices[device_id] = device
         LOGGER.info("Discovered %s device %s under %s", self.manufacturer, device_id, self.base)
         self.fire_device_event(EVENT_DEVICE_DISCOVERED, device)
-        device.notify("connectivity")
+        if self.has_connectivity:
+            device.notify("connectivity")
         return device
 
     @callback

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -27,7 +27,9 @@ from homeassistant.util import dt as dt_util
 from .const import Family
 from .entity import FleetEntity, HubEntity
 from .families.autocore import EXTRA_TELEMETRY_PREFIX
+from .families.container_logs import LogSourceDevice, count_key
 from .families.janus import AdminState
+from .protocol.container_logs import Level, LogMessage
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 # Entities only write state when a device reports a change; nothing is polled.
 PARALLEL_UPDATES = 0
+MAX_STATE_LENGTH = 255
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +51,8 @@ class FleetSensorDescription(SensorEntityDescription):
 
     value_fn: Callable[[FleetDevice], StateType | datetime] | None = None
     available_fn: Callable[[FleetDevice], bool] | None = None
+    attributes_fn: Callable[[FleetDevice], dict[str, Any] | None] | None = None
+    restore_fn: Callable[[FleetDevice, Any], None] | None = None  # seed the device
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +60,7 @@ class HubSensorDescription(SensorEntityDescription):
     """A sensor about the hub's message stream."""
 
     value_fn: Callable[[FleetHub[Any]], StateType]
+    needs_connectivity: bool = False  # not for log sources, which have none
 
 
 def _last_seen(device: FleetDevice) -> datetime | None:
@@ -233,6 +239,7 @@ HUB_SENSORS: tuple[HubSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda hub: hub.devices_online,
+        needs_connectivity=True,
     ),
 )
 
@@ -257,10 +264,54 @@ def _autocore_description(key: str) -> FleetSensorDescription | None:
     return None
 
 
+def _log_count(level: Level) -> FleetSensorDescription:
+    def value(device: FleetDevice) -> int:
+        return cast("LogSourceDevice", device).counts[level]
+
+    def restore(device: FleetDevice, restored: Any) -> None:
+        if isinstance(restored, int | float) and restored > 0:
+            cast("LogSourceDevice", device).restore_count(level, int(restored))
+
+    return FleetSensorDescription(
+        key=count_key(level),
+        translation_key=count_key(level),
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_registry_enabled_default=level is not Level.DEBUG,
+        value_fn=value,
+        restore_fn=restore,
+    )
+
+
+def _last_problem(device: FleetDevice) -> str | None:
+    log: LogMessage | None = device.values.get("last_problem")
+    return None if log is None else log.message[:MAX_STATE_LENGTH]
+
+
+def _last_problem_attributes(device: FleetDevice) -> dict[str, Any] | None:
+    log: LogMessage | None = device.values.get("last_problem")
+    if log is None:
+        return None
+    logged = None if log.timestamp is None else datetime.fromtimestamp(log.timestamp / 1000, UTC)
+    return {"message": log.message, "level": log.level.value, "timestamp": logged}
+
+
+CONTAINER_LOG_SENSORS = _catalogue(
+    *(_log_count(level) for level in Level),
+    FleetSensorDescription(
+        key="last_problem",
+        translation_key="last_problem",
+        value_fn=_last_problem,
+        attributes_fn=_last_problem_attributes,
+        available_fn=_always,
+    ),
+    LAST_SEEN,
+)
+
 DESCRIBE: dict[Family, Callable[[str], FleetSensorDescription | None]] = {
     Family.AUTOCORE: _autocore_description,
     Family.JANUS: JANUS_SENSORS.get,
     Family.SPOTFI: SPOTFI_SENSORS.get,
+    Family.CONTAINER_LOGS: CONTAINER_LOG_SENSORS.get,
 }
 
 
@@ -271,7 +322,11 @@ async def async_setup_entry(
 ) -> None:
     """Add the hub sensors now and device sensors as their values appear."""
     hub = entry.runtime_data
-    async_add_entities(HubSensor(hub, description) for description in HUB_SENSORS)
+    async_add_entities(
+        HubSensor(hub, description)
+        for description in HUB_SENSORS
+        if hub.has_connectivity or not description.needs_connectivity
+    )
     describe = DESCRIBE[hub.family]
 
     def factory(device: FleetDevice, key: str) -> FleetSensor | None:
@@ -300,6 +355,8 @@ class FleetSensor(FleetEntity, RestoreSensor):
                 self._restored = dt_util.parse_datetime(state.state)
         elif (data := await self.async_get_last_sensor_data()) is not None:
             self._restored = data.native_value  # type: ignore[assignment]
+        if (restore := self.entity_description.restore_fn) is not None:
+            restore(self.device, self._restored)
 
     @property
     def available(self) -> bool:
@@ -307,6 +364,13 @@ class FleetSensor(FleetEntity, RestoreSensor):
         if (available_fn := self.entity_description.available_fn) is not None:
             return available_fn(self.device)
         return super().available
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the attributes the description adds (the full last message)."""
+        if (attributes_fn := self.entity_description.attributes_fn) is not None:
+            return attributes_fn(self.device)
+        return None
 
     @property
     def native_value(self) -> StateType | datetime:

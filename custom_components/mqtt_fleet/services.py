@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+import time
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
@@ -20,15 +21,26 @@ from .const import (
     ADMIN_REPLY_TIMEOUT,
     ATTR_ARGS,
     ATTR_COMMAND,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_CONTAINER_ID,
     ATTR_DEVICE_ID,
     ATTR_IDLE,
+    ATTR_LEVEL,
+    ATTR_MESSAGE,
     ATTR_METHOD,
     ATTR_PATH,
+    ATTR_QOS,
+    ATTR_RETAIN,
     ATTR_ROUTER,
     ATTR_SERVER,
+    ATTR_SERVICE_ID,
+    ATTR_SERVICE_NAME,
+    ATTR_SOURCE_NAME,
+    ATTR_SOURCE_TYPE,
     ATTR_TIMEOUT,
     DOMAIN,
     RPC_TIMEOUT,
+    SERVICE_FORWARD_LOG,
     SERVICE_LIST_SESSIONS,
     SERVICE_RPC_CALL,
     SERVICE_SEND_COMMAND,
@@ -37,14 +49,20 @@ from .const import (
     TERMINAL_TIMEOUT,
 )
 from .families.autocore import AutoCoreHub
+from .families.container_logs import ContainerLogsHub
 from .families.janus import JanusHub
 from .families.spotfi import SpotFiHub
 from .protocol.autocore import DeviceCommand
+from .protocol.container_logs import Level, LogMessage, SourceType
+from .protocol.topics import UnsafeIdError
 
 if TYPE_CHECKING:
     from homeassistant.util.json import JsonValueType
 
     from .hub import FleetConfigEntry, FleetHub
+
+# Our own parser refuses payloads over 64 KiB: never forward what we could not read back.
+MAX_LOG_LENGTH: Final = 32_768
 
 SEND_COMMAND_SCHEMA = vol.Schema(
     {
@@ -69,6 +87,22 @@ RPC_CALL_SCHEMA = vol.Schema(
         vol.Optional(ATTR_TIMEOUT, default=RPC_TIMEOUT): vol.All(
             vol.Coerce(float), vol.Range(min=0.5, max=120)
         ),
+    }
+)
+FORWARD_LOG_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_MESSAGE): vol.All(cv.string, vol.Length(min=1, max=MAX_LOG_LENGTH)),
+        vol.Optional(ATTR_LEVEL, default=Level.INFO.value): vol.In(
+            [level.value for level in Level]
+        ),
+        vol.Optional(ATTR_SOURCE_TYPE, default=SourceType.OTHER.value): vol.In([*SourceType]),
+        vol.Optional(ATTR_SOURCE_NAME): cv.string,
+        vol.Optional(ATTR_SERVICE_ID): vol.All(vol.Coerce(int), vol.Range(min=0, max=2**53)),
+        vol.Optional(ATTR_SERVICE_NAME): cv.string,
+        vol.Optional(ATTR_CONTAINER_ID): cv.string,
+        vol.Optional(ATTR_QOS, default=1): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
+        vol.Optional(ATTR_RETAIN, default=False): cv.boolean,
+        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
     }
 )
 TERMINAL_EXEC_SCHEMA = vol.Schema(
@@ -98,6 +132,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN, SERVICE_TERMINAL_EXEC, _async_terminal_exec, supports_response=SupportsResponse.ONLY
     )
+    hass.services.async_register(DOMAIN, SERVICE_FORWARD_LOG, _async_forward_log)
 
 
 def _validate(schema: vol.Schema, call: ServiceCall) -> dict[str, Any]:
@@ -180,3 +215,34 @@ async def _async_terminal_exec(call: ServiceCall) -> ServiceResponse:
     return await hub.async_terminal_exec(
         device, data[ATTR_COMMAND], data[ATTR_TIMEOUT], data[ATTR_IDLE]
     )
+
+
+async def _async_forward_log(call: ServiceCall) -> None:
+    """Publish one log on a container-log entry's scheme (batched if the entry batches)."""
+    data = _validate(FORWARD_LOG_SCHEMA, call)
+    hubs = [hub for hub in _loaded_hubs(call.hass) if isinstance(hub, ContainerLogsHub)]
+    if entry_id := data.get(ATTR_CONFIG_ENTRY_ID):
+        hubs = [hub for hub in hubs if hub.entry.entry_id == entry_id]
+    if len(hubs) != 1:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="log_entry_not_found" if not hubs else "log_entry_ambiguous",
+        )
+    log = LogMessage(
+        message=data[ATTR_MESSAGE],
+        level=Level(data[ATTR_LEVEL]),
+        timestamp=int(time.time() * 1000),
+        source_type=data[ATTR_SOURCE_TYPE],
+        source_name=data.get(ATTR_SOURCE_NAME),
+        service_id=data.get(ATTR_SERVICE_ID),
+        service_name=data.get(ATTR_SERVICE_NAME),
+        container_id=data.get(ATTR_CONTAINER_ID),
+    )
+    try:
+        await hubs[0].forwarder.async_forward(log, data[ATTR_QOS], data[ATTR_RETAIN])
+    except UnsafeIdError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unsafe_service_name",
+            translation_placeholders={"service_name": str(data.get(ATTR_SERVICE_NAME))},
+        ) from err

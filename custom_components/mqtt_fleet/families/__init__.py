@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..const import CONF_FAMILY, Family
 from .autocore import AutoCoreHub
+from .container_logs import ContainerLogsHub
 from .janus import JanusHub
 from .spotfi import SpotFiHub
 
@@ -18,6 +19,7 @@ HUB_TYPES: dict[Family, type[FleetHub[Any]]] = {
     Family.AUTOCORE: AutoCoreHub,
     Family.JANUS: JanusHub,
     Family.SPOTFI: SpotFiHub,
+    Family.CONTAINER_LOGS: ContainerLogsHub,
 }
 
 

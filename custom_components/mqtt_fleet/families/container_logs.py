@@ -1,0 +1,199 @@
+"""Container log streams: read them per source, and forward logs onto the same scheme.
+
+Log streams are high-rate: counters are written on the hub's timer, never per line;
+only warnings and errors update the "last problem" sensor at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, callback
+
+from ..const import (
+    CONF_BATCH_INTERVAL,
+    CONF_BATCH_LOGS,
+    CONF_BATCH_MAX,
+    CONF_FORWARD_HA_LEVEL,
+    CONF_FORWARD_HA_LOGS,
+    CONF_LOG_EVENT_LEVEL,
+    EVENT_LOG,
+    Family,
+)
+from ..forwarding import PYTHON_LEVELS, HomeAssistantLogHandler, LogForwarder
+from ..hub import FleetDevice, FleetHub
+from ..protocol.container_logs import ContainerLogsProtocol, Level, LogMessage, LogStream
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from homeassistant.core import HomeAssistant
+
+    from ..hub import FleetConfigEntry
+
+MODEL: Final = "Container log source"
+SOURCE_NAMES: Final = {"system": "System", "manager": "Container manager", "other": "Other logs"}
+DEFAULT_BATCH_INTERVAL: Final = 1.0
+DEFAULT_BATCH_MAX: Final = 50
+
+
+def count_key(level: Level) -> str:
+    """Return the entity key of a level's counter."""
+    return f"{level}_logs"
+
+
+class LogSourceDevice(FleetDevice):
+    """An app's service, the system or the manager: counts its logs per level."""
+
+    def __init__(
+        self, hub: FleetHub[Any], device_id: str, registry_id: str, *, restored: bool
+    ) -> None:
+        """Start counting from zero (restored counters add their last values)."""
+        super().__init__(hub, device_id, registry_id, restored=restored)
+        self.counts: dict[Level, int] = dict.fromkeys(Level, 0)
+        self._written: dict[Level, int] = dict(self.counts)
+
+    @property
+    def available(self) -> bool:
+        """A quiet source is not a missing one."""
+        return True
+
+    @property
+    def connected(self) -> bool | None:
+        """Log sources have no connectivity."""
+        return None
+
+    @callback
+    def count(self, level: Level) -> None:
+        """Count one log; a level's counter entity appears with its first log."""
+        self.counts[level] += 1
+        if self.counts[level] == 1:
+            self.notify(count_key(level))
+
+    @callback
+    def restore_count(self, level: Level, restored: int) -> None:
+        """Continue a counter from its value before the restart."""
+        self.counts[level] += restored
+        self._written[level] += restored
+
+    @callback
+    def write_counts(self) -> None:
+        """Write the counters that changed since the last time (the hub's timer)."""
+        for level, value in self.counts.items():
+            if value != self._written[level]:
+                self._written[level] = value
+                self.notify(count_key(level))
+
+
+class ContainerLogsHub(FleetHub[LogSourceDevice]):
+    """Read a container-log stream under one base topic; forward logs onto it."""
+
+    family = Family.CONTAINER_LOGS
+    manufacturer = "Container manager"
+    has_connectivity = False
+
+    def __init__(self, hass: HomeAssistant, entry: FleetConfigEntry) -> None:
+        """Build the protocol and the forwarder from the entry's options."""
+        super().__init__(hass, entry)
+        self.protocol = ContainerLogsProtocol(self.base)
+        self.event_level = Level(self.options.get(CONF_LOG_EVENT_LEVEL, Level.WARN))
+        self.forwarder = LogForwarder(
+            hass,
+            self.protocol,
+            self.async_publish,
+            batching=self.options.get(CONF_BATCH_LOGS, True),
+            interval=float(self.options.get(CONF_BATCH_INTERVAL, DEFAULT_BATCH_INTERVAL)),
+            max_size=int(self.options.get(CONF_BATCH_MAX, DEFAULT_BATCH_MAX)),
+        )
+        self._log_handler: HomeAssistantLogHandler | None = None
+
+    @property
+    def subscriptions(self) -> Iterable[str]:
+        """Return `{base}/#`."""
+        return self.protocol.subscriptions
+
+    def create_device(self, device_id: str, registry_id: str, *, restored: bool) -> LogSourceDevice:
+        """Make a log source."""
+        return LogSourceDevice(self, device_id, registry_id, restored=restored)
+
+    async def async_start(self) -> None:
+        """Subscribe; forward HA's own records when the options say so; flush at stop."""
+        await super().async_start()
+        if self.options.get(CONF_FORWARD_HA_LOGS, False):
+            level = Level(self.options.get(CONF_FORWARD_HA_LEVEL, Level.WARN))
+            self._log_handler = HomeAssistantLogHandler(
+                self.hass, self.forwarder, PYTHON_LEVELS[level]
+            )
+            logging.getLogger().addHandler(self._log_handler)
+        self._unsubscribes.append(
+            self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
+        )
+
+    async def _async_on_stop(self, _event: Event) -> None:
+        """Send what is batched while HA's MQTT client still runs."""
+        self._remove_log_handler()
+        await self.forwarder.async_close()
+
+    async def async_prepare_unload(self) -> None:
+        """Stop taking HA's records and flush every batch."""
+        self._remove_log_handler()
+        await self.forwarder.async_close()
+
+    def _remove_log_handler(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler = None
+
+    def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
+        """Count a message's logs on its source; fire events at and above the threshold."""
+        stream = self.protocol.parse(topic, payload)
+        device = self.device_for(stream.source, MODEL, _source_name(stream))
+        for log in stream.logs:
+            device.count(log.level)
+            if log.level.rank >= Level.WARN.rank:
+                device.push("last_problem", log)
+            if log.level.rank >= self.event_level.rank:
+                self.fire_device_event(EVENT_LOG, device, _event_data(log))
+        device.mark_seen(monotonic, wall)
+        return stream.problems
+
+    @callback
+    def async_tick(self) -> None:
+        """Write the counters that changed: O(sources) every 10 s, not per line."""
+        for device in self.devices.values():
+            device.write_counts()
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Add the forwarder's counters."""
+        return {
+            **super().as_diagnostics(),
+            "forwarding": {
+                "batching": self.forwarder.batching,
+                "forwarded": self.forwarder.forwarded,
+                "batches": self.forwarder.batches,
+                "queued": self.forwarder.queued,
+                "dropped": self.forwarder.dropped,
+                "home_assistant_logs": self._log_handler is not None,
+            },
+        }
+
+
+def _source_name(stream: LogStream) -> str:
+    if stream.service_name is not None:
+        return f"{stream.service_name} (app {stream.app_id})"
+    return SOURCE_NAMES.get(stream.source, stream.source)
+
+
+def _event_data(log: LogMessage) -> dict[str, Any]:
+    return {
+        "level": log.level.value,
+        "message": log.message,
+        "timestamp": log.timestamp,
+        "source_type": log.source_type,
+        "source_name": log.source_name,
+        "service_id": log.service_id,
+        "service_name": log.service_name,
+        "container_id": log.container_id,
+    }

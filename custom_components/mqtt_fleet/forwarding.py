@@ -1,0 +1,198 @@
+"""Log forwarding: publish logs on the container-log scheme, batched like MqttLogBackend.
+
+Home Assistant's own records can go the same way, through a logging handler that only
+hands records to the event loop: it never blocks, and never forwards the records that
+forwarding itself (or HA's MQTT layer under it) writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+import logging
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+
+from .const import LOGGER
+from .protocol.container_logs import Level, LogMessage, SourceType
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from .protocol.container_logs import ContainerLogsProtocol
+    from .protocol.topics import OutgoingMessage
+
+MAX_BUFFERED: Final = 100_000  # logs kept while the broker is away; the oldest go first
+# Never forwarded: our own records and those of the layers a forward goes through.
+NOT_FORWARDED: Final = ("custom_components.mqtt_fleet", "homeassistant.components.mqtt", "paho")
+PYTHON_LEVELS: Final = {
+    Level.DEBUG: logging.DEBUG,
+    Level.INFO: logging.INFO,
+    Level.WARN: logging.WARNING,
+    Level.ERROR: logging.ERROR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedLog:
+    """A log waiting for its batch: its topic and QoS decide the batch it joins."""
+
+    topic: str
+    qos: int
+    log: LogMessage
+
+
+class LogForwarder:
+    """Publish logs singly, or batched per topic every interval and at the size limit.
+
+    A batch that fails to publish goes back to the front of the queue, so nothing is
+    lost while the broker is away; delivery is at least once.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        protocol: ContainerLogsProtocol,
+        publish: Callable[[OutgoingMessage], Awaitable[None]],
+        *,
+        batching: bool,
+        interval: float,
+        max_size: int,
+    ) -> None:
+        """Forward through `publish` (the hub's)."""
+        self._hass = hass
+        self._protocol = protocol
+        self._publish = publish
+        self.batching = batching
+        self._interval = interval
+        self._max_size = max_size
+        self._queue: deque[QueuedLog] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flush_lock = asyncio.Lock()
+        self.forwarded = 0
+        self.batches = 0
+        self.dropped = 0
+
+    @property
+    def queued(self) -> int:
+        """Return how many logs wait for their batch."""
+        return len(self._queue)
+
+    async def async_forward(self, log: LogMessage, qos: int = 1, retain: bool = False) -> None:
+        """Publish now, or queue for the next batch (a retained log always goes alone)."""
+        if not self.batching or retain:
+            await self._publish(self._protocol.single(log, qos, retain))
+            self.forwarded += 1
+            return
+        self.enqueue(log, qos)
+
+    @callback
+    def enqueue(self, log: LogMessage, qos: int = 1) -> None:
+        """Queue a log; flush at the size limit, else within one interval."""
+        if len(self._queue) >= MAX_BUFFERED:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append(QueuedLog(self._protocol.topic_for(log), qos, log))
+        if len(self._queue) >= self._max_size:
+            self._schedule_flush()
+        elif self._timer is None:
+            self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
+
+    @callback
+    def _schedule_flush(self) -> None:
+        self._cancel_timer()
+        self._hass.async_create_background_task(self.async_flush(), "mqtt_fleet log flush")
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def async_flush(self) -> None:
+        """Publish everything queued, grouped per topic as MqttLogBackend does."""
+        async with self._flush_lock:
+            self._cancel_timer()
+            while self._queue:
+                taken = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self._max_size))
+                ]
+                groups: dict[tuple[str, int], list[LogMessage]] = {}
+                for queued in taken:
+                    groups.setdefault((queued.topic, queued.qos), []).append(queued.log)
+                published: set[tuple[str, int]] = set()
+                try:
+                    for (topic, qos), logs in groups.items():
+                        await self._publish(self._protocol.batch(topic, logs, qos))
+                        published.add((topic, qos))
+                        self.forwarded += len(logs)
+                        self.batches += 1
+                except HomeAssistantError as err:
+                    unsent = [q for q in taken if (q.topic, q.qos) not in published]
+                    self._queue.extendleft(reversed(unsent))
+                    LOGGER.warning("Log forwarding paused, %d logs kept: %s", len(self._queue), err)
+                    self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
+                    return
+
+    @callback
+    def submit(self, log: LogMessage) -> None:
+        """Forward a log from synchronous code (the logging handler), by the batch path."""
+        if self.batching:
+            self.enqueue(log)
+        else:
+            self._hass.async_create_background_task(
+                self._async_forward_quietly(log), "mqtt_fleet log forward"
+            )
+
+    async def _async_forward_quietly(self, log: LogMessage) -> None:
+        try:
+            await self.async_forward(log)
+        except HomeAssistantError as err:
+            LOGGER.debug("Could not forward a log record: %s", err)
+
+    async def async_close(self) -> None:
+        """Flush what is queued (entry unload, Home Assistant stop)."""
+        await self.async_flush()
+        self._cancel_timer()
+
+
+class HomeAssistantLogHandler(logging.Handler):
+    """Hand Home Assistant's records to the forwarder, from whatever thread logs them."""
+
+    def __init__(self, hass: HomeAssistant, forwarder: LogForwarder, level: int) -> None:
+        """Forward records at `level` and above."""
+        super().__init__(level)
+        self._hass = hass
+        self._forwarder = forwarder
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Never block and never raise: build the log, schedule it, return."""
+        if record.name.startswith(NOT_FORWARDED):
+            return
+        try:
+            text = f"{record.name}: {record.getMessage()}"
+            if record.exc_info:
+                text = f"{text}\n{logging.Formatter().formatException(record.exc_info)}"
+            log = LogMessage(
+                message=text,
+                level=_level(record.levelno),
+                timestamp=int(record.created * 1000),
+                source_type=SourceType.SYSTEM,
+                source_name="homeassistant",
+                is_system=True,
+            )
+            self._hass.loop.call_soon_threadsafe(self._forwarder.submit, log)
+        except Exception:
+            self.handleError(record)
+
+
+def _level(levelno: int) -> Level:
+    if levelno >= logging.ERROR:
+        return Level.ERROR
+    if levelno >= logging.WARNING:
+        return Level.WARN
+    if levelno >= logging.INFO:
+        return Level.INFO
+    return Level.DEBUG
