@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+import os
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.components.mqtt.models import DATA_MQTT
 from homeassistant.core import HomeAssistant
+from hypothesis import settings
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -22,6 +24,12 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.mqtt_fleet  # noqa: F401
 from custom_components.mqtt_fleet.config_flow import default_options
 from custom_components.mqtt_fleet.const import CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN, Family
+
+# CI runs the same examples every time (a failure can be rerun); HYPOTHESIS_PROFILE=explore
+# draws new ones.
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 type Fire = Callable[[str, str | bytes], Coroutine[Any, Any, None]]
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 import json
 import math
+import shutil
+import subprocess
 
 from hypothesis import example, given, settings, strategies as st
 import orjson
@@ -42,7 +44,7 @@ def js_truthy(value: object) -> bool:
     if value is None or value is False:
         return False
     if isinstance(value, int | float):
-        return value == value and value != 0  # NaN, 0 and -0 are falsy
+        return not math.isnan(value) and value != 0  # NaN, 0 and -0 are falsy
     if isinstance(value, str):
         return value != ""
     return True
@@ -70,6 +72,14 @@ def js_number_to_string(value: float) -> str:
     return repr(value)  # '1e+21', '-1.5e+22': the same form in both languages
 
 
+def js_app_id(service_id: float | None) -> str:
+    """`message.serviceId ? Math.floor(message.serviceId / 1000) : 'unknown'`, as a string."""
+    if not js_truthy(service_id):
+        return "unknown"
+    assert service_id is not None
+    return js_number_to_string(js_floor(float(service_id) / 1000))
+
+
 def js_build_topic(base: str, log: LogMessage) -> str:
     """MqttLogBackend.buildTopic from seed 004, line for line:
 
@@ -92,12 +102,7 @@ def js_build_topic(base: str, log: LogMessage) -> str:
     parts = [base]
     if log.source_type == "container" and js_truthy(log.service_name):
         assert log.service_name is not None
-        if js_truthy(log.service_id):
-            assert log.service_id is not None
-            app_id = js_number_to_string(js_floor(float(log.service_id) / 1000))
-        else:
-            app_id = "unknown"
-        parts.extend([app_id, log.service_name])
+        parts.extend([js_app_id(log.service_id), log.service_name])
     elif log.source_type == "system":
         parts.append("system")
     elif log.source_type == "manager":
@@ -161,6 +166,9 @@ js_service_ids = st.one_of(
     st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER),
     st.floats(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER),
 )
+# Whole numbers as far as orjson writes them and parse reads them back exactly.
+JSON_TIMESTAMPS = st.integers(min_value=0, max_value=2**64 - 1)
+JSON_SERVICE_IDS = st.integers(min_value=-(2**63), max_value=2**64 - 1)
 texts = st.text(max_size=24)
 optional_texts = st.one_of(st.none(), texts)
 optional_booleans = st.one_of(st.none(), st.booleans())
@@ -179,20 +187,24 @@ def js_logs(draw: st.DrawFn) -> LogMessage:
 
 
 @st.composite
-def valid_logs(draw: st.DrawFn) -> LogMessage:
+def valid_logs(
+    draw: st.DrawFn,
+    timestamps: st.SearchStrategy[int] = JSON_TIMESTAMPS,
+    service_ids: st.SearchStrategy[int] = JSON_SERVICE_IDS,
+) -> LogMessage:
     """Any LogMessage single() can publish: a container's service name is a safe id."""
-    source_type = draw(source_types)
+    # parse reads an empty type as `other`; any other type comes back as sent.
+    source_type = draw(source_types.filter(bool))
     service_name = draw(st.one_of(st.none(), safe_names, texts))
     if source_type == SourceType.CONTAINER and service_name and not is_safe_id(service_name):
         service_name = draw(safe_names)
     return LogMessage(
         message=draw(texts),
         level=draw(st.sampled_from(Level)),
-        timestamp=draw(st.one_of(st.none(), st.integers(min_value=0, max_value=2**64 - 1))),
-        # parse reads an empty type as `other`; any other type comes back as sent.
-        source_type=draw(source_types.filter(bool)),
+        timestamp=draw(st.one_of(st.none(), timestamps)),
+        source_type=source_type,
         source_name=draw(optional_texts),
-        service_id=draw(st.one_of(st.none(), st.integers(min_value=-(2**63), max_value=2**64 - 1))),
+        service_id=draw(st.one_of(st.none(), service_ids)),
         service_name=service_name,
         container_id=draw(optional_texts),
         is_stderr=draw(optional_booleans),
@@ -263,12 +275,7 @@ def test_topic_for_is_the_seeds_build_topic(log: LogMessage, base: str) -> None:
 @example(service_id=5e-324)
 @example(service_id=-5e-324)
 def test_app_id_for_is_the_seeds_app_id(service_id: float | None) -> None:
-    if js_truthy(service_id):
-        assert service_id is not None
-        expected = js_number_to_string(js_floor(float(service_id) / 1000))
-    else:
-        expected = "unknown"
-    assert app_id_for(service_id) == expected
+    assert app_id_for(service_id) == js_app_id(service_id)
 
 
 @FAST
@@ -281,7 +288,10 @@ def test_app_id_for_ints_is_integer_floor_division(service_id: int) -> None:
 
 
 @FAST
-@given(log=valid_logs())
+@given(
+    # JavaScript holds integers exactly only up to 2**53 (forward_log's limit too).
+    log=valid_logs(service_ids=st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER))
+)
 def test_single_payload_is_json_stringify(log: LogMessage) -> None:
     message = PROTOCOL.single(log)
     assert message.payload == json_stringify(js_log_object(log))
@@ -452,8 +462,9 @@ json_values = st.recursive(
 payloads = st.one_of(
     st.dictionaries(json_keys, json_values, max_size=8).map(orjson.dumps),
     st.lists(valid_logs(), max_size=3).map(
-        lambda logs: orjson.dumps({"count": len(logs), "logs": [json.loads(
-            PROTOCOL.single(log).payload) for log in logs]})
+        lambda logs: orjson.dumps(
+            {"count": len(logs), "logs": [json.loads(PROTOCOL.single(log).payload) for log in logs]}
+        )
     ),
     st.binary(max_size=40),
 )
@@ -465,7 +476,12 @@ def test_parse_returns_a_stream_or_raises_invalid_message(topic: str, payload: b
     try:
         stream = PROTOCOL.parse(topic, payload)
     except InvalidMessage as err:
-        assert err.reason
+        reason: str | None = err.reason
+    else:
+        reason = None
+    if reason is not None:
+        assert isinstance(reason, str)
+        assert reason
         return
     assert topic.startswith(f"{BASE}/")
     assert isinstance(stream.topic_level, Level)
@@ -491,4 +507,75 @@ def test_every_topic_the_seed_publishes_for_js_safe_ids_is_read(log: LogMessage)
         payload = b'{"count":0,"logs":[]}' if suffix else b'{"message":"m","level":"info"}'
         stream = PROTOCOL.parse(topic + suffix, payload)
         assert stream.topic_level is log.level
-        assert (stream.source, stream.app_id, stream.service_name) == expected_source(log)
+        if log.source_type == "container" and log.service_name:
+            app_id = js_app_id(log.service_id)
+            expected = (f"{app_id}:{log.service_name}", app_id, log.service_name)
+        elif log.source_type in ("system", "manager"):
+            expected = (str(log.source_type), None, None)
+        else:
+            expected = ("other", None, None)
+        assert (stream.source, stream.app_id, stream.service_name) == expected
+
+
+# --- the seed's own JavaScript, where node is installed -------------------------------
+
+NODE = shutil.which("node")
+# buildTopic and the payload of publishSingle from seed 004, types removed.
+SEED_JS = r"""
+function buildTopic(baseTopic, message) {
+    const parts = [baseTopic];
+    if (message.source.type === 'container' && message.serviceName) {
+        const appId = message.serviceId ? Math.floor(message.serviceId / 1000) : 'unknown';
+        parts.push(appId.toString(), message.serviceName);
+    } else if (message.source.type === 'system') {
+        parts.push('system');
+    } else if (message.source.type === 'manager') {
+        parts.push('manager');
+    } else {
+        parts.push('other');
+    }
+    parts.push(message.level);
+    return parts.join('/');
+}
+const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const out = input.logs.map((message) => [buildTopic(input.base, message), JSON.stringify(message)]);
+process.stdout.write(JSON.stringify(out));
+"""
+NODE_RUNS = settings(max_examples=10, deadline=None, database=None)
+js_safe_ints = st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
+
+
+def run_seed(logs: list[LogMessage]) -> list[tuple[str, bytes]]:
+    """Each log's topic and payload as the seed's JavaScript makes them."""
+    assert NODE is not None
+    request = json.dumps({"base": BASE, "logs": [js_log_object(log) for log in logs]})
+    result = subprocess.run(  # noqa: S603 - a fixed script on our own input
+        [NODE, "-e", SEED_JS], input=request.encode(), capture_output=True, check=True, timeout=60
+    )
+    return [(topic, payload.encode()) for topic, payload in json.loads(result.stdout)]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@NODE_RUNS
+@given(logs=st.lists(js_logs(), min_size=1, max_size=40))
+def test_topic_for_is_what_node_runs_the_seed_to(logs: list[LogMessage]) -> None:
+    for log, (topic, _) in zip(logs, run_seed(logs), strict=True):
+        assert js_build_topic(BASE, log) == topic
+        if log.source_type == "container" and log.service_name and not is_safe_id(log.service_name):
+            continue
+        assert PROTOCOL.topic_for(log) == topic
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@NODE_RUNS
+@given(
+    logs=st.lists(
+        valid_logs(timestamps=js_safe_ints.filter(lambda n: n >= 0), service_ids=js_safe_ints),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_single_is_what_node_runs_the_seed_to(logs: list[LogMessage]) -> None:
+    for log, seed in zip(logs, run_seed(logs), strict=True):
+        message = PROTOCOL.single(log)
+        assert (message.topic, message.payload) == seed

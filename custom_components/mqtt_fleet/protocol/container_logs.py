@@ -88,9 +88,11 @@ def read_level(value: str) -> Level | None:
 def app_id_for(service_id: float | None) -> str:
     """Return the seed's `{appId}` level: floor(serviceId/1000), `unknown` without one.
 
-    Like the seed's JavaScript, a serviceId of 0 counts as none.
+    Like the seed's JavaScript, a serviceId of 0 (or NaN) counts as none.
     """
-    return str(math.floor(service_id / 1000)) if service_id else "unknown"
+    if not service_id or not math.isfinite(service_id):
+        return "unknown"
+    return str(math.floor(service_id / 1000))
 
 
 class ContainerLogsProtocol:
@@ -227,5 +229,6 @@ def _log(data: JsonObject, problems: list[str], prefix: str) -> LogMessage | Non
         is_stderr=fields.boolean("isStdErr"),
         is_system=fields.boolean("isSystem"),
     )
-    problems.extend(f"{prefix}{problem}" for problem in (*fields.problems, *source.problems))
+    problems.extend(f"{prefix}{problem}" for problem in fields.problems)
+    problems.extend(f"{prefix}source.{problem}" for problem in source.problems)
     return log
