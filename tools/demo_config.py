@@ -4,8 +4,9 @@ The directory gets a ``configuration.yaml``, a symlink to the repo's
 ``custom_components/mqtt_fleet`` and a ``.storage`` folder made with Home
 Assistant's own code: onboarding done, an owner/admin user ``demo`` (password
 ``demo1234``), the core config, and config entries: MQTT pointing at the demo
-broker, and MQTT Fleet for AutoCore, Janus and SpotFi with their default options
-(the Janus servers listed up front; the SpotFi terminal action switched on).
+broker, and MQTT Fleet for every family with its default options (the Janus
+servers listed up front; the SpotFi terminal action and the forwarding of Home
+Assistant's own warnings switched on).
 
 Usage (with the venv's python)::
 
@@ -65,6 +66,7 @@ from custom_components.mqtt_fleet.const import (  # noqa: E402
     CONF_ADMIN_SECRET,
     CONF_BASE_TOPIC,
     CONF_FAMILY,
+    CONF_FORWARD_HA_LOGS,
     CONF_SERVERS,
     CONF_TERMINAL_ENABLED,
     DEFAULT_BASE_TOPICS,
@@ -81,9 +83,10 @@ def fleet_entries(settings: DemoSettings) -> list[ConfigEntry]:
     extra_options: dict[Family, dict[str, Any]] = {
         Family.JANUS: {CONF_SERVERS: list(settings.janus_servers)},
         Family.SPOTFI: {CONF_TERMINAL_ENABLED: True},
+        Family.CONTAINER_LOGS: {CONF_FORWARD_HA_LOGS: True},
     }
     entries = []
-    for family in (Family.AUTOCORE, Family.JANUS, Family.SPOTFI):
+    for family in Family:
         base = DEFAULT_BASE_TOPICS[family]
         entries.append(
             make_entry(
