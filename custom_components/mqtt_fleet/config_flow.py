@@ -86,6 +86,14 @@ LEVEL_SELECTOR: Final = SelectSelector(
         mode=SelectSelectorMode.DROPDOWN,
     )
 )
+# HA's own debug records include the event bus handling our events: never forwarded.
+FORWARD_LEVEL_SELECTOR: Final = SelectSelector(
+    SelectSelectorConfig(
+        options=[level.value for level in Level if level is not Level.DEBUG],
+        translation_key="log_level",
+        mode=SelectSelectorMode.DROPDOWN,
+    )
+)
 LIST_SELECTOR: Final = TextSelector(TextSelectorConfig(multiple=True))
 
 
@@ -334,7 +342,7 @@ def _options_fields(family: Family) -> dict[vol.Marker, Any]:
                 NumberSelectorConfig(min=1, max=1000, step=1, mode=NumberSelectorMode.BOX)
             ),
             vol.Required(CONF_FORWARD_HA_LOGS): BooleanSelector(),
-            vol.Required(CONF_FORWARD_HA_LEVEL): LEVEL_SELECTOR,
+            vol.Required(CONF_FORWARD_HA_LEVEL): FORWARD_LEVEL_SELECTOR,
             vol.Required(CONF_LOG_EVENT_LEVEL): LEVEL_SELECTOR,
         }
     fields: dict[vol.Marker, Any] = {

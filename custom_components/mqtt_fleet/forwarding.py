@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 MAX_BUFFERED: Final = 100_000  # logs kept while the broker is away; the oldest go first
 # Never forwarded: our own records and those of the layers a forward goes through.
 NOT_FORWARDED: Final = ("custom_components.mqtt_fleet", "homeassistant.components.mqtt", "paho")
+NOT_FORWARDED_CHILDREN: Final = tuple(f"{name}." for name in NOT_FORWARDED)
+MAX_RECORD_LENGTH: Final = 8192  # characters of a record's text (tracebacks are long)
 PYTHON_LEVELS: Final = {
     Level.DEBUG: logging.DEBUG,
     Level.INFO: logging.INFO,
@@ -72,6 +74,8 @@ class LogForwarder:
         self._queue: deque[QueuedLog] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._flush_lock = asyncio.Lock()
+        self._flush_requested = False
+        self._retrying = False
         self.forwarded = 0
         self.batches = 0
         self.dropped = 0
@@ -91,11 +95,17 @@ class LogForwarder:
 
     @callback
     def enqueue(self, log: LogMessage, qos: int = 1) -> None:
-        """Queue a log; flush at the size limit, else within one interval."""
+        """Queue a log; flush at the size limit, else within one interval.
+
+        While the broker is away (a retry is pending) logs only queue up: one retry per
+        interval, however many arrive.
+        """
         if len(self._queue) >= MAX_BUFFERED:
             self._queue.popleft()
             self.dropped += 1
         self._queue.append(QueuedLog(self._protocol.topic_for(log), qos, log))
+        if self._retrying or self._flush_requested:
+            return
         if len(self._queue) >= self._max_size:
             self._schedule_flush()
         elif self._timer is None:
@@ -104,6 +114,7 @@ class LogForwarder:
     @callback
     def _schedule_flush(self) -> None:
         self._cancel_timer()
+        self._flush_requested = True
         self._hass.async_create_background_task(self.async_flush(), "mqtt_fleet log flush")
 
     def _cancel_timer(self) -> None:
@@ -115,30 +126,39 @@ class LogForwarder:
         """Publish everything queued, grouped per topic as MqttLogBackend does."""
         async with self._flush_lock:
             self._cancel_timer()
+            self._flush_requested = self._retrying = False
             while self._queue:
                 taken = [
                     self._queue.popleft() for _ in range(min(len(self._queue), self._max_size))
                 ]
-                groups: dict[tuple[str, int], list[LogMessage]] = {}
+                groups: dict[tuple[str, int], list[QueuedLog]] = {}
                 for queued in taken:
-                    groups.setdefault((queued.topic, queued.qos), []).append(queued.log)
-                published: set[tuple[str, int]] = set()
+                    groups.setdefault((queued.topic, queued.qos), []).append(queued)
+                sent = 0
                 try:
-                    for (topic, qos), logs in groups.items():
-                        await self._publish(self._protocol.batch(topic, logs, qos))
-                        published.add((topic, qos))
-                        self.forwarded += len(logs)
-                        self.batches += 1
+                    for (topic, qos), group in groups.items():
+                        logs = [queued.log for queued in group]
+                        for message, count in self._protocol.batches(topic, logs, qos):
+                            await self._publish(message)
+                            self.forwarded += count
+                            self.batches += 1
+                            sent += count
                 except HomeAssistantError as err:
-                    unsent = [q for q in taken if (q.topic, q.qos) not in published]
-                    self._queue.extendleft(reversed(unsent))
+                    ordered = [queued for group in groups.values() for queued in group]
+                    sent_ids = {id(queued) for queued in ordered[:sent]}
+                    self._queue.extendleft(reversed([q for q in taken if id(q) not in sent_ids]))
                     LOGGER.warning("Log forwarding paused, %d logs kept: %s", len(self._queue), err)
+                    self._cancel_timer()
+                    self._retrying = True
                     self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
                     return
 
     @callback
     def submit(self, log: LogMessage) -> None:
         """Forward a log from synchronous code (the logging handler), by the batch path."""
+        if not self._protocol.fits(log):
+            self.dropped += 1
+            return
         if self.batching:
             self.enqueue(log)
         else:
@@ -169,12 +189,14 @@ class HomeAssistantLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Never block and never raise: build the log, schedule it, return."""
-        if record.name.startswith(NOT_FORWARDED):
+        if record.name in NOT_FORWARDED or record.name.startswith(NOT_FORWARDED_CHILDREN):
             return
         try:
             text = f"{record.name}: {record.getMessage()}"
             if record.exc_info:
                 text = f"{text}\n{logging.Formatter().formatException(record.exc_info)}"
+            if len(text) > MAX_RECORD_LENGTH:
+                text = f"{text[: MAX_RECORD_LENGTH - 15]} … (truncated)"
             log = LogMessage(
                 message=text,
                 level=_level(record.levelno),

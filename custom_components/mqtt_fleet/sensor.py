@@ -53,6 +53,7 @@ class FleetSensorDescription(SensorEntityDescription):
     available_fn: Callable[[FleetDevice], bool] | None = None
     attributes_fn: Callable[[FleetDevice], dict[str, Any] | None] | None = None
     restore_fn: Callable[[FleetDevice, Any], None] | None = None  # seed the device
+    restore_attributes: tuple[str, ...] = ()  # shown until the device reports again
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +303,7 @@ CONTAINER_LOG_SENSORS = _catalogue(
         translation_key="last_problem",
         value_fn=_last_problem,
         attributes_fn=_last_problem_attributes,
+        restore_attributes=("message", "level", "timestamp"),
         available_fn=_always,
     ),
     LAST_SEEN,
@@ -341,6 +343,7 @@ class FleetSensor(FleetEntity, RestoreSensor):
 
     entity_description: FleetSensorDescription
     _restored: StateType | datetime = None
+    _restored_attributes: dict[str, Any] | None = None
 
     def __init__(self, device: FleetDevice, description: FleetSensorDescription) -> None:
         """Bind the sensor to its device and description."""
@@ -357,6 +360,12 @@ class FleetSensor(FleetEntity, RestoreSensor):
             self._restored = data.native_value  # type: ignore[assignment]
         if (restore := self.entity_description.restore_fn) is not None:
             restore(self.device, self._restored)
+        if (keys := self.entity_description.restore_attributes) and (
+            state := await self.async_get_last_state()
+        ) is not None:
+            self._restored_attributes = {
+                k: state.attributes[k] for k in keys if k in state.attributes
+            }
 
     @property
     def available(self) -> bool:
@@ -369,7 +378,7 @@ class FleetSensor(FleetEntity, RestoreSensor):
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Return the attributes the description adds (the full last message)."""
         if (attributes_fn := self.entity_description.attributes_fn) is not None:
-            return attributes_fn(self.device)
+            return attributes_fn(self.device) or self._restored_attributes
         return None
 
     @property

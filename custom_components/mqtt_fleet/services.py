@@ -238,6 +238,8 @@ async def _async_forward_log(call: ServiceCall) -> None:
         service_name=data.get(ATTR_SERVICE_NAME),
         container_id=data.get(ATTR_CONTAINER_ID),
     )
+    if not hubs[0].protocol.fits(log):
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="log_too_large")
     try:
         await hubs[0].forwarder.async_forward(log, data[ATTR_QOS], data[ATTR_RETAIN])
     except UnsafeIdError as err:

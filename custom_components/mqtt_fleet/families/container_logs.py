@@ -123,6 +123,8 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
         await super().async_start()
         if self.options.get(CONF_FORWARD_HA_LOGS, False):
             level = Level(self.options.get(CONF_FORWARD_HA_LEVEL, Level.WARN))
+            if level.rank < Level.INFO.rank:  # debug records include the bus handling our events
+                level = Level.INFO
             self._log_handler = HomeAssistantLogHandler(
                 self.hass, self.forwarder, PYTHON_LEVELS[level]
             )
@@ -149,6 +151,8 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
     def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
         """Count a message's logs on its source; fire events at and above the threshold."""
         stream = self.protocol.parse(topic, payload)
+        if not stream.logs:  # e.g. a batch of refused entries: no source to show
+            return stream.problems
         device = self.device_for(stream.source, MODEL, _source_name(stream))
         for log in stream.logs:
             device.count(log.level)

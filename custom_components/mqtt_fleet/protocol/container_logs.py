@@ -14,11 +14,18 @@ from typing import Final
 
 import orjson
 
-from .payload import FieldReader, InvalidMessage, JsonObject, decode_json_object
+from .payload import (
+    MAX_PAYLOAD_BYTES,
+    FieldReader,
+    InvalidMessage,
+    JsonObject,
+    decode_json_object,
+)
 from .topics import BaseTopic, OutgoingMessage, is_safe_id, require_safe_id
 
 BATCH_LEVEL: Final = "batch"
 _APP_ID: Final = re.compile(r"-?[0-9]+")
+_BATCH_OVERHEAD: Final = 64  # `{"count":N,"logs":[...]}` around the logs, with room to spare
 _LEVEL_ALIASES: Final = {"warning": "warn", "fatal": "error"}
 
 
@@ -122,8 +129,38 @@ class ContainerLogsProtocol:
 
     def batch(self, topic: str, logs: list[LogMessage], qos: int = 1) -> OutgoingMessage:
         """Build `{topic}/batch` with `{count, logs}`; batches are never retained."""
-        body = {"count": len(logs), "logs": [log_body(log) for log in logs]}
-        return OutgoingMessage(f"{topic}/{BATCH_LEVEL}", orjson.dumps(body), qos, False)
+        return self._batch(topic, [orjson.dumps(log_body(log)) for log in logs], qos)
+
+    def batches(
+        self, topic: str, logs: list[LogMessage], qos: int = 1
+    ) -> list[tuple[OutgoingMessage, int]]:
+        """Build as few batches as the 64 KiB payload limit allows, with their log counts.
+
+        Raises ValueError for a log that does not fit a batch on its own (see `fits`).
+        """
+        built: list[tuple[OutgoingMessage, int]] = []
+        parts: list[bytes] = []
+        size = 0
+        for log in logs:
+            part = orjson.dumps(log_body(log))
+            if len(part) + _BATCH_OVERHEAD > MAX_PAYLOAD_BYTES:
+                raise ValueError("a log is too large for a batch")
+            if parts and size + len(part) + 1 + _BATCH_OVERHEAD > MAX_PAYLOAD_BYTES:
+                built.append((self._batch(topic, parts, qos), len(parts)))
+                parts, size = [], 0
+            parts.append(part)
+            size += len(part) + 1
+        if parts:
+            built.append((self._batch(topic, parts, qos), len(parts)))
+        return built
+
+    def _batch(self, topic: str, parts: list[bytes], qos: int) -> OutgoingMessage:
+        payload = b'{"count":%d,"logs":[%b]}' % (len(parts), b",".join(parts))
+        return OutgoingMessage(f"{topic}/{BATCH_LEVEL}", payload, qos, False)
+
+    def fits(self, log: LogMessage) -> bool:
+        """Tell whether a log can be sent and read back, alone or in a batch."""
+        return len(orjson.dumps(log_body(log))) + _BATCH_OVERHEAD <= MAX_PAYLOAD_BYTES
 
     def parse(self, topic: str, payload: bytes) -> LogStream:
         """Turn a received message into the logs it holds, or raise InvalidMessage."""
