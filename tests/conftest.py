@@ -8,6 +8,7 @@ from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.components.mqtt.models import DATA_MQTT
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from hypothesis import settings
 import pytest
@@ -41,14 +42,21 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 @pytest.fixture
 async def mqtt_mock(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> AsyncGenerator[Any]:
-    """HA's mocked MQTT client, with its misc timer stopped at the end of the test.
+    """HA's mocked MQTT client, with its timers stopped at the end of the test.
 
-    The mocked paho client never closes its socket, which is what stops that timer.
+    The mocked paho client never closes its socket, which is what stops the misc timer.
+    Our entries are unloaded first, so their unsubscribes do not arm the unsubscribe
+    cooldown after the check for lingering timers has begun.
     """
     yield mqtt_mock
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(entry.entry_id)
     client = hass.data[DATA_MQTT].client
     if client._misc_timer is not None:
         client._misc_timer.cancel()
+    client._subscribe_debouncer._async_cancel_timer()
+    client._unsubscribe_debouncer._async_cancel_timer()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from custom_components.mqtt_fleet.forwarding import HomeAssistantLogHandler
 PACKAGE = Path(config_flow.__file__).parent
 TRANSLATIONS = json.loads((PACKAGE / "translations" / "en.json").read_text("utf-8"))
 BASE = "container-manager/logs"
-SUBSCRIBED = "container-manager/logs/#"
+SUBSCRIBED = "container-manager/logs/manager/#"
 TOPIC = "container-manager/logs/1/web/info"
 DEFAULT_OPTIONS = {
     "batch_logs": True,
@@ -55,6 +55,7 @@ LOG = json.dumps(
         "containerId": "c0ffee",
     }
 )
+BATCH = json.dumps({"count": 1, "logs": [{"message": "Applying target state", "level": "info"}]})
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -242,7 +243,7 @@ async def test_overlapping_base_of_the_family(hass: HomeAssistant, base: str) ->
 def test_manifest_lists_the_discovery_topic() -> None:
     manifest = json.loads((PACKAGE / "manifest.json").read_text("utf-8"))
     assert SUBSCRIBED in manifest["mqtt"]
-    assert config_flow.DISCOVERY_TOPICS[SUBSCRIBED] == (Family.CONTAINER_LOGS, 0)
+    assert config_flow.DISCOVERY_TOPICS[SUBSCRIBED] == (Family.CONTAINER_LOGS, BASE)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -354,14 +355,19 @@ async def test_a_second_source_does_not_open_a_second_flow(hass: HomeAssistant) 
 
 @pytest.mark.usefixtures("mqtt_mock")
 async def test_discovery_through_ha_mqtt(hass: HomeAssistant) -> None:
+    """Only the manager's own logs start a flow: container logs are far too many."""
     async_fire_mqtt_message(hass, TOPIC, LOG)
+    async_fire_mqtt_message(hass, "container-manager/logs/system/warn/batch", LOG)
+    await hass.async_block_till_done()
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    async_fire_mqtt_message(hass, "container-manager/logs/manager/info/batch", BATCH)
     await hass.async_block_till_done()
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["step_id"] == "discovery_confirm"
     assert flow["context"]["source"] == SOURCE_MQTT
     assert flow["context"]["unique_id"] == "container_logs:container-manager/logs"
     result = await hass.config_entries.flow.async_configure(flow["flow_id"])
-    assert result["description_placeholders"]["device"] == "1:web"
+    assert result["description_placeholders"]["device"] == "manager"
 
 
 # --- options ----------------------------------------------------------------------------

@@ -617,6 +617,44 @@ async def test_partial_publish_failure_requeues_only_the_unsent_batches(
     assert hub.forwarder.forwarded == 5
 
 
+async def test_a_flush_publishes_its_batches_at_once(
+    hass: HomeAssistant, hub: ContainerLogsHub, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """Each batch awaits its own PUBACK while the others are already on their way."""
+    in_flight: list[str] = []
+    release = asyncio.Event()
+
+    async def held(hass_: HomeAssistant, topic: str, *args: Any, **kw: Any) -> None:
+        in_flight.append(topic)
+        await release.wait()
+
+    with patch.object(mqtt, "async_publish", held):
+        for level in ("debug", "info", "warn", "error"):
+            for number in range(10):
+                await forward(hass, message=f"{level} {number}", level=level)
+        await advance(hass, freezer, 1)
+        assert in_flight == [
+            f"{BASE}/other/{level}/batch" for level in ("debug", "info", "warn", "error")
+        ]
+        assert hub.forwarder.forwarded == 0  # none acknowledged yet, all four published
+        release.set()
+        await settle(hass)
+    assert (hub.forwarder.forwarded, hub.forwarder.batches, hub.forwarder.queued) == (40, 4, 0)
+
+
+async def test_an_unexpected_publish_error_keeps_the_logs(
+    hass: HomeAssistant, hub: ContainerLogsHub, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """A bug below us is raised, not swallowed, and the logs stay queued for the next flush."""
+    with patch.object(mqtt, "async_publish", AsyncMock(side_effect=RuntimeError("bug"))):
+        await forward(hass, message="kept")
+        with pytest.raises(RuntimeError, match="bug"):
+            await hub.forwarder.async_flush()
+    assert hub.forwarder.queued == 1
+    await hub.forwarder.async_flush()
+    assert messages(mqtt_mock) == ["kept"]
+
+
 async def test_buffer_limit_drops_the_oldest(
     hass: HomeAssistant, hub: ContainerLogsHub, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -663,6 +701,7 @@ async def test_two_entries_need_a_config_entry_id(
     with pytest.raises(ServiceValidationError) as err:
         await forward(hass, message="m", config_entry_id=other.entry_id)
     assert err.value.translation_key == "log_entry_not_found"
+    await advance(hass, freezer, 2)  # the unload's unsubscribe cooldown
 
 
 @pytest.mark.usefixtures("hub")

@@ -70,13 +70,15 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
-# The manifest's discovery topics: family, and how many levels follow the base topic.
-DISCOVERY_TOPICS: Final[dict[str, tuple[Family, int]]] = {
-    "autocore/+/status": (Family.AUTOCORE, 2),
-    "autocore/devices/+/status": (Family.AUTOCORE, 3),
-    "janus/+/status": (Family.JANUS, 2),
-    "spotfi/router/+/status": (Family.SPOTFI, 2),
-    "container-manager/logs/#": (Family.CONTAINER_LOGS, 0),  # 0: the filter's own prefix
+# The manifest's discovery topics: the family and base topic each one finds.
+# Log streams are found by the manager's own logs: a filter over every log would start a
+# discovery flow per log line.
+DISCOVERY_TOPICS: Final[dict[str, tuple[Family, str]]] = {
+    "autocore/+/status": (Family.AUTOCORE, "autocore"),
+    "autocore/devices/+/status": (Family.AUTOCORE, "autocore"),
+    "janus/+/status": (Family.JANUS, "janus"),
+    "spotfi/router/+/status": (Family.SPOTFI, "spotfi/router"),
+    "container-manager/logs/manager/#": (Family.CONTAINER_LOGS, "container-manager/logs"),
 }
 SECRET_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 LEVEL_SELECTOR: Final = SelectSelector(
@@ -240,11 +242,7 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         """Work out family and base from a discovery topic, then ask the user."""
         if (known := DISCOVERY_TOPICS.get(discovery_info.subscribed_topic)) is None:
             return self.async_abort(reason="invalid_discovery_info")
-        family, depth = known
-        if depth:
-            base = "/".join(discovery_info.topic.split("/")[:-depth])
-        else:
-            base = discovery_info.subscribed_topic.removesuffix("/#")
+        family, base = known
         payload = discovery_info.payload
         raw = payload.encode() if isinstance(payload, str) else bytes(payload)
         if (device := discovered_device(family, base, discovery_info.topic, raw)) is None:

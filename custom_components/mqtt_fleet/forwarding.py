@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .protocol.topics import OutgoingMessage
 
 MAX_BUFFERED: Final = 100_000  # logs kept while the broker is away; the oldest go first
+BATCHES_PER_ROUND: Final = 100  # full batches a flush publishes at once
 # Never forwarded: our own records and those of the layers a forward goes through.
 NOT_FORWARDED: Final = ("custom_components.mqtt_fleet", "homeassistant.components.mqtt", "paho")
 NOT_FORWARDED_CHILDREN: Final = tuple(f"{name}." for name in NOT_FORWARDED)
@@ -123,35 +124,55 @@ class LogForwarder:
             self._timer = None
 
     async def async_flush(self) -> None:
-        """Publish everything queued, grouped per topic as MqttLogBackend does."""
+        """Publish everything queued, grouped per topic as MqttLogBackend does.
+
+        The batches of a round are published at once, each awaiting its own PUBACK, so a
+        backlog takes a few round trips rather than one per batch. HA's client sends them
+        in order. Those that fail go back to the front of the queue, in order.
+        """
         async with self._flush_lock:
             self._cancel_timer()
             self._flush_requested = self._retrying = False
             while self._queue:
-                taken = [
-                    self._queue.popleft() for _ in range(min(len(self._queue), self._max_size))
-                ]
-                groups: dict[tuple[str, int], list[QueuedLog]] = {}
-                for queued in taken:
-                    groups.setdefault((queued.topic, queued.qos), []).append(queued)
-                sent = 0
-                try:
-                    for (topic, qos), group in groups.items():
-                        logs = [queued.log for queued in group]
-                        for message, count in self._protocol.batches(topic, logs, qos):
-                            await self._publish(message)
-                            self.forwarded += count
-                            self.batches += 1
-                            sent += count
-                except HomeAssistantError as err:
-                    ordered = [queued for group in groups.values() for queued in group]
-                    sent_ids = {id(queued) for queued in ordered[:sent]}
-                    self._queue.extendleft(reversed([q for q in taken if id(q) not in sent_ids]))
-                    LOGGER.warning("Log forwarding paused, %d logs kept: %s", len(self._queue), err)
-                    self._cancel_timer()
-                    self._retrying = True
-                    self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
-                    return
+                taken = min(len(self._queue), self._max_size * BATCHES_PER_ROUND)
+                planned = self._plan([self._queue.popleft() for _ in range(taken)])
+                results = await asyncio.gather(
+                    *(self._publish(message) for message, _ in planned), return_exceptions=True
+                )
+                unsent: list[QueuedLog] = []
+                failure: BaseException | None = None
+                for (_, logs), result in zip(planned, results, strict=True):
+                    if result is None:
+                        self.forwarded += len(logs)
+                        self.batches += 1
+                    else:
+                        unsent.extend(logs)
+                        failure = result
+                if failure is None:
+                    continue
+                self._queue.extendleft(reversed(unsent))
+                if not isinstance(failure, HomeAssistantError):
+                    raise failure
+                LOGGER.warning("Log forwarding paused, %d logs kept: %s", len(self._queue), failure)
+                self._cancel_timer()  # one armed by a log queued during the round
+                self._retrying = True
+                self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
+                return
+
+    def _plan(self, taken: list[QueuedLog]) -> list[tuple[OutgoingMessage, list[QueuedLog]]]:
+        """Group queued logs per topic and QoS, in order, into batches within the limits."""
+        groups: dict[tuple[str, int], list[QueuedLog]] = {}
+        for queued in taken:
+            groups.setdefault((queued.topic, queued.qos), []).append(queued)
+        planned: list[tuple[OutgoingMessage, list[QueuedLog]]] = []
+        for (topic, qos), group in groups.items():
+            for start in range(0, len(group), self._max_size):
+                chunk = group[start : start + self._max_size]
+                offset = 0
+                for message, count in self._protocol.batches(topic, [q.log for q in chunk], qos):
+                    planned.append((message, chunk[offset : offset + count]))
+                    offset += count
+        return planned
 
     @callback
     def submit(self, log: LogMessage) -> None:

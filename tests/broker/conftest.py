@@ -175,6 +175,9 @@ class Broker:
             "allow_anonymous true\n"
             "persistence false\n"
             "set_tcp_nodelay true\n"  # replies in well under a millisecond, not 40+ ms
+            # No cap on a subscriber's queue (default 1000): a burst of logs must not be
+            # dropped ("Outgoing messages are being dropped") for a subscriber that lags.
+            "max_queued_messages 0\n"
             f"user {user}\n"
             "log_dest stderr\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
@@ -395,6 +398,25 @@ class Simulator:
     log: Path
     janus: list[str] = field(default_factory=list)
     spotfi: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)  # the container manager's log sources
+    lines: list[str] = field(default_factory=list)  # stdout lines after READY, so far
+    stdout_rest: bytearray = field(default_factory=bytearray)  # read, not yet a whole line
+
+    def read_lines(self) -> list[str]:
+        """Return every stdout line printed after READY so far (BURST_DONE), never blocking."""
+        assert self.proc.stdout is not None
+        while True:
+            try:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self.stdout_rest += chunk
+        *complete, rest = self.stdout_rest.split(b"\n")
+        self.stdout_rest[:] = rest
+        self.lines.extend(line.decode(errors="replace") for line in complete)
+        return self.lines
 
     def send_signal(self, sig: int) -> None:
         """Signal the simulator (SIGTERM stops it, SIGSTOP/SIGCONT freeze and thaw it)."""
@@ -447,7 +469,8 @@ def simulator(
         )
     assert proc.stdout is not None
     try:
-        line = _read_line(proc, START_TIMEOUT)
+        rest = bytearray()
+        line = _read_line(proc, START_TIMEOUT, rest)
         if not line.startswith("READY "):
             pytest.fail(f"simulator did not get ready ({line!r}):\n{_tail(log)}")
         devices = json.loads(line.removeprefix("READY "))
@@ -458,14 +481,20 @@ def simulator(
             log,
             janus=devices.get("janus", []),
             spotfi=devices.get("spotfi", []),
+            logs=devices.get("logs", []),
+            stdout_rest=rest,
         )
     finally:
         _stop_process(proc, simulator_stop_signal)
         proc.stdout.close()
 
 
-def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
-    """Read the first stdout line of a child without blocking past `timeout`."""
+def _read_line(proc: subprocess.Popen[bytes], timeout: float, rest: bytearray | None = None) -> str:
+    """Read the first stdout line of a child without blocking past `timeout`.
+
+    What was read after that line goes into `rest`, if given (later lines, such as
+    BURST_DONE, may arrive in the same read).
+    """
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
@@ -481,4 +510,7 @@ def _read_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
             if not chunk:
                 time.sleep(0.02)  # end of file: the child is exiting
             buffer += chunk
-    return buffer.partition(b"\n")[0].decode(errors="replace")
+    line, _, after = buffer.partition(b"\n")
+    if rest is not None:
+        rest += after
+    return line.decode(errors="replace")
