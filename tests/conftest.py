@@ -26,6 +26,8 @@ import custom_components.mqtt_fleet  # noqa: F401
 from custom_components.mqtt_fleet.config_flow import default_options
 from custom_components.mqtt_fleet.const import CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN, Family
 
+from .report import Reliability
+
 # CI runs the same examples every time (a failure can be rerun); HYPOTHESIS_PROFILE=explore
 # draws new ones.
 settings.register_profile("ci", derandomize=True)
@@ -110,3 +112,9 @@ def fire(hass: HomeAssistant) -> Fire:
         await hass.async_block_till_done()
 
     return _fire
+
+
+@pytest.fixture
+def reliability(request: pytest.FixtureRequest) -> Reliability:
+    """Record this test's row of RELIABILITY.md (tests/report.py)."""
+    return Reliability(request.node.nodeid)

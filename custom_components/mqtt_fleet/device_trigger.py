@@ -1,0 +1,90 @@
+"""Device triggers: a device going online or offline, and AutoCore display interactions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
+from homeassistant.components.homeassistant.triggers import event as event_trigger
+from homeassistant.const import (
+    CONF_DEVICE_ID,
+    CONF_DOMAIN,
+    CONF_EVENT_DATA,
+    CONF_PLATFORM,
+    CONF_TYPE,
+)
+from homeassistant.helpers import device_registry as dr
+import voluptuous as vol
+
+from .const import (
+    CONF_FAMILY,
+    DOMAIN,
+    EVENT_DEVICE_OFFLINE,
+    EVENT_DEVICE_ONLINE,
+    EVENT_DISPLAY_INTERACTION,
+    Family,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.core import CALLBACK_TYPE, HomeAssistant
+    from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
+    from homeassistant.helpers.typing import ConfigType
+
+TRIGGER_EVENTS: Final = {
+    "online": EVENT_DEVICE_ONLINE,
+    "offline": EVENT_DEVICE_OFFLINE,
+    "display_interaction": EVENT_DISPLAY_INTERACTION,
+}
+TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
+    {vol.Required(CONF_TYPE): vol.In(TRIGGER_EVENTS)}
+)
+
+
+def _trigger_types(hass: HomeAssistant, device_id: str) -> list[str]:
+    """Return the trigger types a registry device offers (none for hubs and log sources)."""
+    if (device := dr.async_get(hass).async_get(device_id)) is None:
+        return []
+    for entry_id in device.config_entries:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            continue
+        key = entry.unique_id or entry.entry_id
+        if not any(
+            domain == DOMAIN and ident.startswith(f"{key}/") for domain, ident in device.identifiers
+        ):
+            return []  # the entry's hub device
+        match Family(entry.data[CONF_FAMILY]):
+            case Family.AUTOCORE:
+                return ["online", "offline", "display_interaction"]
+            case Family.CONTAINER_LOGS:
+                return []
+            case _:
+                return ["online", "offline"]
+    return []
+
+
+async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
+    """List the device's triggers."""
+    return [
+        {CONF_PLATFORM: "device", CONF_DOMAIN: DOMAIN, CONF_DEVICE_ID: device_id, CONF_TYPE: kind}
+        for kind in _trigger_types(hass, device_id)
+    ]
+
+
+async def async_attach_trigger(
+    hass: HomeAssistant,
+    config: ConfigType,
+    action: TriggerActionType,
+    trigger_info: TriggerInfo,
+) -> CALLBACK_TYPE:
+    """Listen for the device's event of the trigger's type."""
+    event_config = event_trigger.TRIGGER_SCHEMA(
+        {
+            CONF_PLATFORM: "event",
+            event_trigger.CONF_EVENT_TYPE: TRIGGER_EVENTS[config[CONF_TYPE]],
+            CONF_EVENT_DATA: {"device_id": config[CONF_DEVICE_ID]},
+        }
+    )
+    return await event_trigger.async_attach_trigger(
+        hass, event_config, action, trigger_info, platform_type="device"
+    )

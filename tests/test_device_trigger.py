@@ -1,0 +1,162 @@
+"""Device triggers: online/offline for devices with connectivity, display use for AutoCore."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components import automation
+from homeassistant.components.device_automation import DeviceAutomationType
+from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_get_device_automations,
+    async_mock_service,
+)
+
+from custom_components.mqtt_fleet import device_trigger
+from custom_components.mqtt_fleet.config_flow import default_options
+from custom_components.mqtt_fleet.const import DOMAIN, Family
+
+from .common import BOARD_A, dumps, status_a
+from .conftest import Fire
+
+INTERACTION = {"screen": "main", "element": "button_1", "action": "press"}
+
+
+def board(hass: HomeAssistant, device_id: str = BOARD_A) -> dr.DeviceEntry:
+    device = dr.async_get(hass).async_get_device({(DOMAIN, f"autocore:autocore/{device_id}")})
+    assert device is not None
+    return device
+
+
+def registry_device(hass: HomeAssistant, family: Family, base: str, identifier: str) -> str:
+    """Add an (unloaded) entry of `family` and a registry device under it; return its id."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=f"{family}:{base}",
+        data={"family": family.value, "base_topic": base},
+        options=default_options(family),
+    )
+    entry.add_to_hass(hass)
+    return (
+        dr.async_get(hass)
+        .async_get_or_create(config_entry_id=entry.entry_id, identifiers={(DOMAIN, identifier)})
+        .id
+    )
+
+
+async def fleet_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
+    """Our device triggers (entity platforms such as sensor add their own)."""
+    triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, device_id)
+    return [trigger for trigger in triggers if trigger["domain"] == DOMAIN]
+
+
+def expected(device_id: str, *types: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "platform": "device",
+            "domain": DOMAIN,
+            "device_id": device_id,
+            "type": kind,
+            "metadata": {},
+        }
+        for kind in types
+    ]
+
+
+@pytest.fixture
+def calls(hass: HomeAssistant) -> list[ServiceCall]:
+    return async_mock_service(hass, "test", "automation")
+
+
+async def test_autocore_board_triggers(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
+) -> None:
+    await fire(f"autocore/{BOARD_A}/status", status_a())
+    device_id = board(hass).id
+    triggers = await fleet_triggers(hass, device_id)
+    assert triggers == expected(device_id, "online", "offline", "display_interaction")
+
+
+async def test_hubs_and_log_sources_have_no_triggers(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    hub = dr.async_get(hass).async_get_device({(DOMAIN, "autocore:autocore")})
+    assert hub is not None
+    source = registry_device(hass, Family.CONTAINER_LOGS, "logs", "container_logs:logs/1:web")
+    for device_id in (hub.id, source):
+        assert await fleet_triggers(hass, device_id) == []
+
+
+@pytest.mark.parametrize(
+    ("family", "base", "identifier"),
+    [
+        (Family.JANUS, "janus", "janus:janus/janus-01"),
+        (Family.SPOTFI, "spotfi/router", "spotfi:spotfi/router/r1"),
+    ],
+)
+async def test_janus_and_spotfi_devices_go_online_and_offline(
+    hass: HomeAssistant, mqtt_mock: Any, family: Family, base: str, identifier: str
+) -> None:
+    device_id = registry_device(hass, family, base, identifier)
+    triggers = await fleet_triggers(hass, device_id)
+    assert triggers == expected(device_id, "online", "offline")
+
+
+async def test_triggers_fire_for_their_device_only(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire, calls: list[ServiceCall]
+) -> None:
+    await fire(f"autocore/{BOARD_A}/status", status_a())
+    await fire("autocore/ESP32_002/status", status_a())
+    device_id = board(hass).id
+    assert await async_setup_component(
+        hass,
+        automation.DOMAIN,
+        {
+            automation.DOMAIN: [
+                {
+                    "trigger": {
+                        "platform": "device",
+                        "domain": DOMAIN,
+                        "device_id": device_id,
+                        "type": kind,
+                    },
+                    "action": {
+                        "action": "test.automation",
+                        "data_template": {"kind": kind, "data": "{{ trigger.event.data }}"},
+                    },
+                }
+                for kind in ("online", "offline", "display_interaction")
+            ]
+        },
+    )
+    await fire("autocore/ESP32_002/status", status_a("offline"))
+    await fire("autocore/ESP32_002/display/interaction", dumps(INTERACTION))
+    assert calls == []
+
+    await fire(f"autocore/{BOARD_A}/status", status_a("offline"))
+    await fire(f"autocore/{BOARD_A}/status", status_a())
+    await fire(f"autocore/{BOARD_A}/display/interaction", dumps(INTERACTION))
+    assert [call.data["kind"] for call in calls] == ["offline", "online", "display_interaction"]
+    assert calls[2].data["data"] == {
+        **INTERACTION,
+        "device_id": device_id,
+        "device": BOARD_A,
+        "family": "autocore",
+    }
+
+
+async def test_unknown_device_has_no_triggers(hass: HomeAssistant, mqtt_mock: Any) -> None:
+    assert await device_trigger.async_get_triggers(hass, "not-a-device") == []
+
+
+async def test_another_integrations_device_has_none(hass: HomeAssistant, mqtt_mock: Any) -> None:
+    other = MockConfigEntry(domain="other")
+    other.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=other.entry_id, identifiers={("other", "x")}
+    )
+    assert await device_trigger.async_get_triggers(hass, device.id) == []
