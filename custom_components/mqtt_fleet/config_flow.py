@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -223,15 +224,17 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    def _overlaps_an_entry(self, family: Family, base: str) -> bool:
+    def _overlaps_an_entry(self, family: Family, base: str, moving: str | None = None) -> bool:
         """Return True when `base` nests inside (or holds) another entry's base of `family`.
 
         Equal bases are left to the unique id check, which aborts with a clearer reason.
+        The entry being moved (`moving`, an entry id) does not count.
         """
         for entry in self._async_current_entries(include_ignore=False):
             other = entry.data.get(CONF_BASE_TOPIC)
             if (
-                entry.data.get(CONF_FAMILY) == family
+                entry.entry_id != moving
+                and entry.data.get(CONF_FAMILY) == family
                 and isinstance(other, str)
                 and (base.startswith(f"{other}/") or other.startswith(f"{base}/"))
             ):
@@ -274,6 +277,50 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             },
         )
 
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Move the entry to another base topic, or change the Janus admin secret.
+
+        The devices and entities move with it: their ids and history are kept.
+        """
+        entry = self._get_reconfigure_entry()
+        family = Family(entry.data[CONF_FAMILY])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            base = user_input[CONF_BASE_TOPIC].strip(" ")
+            if (problem := base_topic_problem(base)) is not None:
+                errors[CONF_BASE_TOPIC] = f"base_topic_{problem}"
+            elif self._overlaps_an_entry(family, base, moving=entry.entry_id):
+                errors[CONF_BASE_TOPIC] = "base_topic_overlaps"
+            else:
+                unique_id = f"{family}:{base}"
+                if unique_id != entry.unique_id:
+                    await self.async_set_unique_id(unique_id)
+                    self._abort_if_unique_id_configured()
+                    _move_registry_entries(self.hass, entry, unique_id)
+                data = {CONF_BASE_TOPIC: base}
+                if secret := user_input.get(CONF_ADMIN_SECRET):
+                    data[CONF_ADMIN_SECRET] = secret
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=unique_id,
+                    title=entry_title(family, base),
+                    data_updates=data,
+                )
+        fields: dict[vol.Marker, Any] = {vol.Required(CONF_BASE_TOPIC): TextSelector()}
+        if family is Family.JANUS:
+            fields[vol.Optional(CONF_ADMIN_SECRET)] = SECRET_SELECTOR
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(fields),
+                {CONF_BASE_TOPIC: entry.data[CONF_BASE_TOPIC], **(user_input or {})},
+            ),
+            errors=errors,
+            description_placeholders={"family": FAMILY_TITLES[family]},
+        )
+
     async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
         """Janus refused the admin secret (403): ask for a new one."""
         return await self.async_step_reauth_confirm()
@@ -303,6 +350,29 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             data=data,
             options=default_options(self._family),
         )
+
+
+def _move_registry_entries(hass: HomeAssistant, entry: ConfigEntry, unique_id: str) -> None:
+    """Re-key the entry's devices and entities from its old unique id to `unique_id`."""
+    old = entry.unique_id or entry.entry_id
+
+    def moved(key: str) -> str | None:
+        if key == old:
+            return unique_id
+        return f"{unique_id}/{key.removeprefix(f'{old}/')}" if key.startswith(f"{old}/") else None
+
+    device_registry = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
+        identifiers = {
+            (domain, moved(key) or key) if domain == DOMAIN else (domain, key)
+            for domain, key in device.identifiers
+        }
+        if identifiers != device.identifiers:
+            device_registry.async_update_device(device.id, new_identifiers=identifiers)
+    entity_registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id):
+        if (new_unique_id := moved(entity.unique_id)) is not None:
+            entity_registry.async_update_entity(entity.entity_id, new_unique_id=new_unique_id)
 
 
 class MqttFleetOptionsFlow(OptionsFlow):

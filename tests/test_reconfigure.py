@@ -1,0 +1,120 @@
+"""Reconfigure: move an entry to another base topic (devices and history move along)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.mqtt_fleet.const import DOMAIN
+
+from .common import BOARD_A, status_a, telemetry_a
+from .conftest import Fire
+from .test_config_flow_container_logs import assert_abort_translated, assert_translated, fields
+from .test_janus import janus_entry
+
+TEMPERATURE = f"autocore:autocore/{BOARD_A}/temperature"
+
+
+async def reconfigure(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict[str, Any]:
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+    assert_translated(result)
+    return await hass.config_entries.flow.async_configure(result["flow_id"], data)
+
+
+async def test_moving_the_base_keeps_devices_entities_and_history(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
+) -> None:
+    await fire(f"autocore/{BOARD_A}/status", status_a())
+    await fire(f"autocore/{BOARD_A}/telemetry", telemetry_a(temperature=21.5))
+    entities = er.async_get(hass)
+    entity_id = entities.async_get_entity_id("sensor", DOMAIN, TEMPERATURE)
+    assert entity_id is not None
+    device = dr.async_get(hass).async_get_device({(DOMAIN, f"autocore:autocore/{BOARD_A}")})
+    assert device is not None
+    before = len(er.async_entries_for_config_entry(entities, setup_entry.entry_id))
+
+    result = await reconfigure(hass, setup_entry, base_topic=" site1/autocore ")
+    assert result["reason"] == "reconfigure_successful"
+    assert_abort_translated(result)
+    await hass.async_block_till_done()
+
+    assert setup_entry.state is ConfigEntryState.LOADED
+    assert setup_entry.unique_id == "autocore:site1/autocore"
+    assert setup_entry.title == "AutoCore (site1/autocore)"
+    assert setup_entry.data["base_topic"] == "site1/autocore"
+    moved = dr.async_get(hass).async_get(device.id)
+    assert moved is not None
+    assert moved.identifiers == {(DOMAIN, f"autocore:site1/autocore/{BOARD_A}")}
+    entry = entities.async_get(entity_id)
+    assert entry is not None
+    assert entry.unique_id == f"autocore:site1/autocore/{BOARD_A}/temperature"
+    assert len(er.async_entries_for_config_entry(entities, setup_entry.entry_id)) == before
+    hub = dr.async_get(hass).async_get_device({(DOMAIN, "autocore:site1/autocore")})
+    assert hub is not None
+
+    await fire(f"autocore/{BOARD_A}/telemetry", telemetry_a(temperature=30.0))
+    await fire(f"site1/autocore/{BOARD_A}/telemetry", telemetry_a(temperature=22.5))
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state == "22.5"
+
+
+@pytest.mark.parametrize(
+    ("base", "error"),
+    [("auto#core", "base_topic_wildcard"), ("/autocore", "base_topic_edge_slash")],
+)
+async def test_bad_base_topics_are_refused(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, base: str, error: str
+) -> None:
+    result = await reconfigure(hass, setup_entry, base_topic=base)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base_topic": error}
+    assert_translated(result)
+
+
+async def test_another_entrys_base_is_refused(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    other = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="autocore:site2",
+        data={"family": "autocore", "base_topic": "site2"},
+    )
+    other.add_to_hass(hass)
+    result = await reconfigure(hass, setup_entry, base_topic="site2/inner")
+    assert result["errors"] == {"base_topic": "base_topic_overlaps"}
+    result = await reconfigure(hass, setup_entry, base_topic="site2")
+    assert result["reason"] == "already_configured"
+    assert setup_entry.data["base_topic"] == "autocore"
+
+
+async def test_the_same_base_only_reloads(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    result = await reconfigure(hass, setup_entry, base_topic="autocore")
+    assert result["reason"] == "reconfigure_successful"
+    assert setup_entry.unique_id == "autocore:autocore"
+
+
+async def test_janus_secret_is_changed_or_kept(hass: HomeAssistant, mqtt_mock: Any) -> None:
+    entry = janus_entry(secret="old")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    result = await entry.start_reconfigure_flow(hass)
+    assert fields(result) == ["base_topic", "admin_secret"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "janus", "admin_secret": "new"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["admin_secret"] == "new"
+    result = await reconfigure(hass, entry, base_topic="janus")
+    assert entry.data["admin_secret"] == "new"
+    await hass.async_block_till_done()
