@@ -770,6 +770,7 @@ def test_translations_cover_the_flows() -> None:
         "container_logs",
         "discovery_confirm",
         "reauth_confirm",
+        "reconfigure",
     }
     assert set(config["step"]["user"]["menu_options"]) == {family.value for family in Family}
     assert set(config["step"]["autocore"]["data"]) == {CONF_BASE_TOPIC}
