@@ -31,6 +31,7 @@ from custom_components.mqtt_fleet.const import (
     CONF_FAMILY,
     CONF_OFFLINE_TIMEOUT,
     CONF_RELAY_COMMAND_TOPIC,
+    CONF_STALE_DEVICE_DAYS,
     DOMAIN,
     Family,
 )
@@ -50,7 +51,11 @@ TRANSLATIONS = json.loads((COMPONENT_DIR / "translations" / "en.json").read_text
 MANIFEST = json.loads((COMPONENT_DIR / "manifest.json").read_text("utf-8"))
 
 DEFAULT_TEMPLATE = "{base}/{device_id}/relay/{relay}/set"
-DEFAULT_OPTIONS = {CONF_OFFLINE_TIMEOUT: 90, CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE}
+DEFAULT_OPTIONS = {
+    CONF_OFFLINE_TIMEOUT: 90,
+    CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE,
+    CONF_STALE_DEVICE_DAYS: 30,
+}
 TOPIC_A = f"autocore/{BOARD_A}/status"
 TOPIC_B = f"autocore/devices/{BOARD_B}/status"
 SUBSCRIBED_A = "autocore/+/status"
@@ -538,6 +543,7 @@ async def test_options_form_shows_current_values(
         options={
             CONF_OFFLINE_TIMEOUT: 300,
             CONF_RELAY_COMMAND_TOPIC: "{base}/{device_id}/r{relay}",
+            CONF_STALE_DEVICE_DAYS: 7,
         },
     )
     await hass.async_block_till_done()
@@ -548,6 +554,7 @@ async def test_options_form_shows_current_values(
     assert suggested_values(result) == {
         CONF_OFFLINE_TIMEOUT: 300,
         CONF_RELAY_COMMAND_TOPIC: "{base}/{device_id}/r{relay}",
+        CONF_STALE_DEVICE_DAYS: 7,
     }
 
 
@@ -576,12 +583,17 @@ async def test_options_save_reloads_the_entry(
     result = await hass.config_entries.options.async_init(setup_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_OFFLINE_TIMEOUT: 120, CONF_RELAY_COMMAND_TOPIC: "{base}/cmd/{device_id}/{relay}"},
+        {
+            CONF_OFFLINE_TIMEOUT: 120,
+            CONF_RELAY_COMMAND_TOPIC: "{base}/cmd/{device_id}/{relay}",
+            CONF_STALE_DEVICE_DAYS: 60,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     new_options = {
         CONF_OFFLINE_TIMEOUT: 120,
         CONF_RELAY_COMMAND_TOPIC: "{base}/cmd/{device_id}/{relay}",
+        CONF_STALE_DEVICE_DAYS: 60,
     }
     assert result["data"] == new_options
     await hass.async_block_till_done()
@@ -594,6 +606,7 @@ async def test_options_save_reloads_the_entry(
     assert hub is not old_hub
     assert hub.options == new_options
     assert hub.offline_timeout == 120
+    assert hub.upkeep.stale_after == 60 * 86400
     message = hub.protocol.relay_command(BOARD_A, Layout.MONITOR, 2, True)
     assert message.topic == f"autocore/cmd/{BOARD_A}/2"
     # Layout B commands do not follow the template.
@@ -610,11 +623,20 @@ async def test_options_offline_timeout_from_the_number_box_is_an_int(
     result = await hass.config_entries.options.async_init(setup_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_OFFLINE_TIMEOUT: 600.0, CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE},
+        {
+            CONF_OFFLINE_TIMEOUT: 600.0,
+            CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE,
+            CONF_STALE_DEVICE_DAYS: 14.0,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_OFFLINE_TIMEOUT: 600, CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE}
+    assert result["data"] == {
+        CONF_OFFLINE_TIMEOUT: 600,
+        CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE,
+        CONF_STALE_DEVICE_DAYS: 14,
+    }
     assert type(result["data"][CONF_OFFLINE_TIMEOUT]) is int
+    assert type(result["data"][CONF_STALE_DEVICE_DAYS]) is int
     await hass.async_block_till_done()
     assert setup_entry.runtime_data.offline_timeout == 600
 
@@ -645,6 +667,64 @@ async def test_options_offline_timeout_out_of_range(
             {CONF_OFFLINE_TIMEOUT: seconds, CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE},
         )
     assert CONF_OFFLINE_TIMEOUT in err.value.schema_errors
+    assert dict(setup_entry.options) == DEFAULT_OPTIONS
+    assert setup_entry.runtime_data is hub
+
+
+@pytest.mark.parametrize("family", list(Family))
+async def test_options_stale_device_days_in_every_family(
+    hass: HomeAssistant, mqtt_mock: Any, family: Family
+) -> None:
+    """An entry from before the option runs with, and shows, 30 days in a box of days."""
+    options = config_flow.default_options(family)
+    del options[CONF_STALE_DEVICE_DAYS]
+    data = {CONF_FAMILY: family.value, CONF_BASE_TOPIC: "fleet"}
+    if family is Family.JANUS:
+        data["admin_secret"] = ""
+    entry = MockConfigEntry(
+        domain=DOMAIN, title="Fleet", data=data, options=options, unique_id=f"{family}:fleet"
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.upkeep.stale_after == 30 * 86400
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested_values(result)[CONF_STALE_DEVICE_DAYS] == 30
+    selectors = {str(key): value for key, value in result["data_schema"].schema.items()}
+    config = selectors[CONF_STALE_DEVICE_DAYS].config
+    assert (config["min"], config["max"], config["step"]) == (1, 3650, 1)
+    assert config["unit_of_measurement"] == "d"
+    assert TRANSLATIONS["options"]["step"]["init"]["data_description"][CONF_STALE_DEVICE_DAYS]
+
+
+@pytest.mark.parametrize("days", [1, 3650.0])
+async def test_options_stale_device_days_bounds_are_allowed(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, days: float
+) -> None:
+    result = await hass.config_entries.options.async_init(setup_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**DEFAULT_OPTIONS, CONF_STALE_DEVICE_DAYS: days}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {**DEFAULT_OPTIONS, CONF_STALE_DEVICE_DAYS: int(days)}
+    assert type(result["data"][CONF_STALE_DEVICE_DAYS]) is int
+    await hass.async_block_till_done()
+    assert setup_entry.runtime_data.upkeep.stale_after == int(days) * 86400
+
+
+@pytest.mark.parametrize("days", [0, 0.5, -1, 3651, "soon"])
+async def test_options_stale_device_days_out_of_range(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, days: float | str
+) -> None:
+    hub = setup_entry.runtime_data
+    result = await hass.config_entries.options.async_init(setup_entry.entry_id)
+    with pytest.raises(InvalidData) as err:
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**DEFAULT_OPTIONS, CONF_STALE_DEVICE_DAYS: days}
+        )
+    assert CONF_STALE_DEVICE_DAYS in err.value.schema_errors
+    await hass.async_block_till_done()
     assert dict(setup_entry.options) == DEFAULT_OPTIONS
     assert setup_entry.runtime_data is hub
 
@@ -682,10 +762,12 @@ async def test_options_invalid_template(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     assert result["errors"] == {CONF_RELAY_COMMAND_TOPIC: f"template_{code}"}
-    # The form keeps what the user typed, not the stored values.
+    # The form keeps what the user typed (the schema filled in the stale days), not the stored
+    # values.
     assert suggested_values(result) == {
         CONF_OFFLINE_TIMEOUT: 45,
         CONF_RELAY_COMMAND_TOPIC: template,
+        CONF_STALE_DEVICE_DAYS: 30,
     }
     await hass.async_block_till_done()
     assert dict(setup_entry.options) == DEFAULT_OPTIONS
@@ -700,6 +782,7 @@ async def test_options_invalid_template(
     assert dict(setup_entry.options) == {
         CONF_OFFLINE_TIMEOUT: 45,
         CONF_RELAY_COMMAND_TOPIC: "{device_id}/{relay}",
+        CONF_STALE_DEVICE_DAYS: 30,
     }
     assert setup_entry.runtime_data is not hub
 
@@ -789,6 +872,7 @@ def test_translations_cover_the_flows() -> None:
         "forward_ha_logs",
         "forward_ha_level",
         "log_event_level",
+        CONF_STALE_DEVICE_DAYS,
     }
     assert set(config["error"]) == {
         *(f"base_topic_{code}" for code in BASE_TOPIC_CODES),

@@ -42,6 +42,7 @@ DEFAULT_OPTIONS = {
     "forward_ha_logs": False,
     "forward_ha_level": "warn",
     "log_event_level": "warn",
+    "stale_device_days": 30,
 }
 OPTION_FIELDS = list(DEFAULT_OPTIONS)
 LOG = json.dumps(
@@ -431,6 +432,7 @@ async def test_options_saved_reload_with_the_new_values(
             "forward_ha_logs": True,
             "forward_ha_level": "error",
             "log_event_level": "debug",
+            "stale_device_days": 90.0,
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -441,10 +443,12 @@ async def test_options_saved_reload_with_the_new_values(
         "forward_ha_logs": True,
         "forward_ha_level": "error",
         "log_event_level": "debug",
+        "stale_device_days": 90,
     }
     assert result["data"] == expected
     assert type(result["data"]["batch_interval"]) is float
     assert type(result["data"]["batch_max"]) is int
+    assert type(result["data"]["stale_device_days"]) is int
     await hass.async_block_till_done()
     assert dict(entry.options) == expected
     hub: ContainerLogsHub = entry.runtime_data
@@ -454,6 +458,7 @@ async def test_options_saved_reload_with_the_new_values(
     assert hub.forwarder._interval == 2.5
     assert hub.forwarder._max_size == 20
     assert hub.event_level == "debug"
+    assert hub.upkeep.stale_after == 90 * 86400
     handlers = [
         handler
         for handler in logging.getLogger().handlers

@@ -36,7 +36,12 @@ from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
 TRANSLATIONS = json.loads(
     (Path(config_flow.__file__).parent / "translations" / "en.json").read_text("utf-8")
 )
-JANUS_OPTIONS = {"offline_timeout": 60, "poll_interval": 10, "servers": []}
+JANUS_OPTIONS = {
+    "offline_timeout": 60,
+    "stale_device_days": 30,
+    "poll_interval": 10,
+    "servers": [],
+}
 DEFAULT_ALLOW_LIST = [
     "system.board",
     "system.info",
@@ -45,6 +50,7 @@ DEFAULT_ALLOW_LIST = [
 ]
 SPOTFI_OPTIONS = {
     "offline_timeout": 60,
+    "stale_device_days": 30,
     "rpc_allow_list": DEFAULT_ALLOW_LIST,
     "terminal_enabled": False,
 }
@@ -595,9 +601,10 @@ async def test_janus_options_form(hass: HomeAssistant, loaded: Any) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    assert fields(result) == ["offline_timeout", "poll_interval", "servers"]
+    assert fields(result) == ["offline_timeout", "stale_device_days", "poll_interval", "servers"]
     assert suggested_values(result) == {
         "offline_timeout": 60,
+        "stale_device_days": 30,
         "poll_interval": 15,
         "servers": ["gw1"],
     }
@@ -662,14 +669,21 @@ async def test_janus_options_saved_reload_with_the_new_values(
         result["flow_id"],
         {
             "offline_timeout": 120.0,
+            "stale_device_days": 3.0,
             "poll_interval": 2.0,
             "servers": [" gw1 ", "", "gw2", "gw1", "   ", "gw 3"],
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    expected = {"offline_timeout": 120, "poll_interval": 2, "servers": ["gw1", "gw2", "gw 3"]}
+    expected = {
+        "offline_timeout": 120,
+        "stale_device_days": 3,
+        "poll_interval": 2,
+        "servers": ["gw1", "gw2", "gw 3"],
+    }
     assert result["data"] == expected
     assert type(result["data"]["poll_interval"]) is int
+    assert type(result["data"]["stale_device_days"]) is int
     await hass.async_block_till_done()
     assert dict(entry.options) == expected
     hub: JanusHub = entry.runtime_data
@@ -677,6 +691,7 @@ async def test_janus_options_saved_reload_with_the_new_values(
     assert hub is not old_hub
     assert hub.poll_interval == 2
     assert hub.offline_timeout == 120
+    assert hub.upkeep.stale_after == 3 * 86400
     assert set(hub.devices) == {"gw1", "gw2", "gw 3"}
     registry = dr.async_get(hass)
     assert registry.async_get_device({(DOMAIN, "janus:janus/gw 3")}) is not None
@@ -689,15 +704,22 @@ async def test_janus_options_without_servers(hass: HomeAssistant, loaded: Any) -
         result["flow_id"], {"offline_timeout": 60, "poll_interval": 10}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {"offline_timeout": 60, "poll_interval": 10}
+    # No servers are filled in; the stale days come from the schema's default.
+    expected = {"offline_timeout": 60, "poll_interval": 10, "stale_device_days": 30}
+    assert result["data"] == expected
     await hass.async_block_till_done()
-    assert entry.runtime_data.options == {"offline_timeout": 60, "poll_interval": 10}
+    assert entry.runtime_data.options == expected
 
 
 async def test_spotfi_options_form(hass: HomeAssistant, loaded: Any) -> None:
     entry = await loaded(spotfi_entry())
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert fields(result) == ["offline_timeout", "rpc_allow_list", "terminal_enabled"]
+    assert fields(result) == [
+        "offline_timeout",
+        "stale_device_days",
+        "rpc_allow_list",
+        "terminal_enabled",
+    ]
     assert suggested_values(result) == SPOTFI_OPTIONS
     assert_translated(result, "options")
 
@@ -740,6 +762,7 @@ async def test_spotfi_options_saved_reload_with_the_new_values(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     expected = {
         "offline_timeout": 90,
+        "stale_device_days": 30,
         "rpc_allow_list": ["rc.list", "network.device.status"],
         "terminal_enabled": True,
     }

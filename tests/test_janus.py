@@ -12,12 +12,14 @@ from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -1150,3 +1152,33 @@ async def test_restored_server_that_never_answers_goes_off(
     await advance(hass, freezer, 61)  # polls go unanswered
     assert hass.states.get(CONNECTIVITY).state == STATE_OFF
     assert [event.data["device"] for event in offline] == [SERVER]
+
+
+async def test_a_reconnect_drops_the_lost_poll_and_polls_again(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """A poll whose reply the outage lost is dropped; a new one goes out once resubscribed."""
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)
+    await advance(hass, freezer, 10)
+    await wait_request(mqtt_mock, SERVER, "list_sessions", 2)  # in flight when the link drops
+    assert len(hub.pending) == 1
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    await settle(hass)
+    assert len(hub.pending) == 0  # not waiting out the 5 s for a reply that cannot come
+    await advance(hass, freezer, 1)
+    assert len(requests(mqtt_mock, SERVER, "list_sessions")) == 2
+    await advance(hass, freezer, 1)  # resubscribed by now: ask again, well before the next poll
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 3)
+    await reply(hass, SERVER, success(body["transaction"], [1, 2, 3]))
+    assert hass.states.get(SESSIONS).state == "3"
+    # A second outage replaces the pending re-poll; unloading cancels it.
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
+    async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
+    assert await hass.config_entries.async_unload(janus.entry_id)
+    await advance(hass, freezer, 3)
+    assert len(requests(mqtt_mock, SERVER, "list_sessions")) == 3

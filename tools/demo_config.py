@@ -6,7 +6,8 @@ Assistant's own code: onboarding done, an owner/admin user ``demo`` (password
 ``demo1234``), the core config, and config entries: MQTT pointing at the demo
 broker, and MQTT Fleet for every family with its default options (the Janus
 servers listed up front; the SpotFi terminal action and the forwarding of Home
-Assistant's own warnings switched on).
+Assistant's own warnings switched on). ``--without FAMILY`` leaves a family's
+entry out, so it can be added through the config flow (``scripts/screenshots``).
 
 Usage (with the venv's python)::
 
@@ -87,6 +88,8 @@ def fleet_entries(settings: DemoSettings) -> list[ConfigEntry]:
     }
     entries = []
     for family in Family:
+        if family in settings.without:
+            continue
         base = DEFAULT_BASE_TOPICS[family]
         entries.append(
             make_entry(
@@ -132,6 +135,7 @@ class DemoSettings:
     token_file: Path | None
     janus_secret: str
     janus_servers: tuple[str, ...]
+    without: frozenset[Family] = frozenset()
 
 
 def prepare_dir(config_dir: Path) -> None:
@@ -276,6 +280,14 @@ def parse_args(argv: Sequence[str] | None) -> DemoSettings:
         type=Path,
         help="also write a long-lived access token for the demo user here",
     )
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=[family.value for family in Family],
+        metavar="FAMILY",
+        help="leave this family's MQTT Fleet entry out (repeatable)",
+    )
     args = parser.parse_args(argv)
     for name in ("mqtt_port", "http_port"):
         if not 0 < getattr(args, name) < 65536:
@@ -288,6 +300,7 @@ def parse_args(argv: Sequence[str] | None) -> DemoSettings:
         token_file=args.token_file,
         janus_secret=args.janus_secret,
         janus_servers=tuple(name for name in args.janus_servers.split(",") if name),
+        without=frozenset(Family(family) for family in args.without),
     )
 
 

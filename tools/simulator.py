@@ -13,7 +13,8 @@ Usage:
         [--janus N] [--janus-base janus] [--janus-secret janusoverlord]
         [--janus-wrong-path N] [--janus-reply-delay S] [--janus-down-seconds 5]
         [--spotfi N] [--spotfi-base spotfi/router] [--spotfi-garbage]
-        [--spotfi-down-seconds 5] [--metrics-interval 30]
+        [--spotfi-reply-delay S] [--spotfi-down-seconds 5] [--metrics-interval 30]
+        [--reply-jitter S]
         [--logs] [--logs-base container-manager/logs] [--log-rate 2]
         [--log-batching | --no-log-batching] [--log-batch-interval 1]
         [--log-batch-max 50] [--log-burst N]
@@ -48,6 +49,11 @@ Outages, for tests that need one device to vanish while the rest carry on:
              (--spotfi-down-seconds).
 A ubus `system reboot` RPC takes its router away the same way, one second after
 the reply, and it comes back with its uptime reset and its terminals gone.
+
+Slow peers, for tests of timeouts and late replies: a Janus server answers admin
+requests --janus-reply-delay seconds late, a router its RPC requests
+--spotfi-reply-delay seconds late, and each such reply waits a further random
+0..--reply-jitter seconds, so replies overtake each other.
 
 It runs until SIGINT or SIGTERM and then exits with code 0; Janus servers and
 SpotFi routers vanish like a power cut, so their Last Wills fire, and the container
@@ -125,6 +131,8 @@ class Settings:
     janus_secret: str
     janus_wrong_path: int
     janus_reply_delay: float
+    spotfi_reply_delay: float
+    reply_jitter: float
     janus_down_seconds: float
     spotfi: int
     spotfi_base: str
@@ -493,6 +501,26 @@ class Link:
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self._runner.post(partial(self._handle, message.topic, message.payload))
+
+
+class ReplyPacer:
+    """Send a device's replies to requests after its delay plus a random jitter, or at once."""
+
+    def __init__(self, runner: Runner, link: Link, delay: float, jitter: float, name: str) -> None:
+        """Draw jitter from a stream named for the device: its readings stay as they were."""
+        self._runner = runner
+        self._link = link
+        self._delay = delay
+        self._jitter = jitter
+        self._rng = random.Random(f"{name}/replies")
+
+    def send(self, topic: str, body: str) -> None:
+        """Publish one reply at QoS 1, now or later."""
+        delay = self._delay + (self._rng.uniform(0.0, self._jitter) if self._jitter else 0.0)
+        if delay > 0:
+            self._runner.call_later(delay, partial(self._link.send, topic, body, qos=1))
+        else:
+            self._link.send(topic, body, qos=1)
 
 
 class Family(ABC):
@@ -1090,6 +1118,9 @@ class JanusServer:
             on_reconnect=self.announce,
             will=lambda: Will(self._status_topic, JANUS_OFFLINE, retain=False),
         )
+        self._replies = ReplyPacer(
+            runner, self.link, settings.janus_reply_delay, settings.reply_jitter, self.name
+        )
 
     def start(self) -> mqtt.MQTTMessageInfo:
         """Let users come and go from now on, and say the server is online."""
@@ -1123,11 +1154,7 @@ class JanusServer:
 
     def _on_request(self, topic: str, raw: bytes) -> None:
         reply = json.dumps(self._answer(raw), ensure_ascii=False, separators=(",", ":"))
-        delay = self._settings.janus_reply_delay
-        if delay > 0:
-            self._runner.call_later(delay, partial(self.link.send, self._reply_topic, reply, qos=1))
-        else:
-            self.link.send(self._reply_topic, reply, qos=1)
+        self._replies.send(self._reply_topic, reply)
 
     def _answer(self, raw: bytes) -> Payload:
         try:
@@ -1789,6 +1816,9 @@ class SpotFiRouter:
             on_reconnect=self.announce,
             will=lambda: Will(self._status_topic, "OFFLINE", retain=True),
         )
+        self._replies = ReplyPacer(
+            runner, self.link, settings.spotfi_reply_delay, settings.reply_jitter, router_id
+        )
 
     def announce(self) -> list[mqtt.MQTTMessageInfo]:
         """Publish what the bridge sends on connect: ONLINE (retained), then a heartbeat."""
@@ -1845,7 +1875,7 @@ class SpotFiRouter:
                 "error": err.error,
                 "stderr": f"Command failed: {err.status}",
             }
-        self.link.send(self._response_topic, go_json(reply), qos=1)
+        self._replies.send(self._response_topic, go_json(reply))
 
     def _call(self, request: Payload) -> Payload:
         path, method, args = request.get("path"), request.get("method"), request.get("args") or {}
@@ -2497,6 +2527,7 @@ def build_parser() -> argparse.ArgumentParser:
     spotfi.add_argument(
         "--spotfi-garbage", action="store_true", help='every 5th heartbeat: cpuLoad "%%!f(<nil>)"'
     )
+    spotfi.add_argument("--spotfi-reply-delay", type=float, default=0.0, metavar="S")
     spotfi.add_argument("--spotfi-down-seconds", type=float, default=5.0, metavar="S")
     spotfi.add_argument("--metrics-interval", type=float, default=30.0, metavar="S")
     logs = parser.add_argument_group("container-manager logs (MqttLogBackend)")
@@ -2523,6 +2554,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="publish N numbered logs at once after READY, then print BURST_DONE",
+    )
+    parser.add_argument(
+        "--reply-jitter",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="each Janus admin and SpotFi RPC reply waits a further random 0..S seconds",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -2553,7 +2591,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, int, str]:
         parser.error("--interaction-interval must be >= 0")
     if not math.isfinite(args.metrics_interval) or args.metrics_interval <= 0:
         parser.error("--metrics-interval must be finite and > 0")
-    delays = (args.janus_reply_delay, args.janus_down_seconds, args.spotfi_down_seconds)
+    delays = (
+        args.janus_reply_delay,
+        args.janus_down_seconds,
+        args.spotfi_reply_delay,
+        args.spotfi_down_seconds,
+        args.reply_jitter,
+    )
     if not all(math.isfinite(value) and value >= 0 for value in delays):
         parser.error("delays and down times must be finite and >= 0")
     if not math.isfinite(args.log_rate) or args.log_rate < 0 or args.log_burst < 0:
@@ -2578,6 +2622,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, int, str]:
         janus_secret=args.janus_secret,
         janus_wrong_path=args.janus_wrong_path,
         janus_reply_delay=args.janus_reply_delay,
+        spotfi_reply_delay=args.spotfi_reply_delay,
+        reply_jitter=args.reply_jitter,
         janus_down_seconds=args.janus_down_seconds,
         spotfi=args.spotfi,
         spotfi_base=args.spotfi_base,

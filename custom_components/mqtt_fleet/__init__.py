@@ -12,6 +12,7 @@ from homeassistant.helpers import config_validation as cv
 from .const import DOMAIN
 from .families import create_hub
 from .services import async_setup_services
+from .upkeep import async_remove_store
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -55,7 +56,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
 async def async_unload_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> bool:
     """Finish the hub's pending work, then unload the platforms; the hub unsubscribes."""
     await entry.runtime_data.async_prepare_unload()
+    await entry.runtime_data.upkeep.async_save()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> None:
+    """Delete what the entry stored besides the registries: its devices' last-seen times."""
+    await async_remove_store(hass, entry.entry_id)
 
 
 async def async_remove_config_entry_device(

@@ -37,16 +37,20 @@ from .const import (
     CONF_RELAY_COMMAND_TOPIC,
     CONF_RPC_ALLOW_LIST,
     CONF_SERVERS,
+    CONF_STALE_DEVICE_DAYS,
     CONF_TERMINAL_ENABLED,
     DEFAULT_BASE_TOPICS,
     DEFAULT_OFFLINE_TIMEOUT,
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_STALE_DEVICE_DAYS,
     DOMAIN,
     FAMILY_TITLES,
     MAX_OFFLINE_TIMEOUT,
     MAX_POLL_INTERVAL,
+    MAX_STALE_DEVICE_DAYS,
     MIN_OFFLINE_TIMEOUT,
     MIN_POLL_INTERVAL,
+    MIN_STALE_DEVICE_DAYS,
     Family,
 )
 from .families.container_logs import DEFAULT_BATCH_INTERVAL, DEFAULT_BATCH_MAX
@@ -98,6 +102,29 @@ FORWARD_LEVEL_SELECTOR: Final = SelectSelector(
     )
 )
 LIST_SELECTOR: Final = TextSelector(TextSelectorConfig(multiple=True))
+# The frontend reads flow texts as ICU messages, where `{name}` is a placeholder and `<name>`
+# a tag: the texts show topic levels and template syntax through these placeholders instead.
+TEXT_PLACEHOLDERS: Final[dict[str, str]] = {
+    "base": "{base}",
+    "device_id": "{device_id}",
+    "relay": "{relay}",
+    "relay_with_format": "{relay:02d}",
+    "open_brace": "{",
+    "close_brace": "}",
+    "batch_payload": "{count, logs}",
+    **{level: f"<{level}>" for level in ("uuid", "server", "router", "app", "service", "level")},
+    "relay_number": "<n>",
+    "topic": "<topic>",
+}
+STALE_DAYS_SELECTOR: Final = NumberSelector(
+    NumberSelectorConfig(
+        min=MIN_STALE_DEVICE_DAYS,
+        max=MAX_STALE_DEVICE_DAYS,
+        step=1,
+        unit_of_measurement="d",
+        mode=NumberSelectorMode.BOX,
+    )
+)
 
 
 def default_options(family: Family) -> dict[str, Any]:
@@ -110,8 +137,12 @@ def default_options(family: Family) -> dict[str, Any]:
             CONF_FORWARD_HA_LOGS: False,
             CONF_FORWARD_HA_LEVEL: Level.WARN.value,
             CONF_LOG_EVENT_LEVEL: Level.WARN.value,
+            CONF_STALE_DEVICE_DAYS: DEFAULT_STALE_DEVICE_DAYS,
         }
-    options: dict[str, Any] = {CONF_OFFLINE_TIMEOUT: DEFAULT_OFFLINE_TIMEOUT[family]}
+    options: dict[str, Any] = {
+        CONF_OFFLINE_TIMEOUT: DEFAULT_OFFLINE_TIMEOUT[family],
+        CONF_STALE_DEVICE_DAYS: DEFAULT_STALE_DEVICE_DAYS,
+    }
     if family is Family.AUTOCORE:
         options[CONF_RELAY_COMMAND_TOPIC] = DEFAULT_RELAY_COMMAND_TOPIC
     elif family is Family.JANUS:
@@ -222,6 +253,7 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id=family.value,
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+            description_placeholders=TEXT_PLACEHOLDERS,
         )
 
     def _overlaps_an_entry(self, family: Family, base: str, moving: str | None = None) -> bool:
@@ -394,6 +426,7 @@ class MqttFleetOptionsFlow(OptionsFlow):
                 {**default_options(family), **self.config_entry.options, **(user_input or {})},
             ),
             errors=errors,
+            description_placeholders=TEXT_PLACEHOLDERS,
         )
 
 
@@ -412,9 +445,15 @@ def _options_fields(family: Family) -> dict[vol.Marker, Any]:
             vol.Required(CONF_FORWARD_HA_LOGS): BooleanSelector(),
             vol.Required(CONF_FORWARD_HA_LEVEL): FORWARD_LEVEL_SELECTOR,
             vol.Required(CONF_LOG_EVENT_LEVEL): LEVEL_SELECTOR,
+            vol.Optional(
+                CONF_STALE_DEVICE_DAYS, default=DEFAULT_STALE_DEVICE_DAYS
+            ): STALE_DAYS_SELECTOR,
         }
     fields: dict[vol.Marker, Any] = {
-        vol.Required(CONF_OFFLINE_TIMEOUT): _seconds(MIN_OFFLINE_TIMEOUT, MAX_OFFLINE_TIMEOUT)
+        vol.Required(CONF_OFFLINE_TIMEOUT): _seconds(MIN_OFFLINE_TIMEOUT, MAX_OFFLINE_TIMEOUT),
+        vol.Optional(
+            CONF_STALE_DEVICE_DAYS, default=DEFAULT_STALE_DEVICE_DAYS
+        ): STALE_DAYS_SELECTOR,
     }
     if family is Family.AUTOCORE:
         fields[vol.Required(CONF_RELAY_COMMAND_TOPIC)] = TextSelector()
@@ -438,7 +477,7 @@ def _seconds(minimum: int, maximum: int) -> NumberSelector:
 def _clean_options(user_input: dict[str, Any]) -> dict[str, Any]:
     """Whole seconds, and lists without blank or repeated entries."""
     options = dict(user_input)
-    for key in (CONF_OFFLINE_TIMEOUT, CONF_POLL_INTERVAL, CONF_BATCH_MAX):
+    for key in (CONF_OFFLINE_TIMEOUT, CONF_POLL_INTERVAL, CONF_BATCH_MAX, CONF_STALE_DEVICE_DAYS):
         if key in options:
             options[key] = int(options[key])
     if CONF_BATCH_INTERVAL in options:

@@ -53,6 +53,11 @@ CONF_BATCH_MAX: Final = "batch_max"
 CONF_FORWARD_HA_LOGS: Final = "forward_ha_logs"
 CONF_FORWARD_HA_LEVEL: Final = "forward_ha_level"
 CONF_LOG_EVENT_LEVEL: Final = "log_event_level"
+CONF_STALE_DEVICE_DAYS: Final = "stale_device_days"  # every family
+
+DEFAULT_STALE_DEVICE_DAYS: Final = 30
+MIN_STALE_DEVICE_DAYS: Final = 1
+MAX_STALE_DEVICE_DAYS: Final = 3650
 
 DEFAULT_POLL_INTERVAL: Final = 10
 MIN_POLL_INTERVAL: Final = 2

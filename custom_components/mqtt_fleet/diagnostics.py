@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.diagnostics import async_redact_data
 
+from .const import CONF_ADMIN_SECRET
+
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceEntry
 
     from .hub import FleetConfigEntry, FleetHub
 
-# Addresses identify a user's network; nothing else we keep is secret.
-TO_REDACT = {"ip_address"}
+# The Janus admin secret is a credential; addresses identify a user's network.
+TO_REDACT = {CONF_ADMIN_SECRET, "ip_address"}
 
 
 async def async_get_config_entry_diagnostics(

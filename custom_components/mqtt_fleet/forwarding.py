@@ -52,7 +52,9 @@ class LogForwarder:
     """Publish logs singly, or batched per topic every interval and at the size limit.
 
     A batch that fails to publish goes back to the front of the queue, so nothing is
-    lost while the broker is away; delivery is at least once.
+    lost while the broker is away; delivery is at least once. While HA's MQTT client is
+    disconnected no batch is even tried: paho keeps a copy of every QoS 1 message it refuses
+    and sends it on reconnect, so each attempt would arrive once more.
     """
 
     def __init__(
@@ -64,11 +66,13 @@ class LogForwarder:
         batching: bool,
         interval: float,
         max_size: int,
+        connected: Callable[[], bool],
     ) -> None:
-        """Forward through `publish` (the hub's)."""
+        """Forward through `publish` (the hub's) while `connected` says HA's client is."""
         self._hass = hass
         self._protocol = protocol
         self._publish = publish
+        self._connected = connected
         self.batching = batching
         self._interval = interval
         self._max_size = max_size
@@ -132,8 +136,16 @@ class LogForwarder:
         """
         async with self._flush_lock:
             self._cancel_timer()
-            self._flush_requested = self._retrying = False
+            self._flush_requested = False
             while self._queue:
+                if not self._connected():
+                    if not self._retrying:
+                        LOGGER.warning(
+                            "Log forwarding paused while the MQTT broker is away, %d logs kept",
+                            len(self._queue),
+                        )
+                    self._retry_later()
+                    return
                 taken = min(len(self._queue), self._max_size * BATCHES_PER_ROUND)
                 planned = self._plan([self._queue.popleft() for _ in range(taken)])
                 results = await asyncio.gather(
@@ -149,15 +161,21 @@ class LogForwarder:
                         unsent.extend(logs)
                         failure = result
                 if failure is None:
+                    self._retrying = False
                     continue
                 self._queue.extendleft(reversed(unsent))
                 if not isinstance(failure, HomeAssistantError):
                     raise failure
                 LOGGER.warning("Log forwarding paused, %d logs kept: %s", len(self._queue), failure)
-                self._cancel_timer()  # one armed by a log queued during the round
-                self._retrying = True
-                self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
+                self._retry_later()
                 return
+            self._retrying = False
+
+    def _retry_later(self) -> None:
+        """Flush again in one interval; until then queued logs only wait."""
+        self._cancel_timer()  # one armed by a log queued during the round
+        self._retrying = True
+        self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
 
     def _plan(self, taken: list[QueuedLog]) -> list[tuple[OutgoingMessage, list[QueuedLog]]]:
         """Group queued logs per topic and QoS, in order, into batches within the limits."""

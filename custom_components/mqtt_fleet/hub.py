@@ -21,6 +21,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntryType
 from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.util import slugify
 
 from .const import (
     CONF_BASE_TOPIC,
@@ -41,6 +42,7 @@ from .const import (
 )
 from .pending import retrieve_failure
 from .protocol.payload import InvalidMessage
+from .upkeep import DeviceUpkeep
 
 if TYPE_CHECKING:
     import asyncio
@@ -57,6 +59,8 @@ type EntityFactory = Callable[[FleetDevice, str], Entity | None]
 
 _MISSING: Any = object()
 _ALL_WELL: Final = (True, True, True)  # connected, available, fresh: nothing to refresh
+# Entity ids are `{domain}.{device name} {entity name}` slugified, at most 255 characters.
+MAX_NAME_SLUG: Final = 150
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ class FleetDevice:
         self.fresh = True
         self.heard = False
         self.last_seen: float | None = None
+        self.last_live: float | None = None  # last message it sent while we listened
+        self.stale_reported = False  # a repair offers its removal
         self.known_keys: set[str] = set()
         self._last_message = hub.loop.time()
         self._last_seen_notified = 0.0
@@ -184,6 +190,10 @@ class FleetDevice:
         """Record that the device spoke (last seen), whether or not that proves freshness."""
         self.last_seen = wall
         self.heard = True
+        if not self.hub.replaying:
+            self.last_live = wall
+            if self.stale_reported:
+                self.hub.upkeep.async_device_back(self)
         if wall - self._last_seen_notified >= LAST_SEEN_WRITE_INTERVAL:
             self._last_seen_notified = wall
             self.notify("last_seen")
@@ -278,11 +288,13 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         self.last_message_at: float | None = None
         self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTER_CAPACITY)
         self.mqtt_connected = False
+        self.replaying = False  # the message handled is a retained one the broker replays
         self._log_after = 0.0
         self._suppressed_logs = 0
         self._factories: list[tuple[EntityFactory, AddConfigEntryEntitiesCallback]] = []
         self._hub_listeners: list[CALLBACK_TYPE] = []
         self._unsubscribes: list[CALLBACK_TYPE] = []
+        self.upkeep = DeviceUpkeep(self)
 
     # Family hooks -------------------------------------------------------------------
 
@@ -354,12 +366,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
                 name=f"{DOMAIN} hub sensors",
             )
         )
+        await self.upkeep.async_start()
 
     @callback
     def async_shutdown(self) -> None:
         """Unsubscribe and stop every timer (entry unload)."""
         while self._unsubscribes:
             self._unsubscribes.pop()()
+        self.upkeep.async_stop()
         for device in self.devices.values():
             device.async_shutdown()
 
@@ -434,6 +448,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         payload = msg.payload  # bytes: subscribed with encoding=None, except that
         if type(payload) is not bytes:  # HA shares one decoded copy per topic filter
             payload = payload.encode() if isinstance(payload, str) else bytes(payload)
+        self.replaying = msg.retain
         try:
             problems = self.handle(msg.topic, payload, msg.timestamp, wall)
         except InvalidMessage as err:
@@ -444,6 +459,8 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         else:
             if problems:
                 self._reject(msg.topic, payload, "; ".join(problems), wall)
+        finally:
+            self.replaying = False
 
     def _reject(self, topic: str, payload: bytes, reason: str, wall: float) -> None:
         """Count an invalid message, keep it as a dead letter and log it, rate-limited."""
@@ -480,7 +497,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         registry_entry = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, device_identifier(self.key, device_id))},
-            name=name or device_id,
+            name=device_name(name or device_id),
             manufacturer=self.manufacturer,
             model=model,
             via_device=(DOMAIN, self.key),
@@ -498,6 +515,8 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         """Update the registry entry (firmware, model, ...) when something changed."""
         registry = dr.async_get(self.hass)
         entry = registry.async_get(device.registry_id)
+        if "name" in changes:
+            changes["name"] = device_name(changes["name"])
         if entry is not None and any(getattr(entry, k) != v for k, v in changes.items()):
             registry.async_update_device(device.registry_id, **changes)
 
@@ -514,6 +533,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         """Forget a device the user deleted; it comes back if it speaks again."""
         if (device := self.devices.pop(device_id, None)) is not None:
             device.async_shutdown()
+            self.upkeep.async_forget(device)
 
     @callback
     def fire_device_event(
@@ -574,6 +594,17 @@ def unloaded_error(waiting_for: str) -> HomeAssistantError:
         translation_key="unloaded_while_waiting",
         translation_placeholders={"device": waiting_for},
     )
+
+
+def device_name(name: str) -> str:
+    """Shorten a name from the wire so the entity ids made from it stay valid.
+
+    HA cuts a longer entity id at 255 characters, which can leave an invalid trailing
+    underscore; one character can slugify to many (an Arabic ligature to 17).
+    """
+    while len(slug := slugify(name)) > MAX_NAME_SLUG:
+        name = name[: len(name) * MAX_NAME_SLUG // len(slug)]
+    return name
 
 
 def device_identifier(hub_key: str, device_id: str) -> str:

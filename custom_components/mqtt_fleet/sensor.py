@@ -383,12 +383,16 @@ class FleetSensor(FleetEntity, RestoreSensor):
 
     @property
     def native_value(self) -> StateType | datetime:
-        """Return the current value, or the restored one until a value arrives."""
+        """Return the current value, or the restored one until a value arrives.
+
+        Text is cut to the 255 characters a state may hold (a firmware string can be longer).
+        """
         if self.entity_description.value_fn is not None:
             value = self.entity_description.value_fn(self.device)
         else:
             value = self.value
-        return self._restored if value is None else value
+        value = self._restored if value is None else value
+        return value[:MAX_STATE_LENGTH] if isinstance(value, str) else value
 
 
 class HubSensor(HubEntity, SensorEntity):

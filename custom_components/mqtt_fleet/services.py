@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -15,6 +16,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+import orjson
 import voluptuous as vol
 
 from .const import (
@@ -54,7 +56,7 @@ from .families.janus import JanusHub
 from .families.spotfi import SpotFiHub
 from .protocol.autocore import DeviceCommand
 from .protocol.container_logs import Level, LogMessage, SourceType
-from .protocol.topics import UnsafeIdError
+from .protocol.topics import UnsafeIdError, is_safe_id
 
 if TYPE_CHECKING:
     from homeassistant.util.json import JsonValueType
@@ -64,57 +66,84 @@ if TYPE_CHECKING:
 # Our own parser refuses payloads over 64 KiB: never forward what we could not read back.
 MAX_LOG_LENGTH: Final = 32_768
 
+
+def _not_bool(value: Any) -> Any:
+    """Refuse true/false where text or a number belongs (cv.string and Coerce take them)."""
+    if isinstance(value, bool):
+        raise vol.Invalid("expected text or a number, not true/false")
+    return value
+
+
+def _encodable(value: str) -> str:
+    """Refuse text with no UTF-8 form (a lone surrogate): it could not be sent."""
+    try:
+        value.encode()
+    except UnicodeEncodeError as err:
+        raise vol.Invalid("text must be valid Unicode") from err
+    return value
+
+
+def _number(kind: type[float], minimum: float, maximum: float) -> vol.All:
+    """Accept a number (or its text, as templates render) in a range; never true/false."""
+    return vol.All(_not_bool, vol.Coerce(kind), vol.Range(min=minimum, max=maximum))
+
+
+def _json_args(value: dict[str, Any]) -> dict[str, Any]:
+    """Accept RPC args the request carries as they are: plain JSON, no NaN or Infinity."""
+    try:
+        orjson.dumps(value)  # text keys, integers within 64 bits, at most 254 levels
+        json.dumps(value, allow_nan=False)  # no NaN or Infinity (orjson writes null)
+    except (TypeError, ValueError) as err:  # orjson.JSONEncodeError is a TypeError
+        raise vol.Invalid(f"args are not plain JSON: {err}") from err
+    return value
+
+
+# Text and ids: numbers read as their text, as everywhere in HA (templates render them).
+TEXT: Final = vol.All(_not_bool, cv.string, _encodable)
+
 SEND_COMMAND_SCHEMA = vol.Schema(
     {
-        vol.Required(ATTR_DEVICE_ID): cv.string,
+        vol.Required(ATTR_DEVICE_ID): TEXT,
         vol.Required(ATTR_COMMAND): vol.In([command.value for command in DeviceCommand]),
     }
 )
 LIST_SESSIONS_SCHEMA = vol.Schema(
     {
-        vol.Required(ATTR_SERVER): cv.string,
-        vol.Optional(ATTR_TIMEOUT, default=ADMIN_REPLY_TIMEOUT): vol.All(
-            vol.Coerce(float), vol.Range(min=0.5, max=60)
-        ),
+        vol.Required(ATTR_SERVER): TEXT,
+        vol.Optional(ATTR_TIMEOUT, default=ADMIN_REPLY_TIMEOUT): _number(float, 0.5, 60),
     }
 )
 RPC_CALL_SCHEMA = vol.Schema(
     {
-        vol.Required(ATTR_ROUTER): cv.string,
-        vol.Required(ATTR_PATH): cv.string,
-        vol.Required(ATTR_METHOD): cv.string,
-        vol.Optional(ATTR_ARGS, default=dict): dict,
-        vol.Optional(ATTR_TIMEOUT, default=RPC_TIMEOUT): vol.All(
-            vol.Coerce(float), vol.Range(min=0.5, max=120)
-        ),
+        vol.Required(ATTR_ROUTER): TEXT,
+        vol.Required(ATTR_PATH): TEXT,
+        vol.Required(ATTR_METHOD): TEXT,
+        vol.Optional(ATTR_ARGS, default=dict): vol.All(dict, _json_args),
+        vol.Optional(ATTR_TIMEOUT, default=RPC_TIMEOUT): _number(float, 0.5, 120),
     }
 )
 FORWARD_LOG_SCHEMA = vol.Schema(
     {
-        vol.Required(ATTR_MESSAGE): vol.All(cv.string, vol.Length(min=1, max=MAX_LOG_LENGTH)),
+        vol.Required(ATTR_MESSAGE): vol.All(TEXT, vol.Length(min=1, max=MAX_LOG_LENGTH)),
         vol.Optional(ATTR_LEVEL, default=Level.INFO.value): vol.In(
             [level.value for level in Level]
         ),
         vol.Optional(ATTR_SOURCE_TYPE, default=SourceType.OTHER.value): vol.In([*SourceType]),
-        vol.Optional(ATTR_SOURCE_NAME): cv.string,
-        vol.Optional(ATTR_SERVICE_ID): vol.All(vol.Coerce(int), vol.Range(min=0, max=2**53)),
-        vol.Optional(ATTR_SERVICE_NAME): cv.string,
-        vol.Optional(ATTR_CONTAINER_ID): cv.string,
-        vol.Optional(ATTR_QOS, default=1): vol.All(vol.Coerce(int), vol.In([0, 1, 2])),
+        vol.Optional(ATTR_SOURCE_NAME): TEXT,
+        vol.Optional(ATTR_SERVICE_ID): _number(int, 0, 2**53),
+        vol.Optional(ATTR_SERVICE_NAME): TEXT,
+        vol.Optional(ATTR_CONTAINER_ID): TEXT,
+        vol.Optional(ATTR_QOS, default=1): vol.All(_not_bool, vol.Coerce(int), vol.In([0, 1, 2])),
         vol.Optional(ATTR_RETAIN, default=False): cv.boolean,
-        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Optional(ATTR_CONFIG_ENTRY_ID): TEXT,
     }
 )
 TERMINAL_EXEC_SCHEMA = vol.Schema(
     {
-        vol.Required(ATTR_ROUTER): cv.string,
-        vol.Required(ATTR_COMMAND): vol.All(cv.string, vol.Length(min=1, max=4096)),
-        vol.Optional(ATTR_TIMEOUT, default=TERMINAL_TIMEOUT): vol.All(
-            vol.Coerce(float), vol.Range(min=0.5, max=300)
-        ),
-        vol.Optional(ATTR_IDLE, default=TERMINAL_IDLE): vol.All(
-            vol.Coerce(float), vol.Range(min=0.1, max=60)
-        ),
+        vol.Required(ATTR_ROUTER): TEXT,
+        vol.Required(ATTR_COMMAND): vol.All(TEXT, vol.Length(min=1, max=4096)),
+        vol.Optional(ATTR_TIMEOUT, default=TERMINAL_TIMEOUT): _number(float, 0.5, 300),
+        vol.Optional(ATTR_IDLE, default=TERMINAL_IDLE): _number(float, 0.1, 60),
     }
 )
 
@@ -157,17 +186,22 @@ def _resolve[HubT: FleetHub[Any]](
 ) -> tuple[HubT, Any]:
     """Find a device of a family by its HA device id, or by its own id (server, router).
 
-    An own id present in several entries of the family is ambiguous.
+    An own id present in several entries of the family is ambiguous. Only a device whose id
+    can be a topic level is found (not a stray registry entry): the actions publish under it.
     """
     hubs = [hub for hub in _loaded_hubs(hass) if isinstance(hub, hub_type)]
     if (device_entry := dr.async_get(hass).async_get(reference)) is not None:
         for hub in hubs:
             if hub.entry.entry_id in device_entry.config_entries and (
-                (device_id := hub.device_id_from_identifiers(device_entry.identifiers))
+                is_safe_id(device_id := hub.device_id_from_identifiers(device_entry.identifiers))
                 and (device := hub.devices.get(device_id)) is not None
             ):
                 return hub, device
-    found = [(hub, hub.devices[reference]) for hub in hubs if reference in hub.devices]
+    found = [
+        (hub, hub.devices[reference])
+        for hub in hubs
+        if reference in hub.devices and is_safe_id(reference)
+    ]
     if len(found) > 1:
         raise ServiceValidationError(
             translation_domain=DOMAIN,

@@ -168,6 +168,29 @@ class Broker:
             f"mosquitto to listen on {self.port} again",
         )
 
+    async def async_kill(self) -> None:
+        """Kill mosquitto with SIGKILL, like a crash: no goodbye, no Last Will, no state kept."""
+        assert self.proc is not None
+        self.proc.kill()
+        await wait_for(
+            lambda: self.proc is not None and self.proc.poll() is not None,
+            STOP_TIMEOUT,
+            "mosquitto to die",
+        )
+
+    async def async_relaunch(self) -> None:
+        """Start mosquitto again on the same port after async_kill; return once it listens."""
+        self._launch()
+        await wait_for(
+            lambda: (
+                self.proc is not None
+                and self.proc.poll() is None
+                and _accepts_connections(self.port)
+            ),
+            START_TIMEOUT,
+            f"mosquitto to listen on {self.port} again",
+        )
+
     def _launch(self) -> None:
         user = pwd.getpwuid(os.geteuid()).pw_name  # as root, mosquitto would switch users
         self.conf.write_text(

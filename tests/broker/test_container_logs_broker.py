@@ -335,13 +335,20 @@ def sequence_number(log: ReceivedLog) -> int:
 
 
 def check_forwarded(
-    tally: Tally, plan: list[dict[str, Any]], *, batched: bool, since_ms: int
+    tally: Tally,
+    plan: list[dict[str, Any]],
+    *,
+    batched: bool,
+    since_ms: int,
+    at_least_once: bool = False,
 ) -> None:
-    """Each planned log arrived exactly once, on the seed's topic, as the seed writes it."""
+    """Each planned log arrived exactly once (at least once), on the seed's topic, as written."""
     numbers = [sequence_number(log) for log in tally.logs]
     duplicates = [n for n, times in Counter(numbers).items() if times > 1]
-    assert not duplicates, f"{len(duplicates)} logs arrived twice, e.g. {duplicates[:5]}"
-    assert sorted(numbers) == list(range(len(plan))), "logs were lost"
+    assert at_least_once or not duplicates, (
+        f"{len(duplicates)} logs arrived twice, e.g. {duplicates[:5]}"
+    )
+    assert sorted(set(numbers)) == list(range(len(plan))), "logs were lost"
     now_ms = time.time_ns() // 1_000_000
     for log in tally.logs:
         data = plan[sequence_number(log)]

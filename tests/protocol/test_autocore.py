@@ -762,14 +762,27 @@ def test_status_collects_every_bad_field() -> None:
     )
 
 
-def test_status_reads_whole_floats_and_big_numbers() -> None:
-    payload = b'{"status": "online", "uptime": 3600.0, "free_memory": 18446744073709551616}'
+def test_status_reads_whole_floats_and_numbers_up_to_64_bits() -> None:
+    payload = b'{"status": "online", "uptime": 3600.0, "free_memory": 9223372036854775807}'
     message = PROTOCOL.parse("autocore/d/status", payload)
     assert isinstance(message, DeviceStatus)
     assert message.uptime == 3600
     assert type(message.uptime) is int
-    assert message.free_memory == 18446744073709551616
+    assert message.free_memory == 2**63 - 1
     assert message.problems == ()
+
+
+def test_status_refuses_whole_numbers_beyond_64_bits() -> None:
+    # Found by the fuzz tier: uptime 1e308 is whole, and its state (in days) had 309
+    # characters, which Home Assistant refuses (it logged an error, the state went unknown).
+    payload = b'{"status": "online", "uptime": 1e308, "free_memory": 18446744073709551616}'
+    message = PROTOCOL.parse("autocore/d/status", payload)
+    assert isinstance(message, DeviceStatus)
+    assert (message.uptime, message.free_memory) == (None, None)
+    assert message.problems == (
+        f"uptime: expected a whole number <= {2**63 - 1}",
+        f"free_memory: expected a whole number <= {2**63 - 1}",
+    )
 
 
 # Telemetry.
@@ -788,6 +801,11 @@ def test_status_reads_whole_floats_and_big_numbers() -> None:
         ("temp/1", 21.5, "'temp/1': unsupported telemetry key"),
         ("", 1, "'': unsupported telemetry key"),
         ("x" * 65, 1, f"{'x' * 64!r}: unsupported telemetry key"),
+        # Bytes and seconds are whole numbers, as in the status (found by the fuzz tier:
+        # an uptime of 1e300 made a state Home Assistant refused).
+        ("uptime", 36.5, "uptime: expected a whole number >= 0"),
+        ("uptime", 1e300, f"uptime: expected a whole number <= {2**63 - 1}"),
+        ("memory_free", -1, "memory_free: expected a whole number >= 0"),
     ],
 )
 def test_telemetry_bad_field_is_named_and_the_rest_kept(
@@ -835,6 +853,18 @@ def test_relay_index_must_be_a_canonical_decimal(index: str) -> None:
     with pytest.raises(InvalidMessage) as err:
         PROTOCOL.parse(f"autocore/ESP32_001/relay/{index}/status", SEED_RELAY)
     assert err.value.reason == f"relay index {index!r} is not a number from 0 to 255"
+
+
+def test_relay_numbers_of_thousands_of_digits_are_refused() -> None:
+    # Found by the fuzz tier: int() refuses over 4300 digits, which was an internal error.
+    digits = "9" * 5000
+    with pytest.raises(InvalidMessage, match="relay index '9999999999999999' is not a number"):
+        PROTOCOL.parse(f"autocore/ESP32_001/relay/{digits}/status", SEED_RELAY)
+    payload = dumps({"channels": {"1": True, digits: True}})
+    message = PROTOCOL.parse(f"autocore/devices/{UUID}/relays/state", payload)
+    assert isinstance(message, RelayStates)
+    assert message.relays == {1: True}
+    assert message.problems == (f"channels: {'9' * 16!r} is not a channel number",)
 
 
 def test_empty_relay_index_is_refused() -> None:

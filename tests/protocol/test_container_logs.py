@@ -674,7 +674,8 @@ def test_a_log_without_message_or_known_level_is_refused(payload: bytes, reason:
         ({"timestamp": 1700000000000}, {"timestamp": 1700000000000}, ()),
         ({"timestamp": 0}, {"timestamp": 0}, ()),
         ({"timestamp": 1700000000000.0}, {"timestamp": 1700000000000}, ()),
-        ({"timestamp": 2**64 - 1}, {"timestamp": 2**64 - 1}, ()),
+        ({"timestamp": 253402300799999}, {"timestamp": 253402300799999}, ()),
+        ({"timestamp": 2**64 - 1}, {}, ("timestamp: expected a whole number <= 253402300799999",)),
         ({"timestamp": "1700000000000"}, {}, ("timestamp: number sent as a string",)),
         ({"timestamp": "2024-01-01T00:00:00Z"}, {}, ("timestamp: expected a number, got string",)),
         ({"timestamp": -1}, {}, ("timestamp: expected a whole number >= 0",)),
@@ -685,7 +686,8 @@ def test_a_log_without_message_or_known_level_is_refused(payload: bytes, reason:
         ({"serviceId": 0}, {"service_id": 0}, ()),
         ({"serviceId": 1001.0}, {"service_id": 1001}, ()),
         ({"serviceId": INT64_MIN}, {"service_id": INT64_MIN}, ()),
-        ({"serviceId": 2**64 - 1}, {"service_id": 2**64 - 1}, ()),
+        ({"serviceId": 2**63 - 1}, {"service_id": 2**63 - 1}, ()),
+        ({"serviceId": 2**64 - 1}, {}, (f"serviceId: expected a whole number <= {2**63 - 1}",)),
         ({"serviceId": "1001"}, {}, ("serviceId: number sent as a string",)),
         (
             {"serviceId": 1001.5},
@@ -773,11 +775,19 @@ def test_problems_inside_source_name_the_source_field() -> None:
     assert batch.problems == ("logs[0].source.type: expected a string, got number",)
 
 
-def test_whole_numbers_beyond_64_bits_are_read() -> None:
-    # No upper bound: 1e20 is a whole number. serviceId has a lower bound of -2**63 only.
-    stream = PROTOCOL.parse(WEB, log_payload(timestamp=1e20, serviceId=1e20))
-    assert (stream.logs[0].timestamp, stream.logs[0].service_id) == (10**20, 10**20)
+def test_whole_numbers_are_64_bit_and_timestamps_end_with_the_year_9999() -> None:
+    # Found by the fuzz tier: a warning with timestamp 1e20 broke its "last problem" sensor
+    # (no date that late), and whole numbers beyond 64 bits made over-long states.
+    last_ms = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+    stream = PROTOCOL.parse(WEB, log_payload(timestamp=last_ms, serviceId=2**63 - 1))
+    assert (stream.logs[0].timestamp, stream.logs[0].service_id) == (last_ms, 2**63 - 1)
     assert stream.problems == ()
+    stream = PROTOCOL.parse(WEB, log_payload(timestamp=last_ms + 1, serviceId=1e20))
+    assert (stream.logs[0].timestamp, stream.logs[0].service_id) == (None, None)
+    assert stream.problems == (
+        f"timestamp: expected a whole number <= {last_ms}",
+        f"serviceId: expected a whole number <= {2**63 - 1}",
+    )
     stream = PROTOCOL.parse(WEB, log_payload(serviceId=-1e20))
     assert stream.logs[0].service_id is None
     assert stream.problems == (f"serviceId: expected a whole number >= {INT64_MIN}",)

@@ -167,8 +167,8 @@ js_service_ids = st.one_of(
     st.floats(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER),
 )
 # Whole numbers as far as orjson writes them and parse reads them back exactly.
-JSON_TIMESTAMPS = st.integers(min_value=0, max_value=2**64 - 1)
-JSON_SERVICE_IDS = st.integers(min_value=-(2**63), max_value=2**64 - 1)
+JSON_TIMESTAMPS = st.integers(min_value=0, max_value=253_402_300_799_999)  # to the year 9999
+JSON_SERVICE_IDS = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 texts = st.text(max_size=24)
 optional_texts = st.one_of(st.none(), texts)
 optional_booleans = st.one_of(st.none(), st.booleans())

@@ -265,7 +265,10 @@ def test_memory_used_when_the_memory_fields_are_missing() -> None:
         # Unicode digits are digits to str.isdigit(), not to a router.
         ("\u0661\u0662", None, ("metrics.uptime: expected seconds, got '\u0661\u0662'",)),
         ("\u00b2", None, ("metrics.uptime: expected seconds, got '\u00b2'",)),
-        ("9" * 40, int("9" * 40), ()),
+        ("9223372036854775807", 2**63 - 1, ()),
+        # Found by the fuzz tier: 5000 digits made int() raise (an internal error).
+        ("9" * 40, None, (f"metrics.uptime: expected a whole number <= {2**63 - 1}",)),
+        ("9" * 5000, None, (f"metrics.uptime: expected a whole number <= {2**63 - 1}",)),
         (86400.5, None, ("metrics.uptime: expected a whole number >= 0",)),
         (-1, None, ("metrics.uptime: expected a whole number >= 0",)),
         (True, None, ("metrics.uptime: expected a number, got boolean",)),

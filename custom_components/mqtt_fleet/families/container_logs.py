@@ -106,6 +106,7 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
             batching=self.options.get(CONF_BATCH_LOGS, True),
             interval=float(self.options.get(CONF_BATCH_INTERVAL, DEFAULT_BATCH_INTERVAL)),
             max_size=int(self.options.get(CONF_BATCH_MAX, DEFAULT_BATCH_MAX)),
+            connected=lambda: self.mqtt_connected,
         )
         self._log_handler: HomeAssistantLogHandler | None = None
 

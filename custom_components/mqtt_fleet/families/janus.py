@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
+from .. import repairs
 from ..const import (
     ADMIN_REPLY_TIMEOUT,
     CONF_ADMIN_SECRET,
@@ -34,16 +35,20 @@ from ..protocol.janus import (
     ServerInfo,
     ServerStatus,
 )
+from ..protocol.topics import is_safe_id
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Iterable
     from datetime import datetime
 
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 
     from ..hub import FleetConfigEntry
 
 MODEL: Final = "Janus WebRTC Server"
+# HA resubscribes a moment after it reconnects (a cooldown, then one filter at a time).
+RECONNECT_POLL_DELAY: Final = 1.5
 
 
 class AdminState(StrEnum):
@@ -60,7 +65,7 @@ class JanusDevice(FleetDevice):
     """A Janus server: connected by its status; session counts go stale without replies."""
 
     has_info = False  # it answered `info` since it last came online
-    polling = False
+    poll: asyncio.Task[None] | None = None  # the last poll (it may start and end at once)
 
     @property
     def connected(self) -> bool | None:
@@ -91,6 +96,7 @@ class JanusHub(FleetHub[JanusDevice]):
         self.protocol = JanusProtocol(self.base)
         self.pending: PendingReplies[AdminReply] = PendingReplies(self.loop)
         self.poll_interval = float(self.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL))
+        self._poll_after_reconnect: CALLBACK_TYPE | None = None
 
     @property
     def subscriptions(self) -> Iterable[str]:
@@ -105,7 +111,8 @@ class JanusHub(FleetHub[JanusDevice]):
         """Subscribe, create the configured servers, and start polling."""
         await super().async_start()
         for server in self.options.get(CONF_SERVERS, []):
-            self.device_for(server, MODEL)
+            if is_safe_id(server):  # as the options flow checks; a stored list is not trusted
+                self.device_for(server, MODEL)
         self._unsubscribes.append(
             async_track_time_interval(
                 self.hass,
@@ -119,6 +126,9 @@ class JanusHub(FleetHub[JanusDevice]):
     def async_shutdown(self) -> None:
         """Stop polling and fail requests still waiting for a reply."""
         super().async_shutdown()
+        if self._poll_after_reconnect is not None:
+            self._poll_after_reconnect()
+            self._poll_after_reconnect = None
         self.pending.fail_all(unloaded_error(self.entry.title))
 
     def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
@@ -140,27 +150,42 @@ class JanusHub(FleetHub[JanusDevice]):
     def _async_poll(self, _now: datetime) -> None:
         """Ask every server that is online, or not known to be offline, for its sessions."""
         for device in self.devices.values():
-            if device.online is not False and not device.polling:
-                device.polling = True
-                self.entry.async_create_background_task(
+            # An id that is no topic level (a stray registry entry) is never asked.
+            polling = device.poll is not None and not device.poll.done()
+            if device.online is not False and not polling and is_safe_id(device.device_id):
+                device.poll = self.entry.async_create_background_task(
                     self.hass, self._async_poll_server(device), f"{DOMAIN} poll {device.device_id}"
                 )
 
+    @callback
+    def async_mqtt_reconnected(self) -> None:
+        """Drop polls whose replies the outage lost; poll again once resubscribed."""
+        for device in self.devices.values():
+            if device.poll is not None:
+                device.poll.cancel()
+        if self._poll_after_reconnect is not None:
+            self._poll_after_reconnect()
+        self._poll_after_reconnect = async_call_later(
+            self.hass, RECONNECT_POLL_DELAY, self._async_poll_again
+        )
+
+    @callback
+    def _async_poll_again(self, now: datetime) -> None:
+        self._poll_after_reconnect = None
+        self._async_poll(now)
+
     async def _async_poll_server(self, device: JanusDevice) -> None:
+        if not device.has_info:
+            with contextlib.suppress(TimeoutError, HomeAssistantError):
+                await self.async_admin_request(device, AdminRequest.INFO)
+                device.has_info = True
         try:
-            if not device.has_info:
-                with contextlib.suppress(TimeoutError, HomeAssistantError):
-                    await self.async_admin_request(device, AdminRequest.INFO)
-                    device.has_info = True
-            try:
-                await self.async_admin_request(device, AdminRequest.LIST_SESSIONS)
-            except TimeoutError:
-                if device.online is not False:
-                    device.set_value("admin_state", AdminState.NO_REPLY)
-            except HomeAssistantError as err:
-                LOGGER.debug("Polling %s stopped: %s", device.device_id, err)
-        finally:
-            device.polling = False
+            await self.async_admin_request(device, AdminRequest.LIST_SESSIONS)
+        except TimeoutError:
+            if device.online is not False:
+                device.set_value("admin_state", AdminState.NO_REPLY)
+        except HomeAssistantError as err:
+            LOGGER.debug("Polling %s stopped: %s", device.device_id, err)
 
     async def async_admin_request(
         self, device: JanusDevice, request: AdminRequest, seconds: float = ADMIN_REPLY_TIMEOUT
@@ -180,6 +205,8 @@ class JanusHub(FleetHub[JanusDevice]):
         device.mark_heard(time.time())
         match reply:
             case AdminSuccess(sessions=sessions) if request is AdminRequest.LIST_SESSIONS:
+                if device.values.get("admin_state") == AdminState.WRONG_PATH:
+                    repairs.async_clear(self.hass, repairs.JANUS_WRONG_PATH, device)
                 device.set_value("admin_state", AdminState.OK)
                 if sessions is not None:
                     device.set_value("sessions", len(sessions))
@@ -196,6 +223,8 @@ class JanusHub(FleetHub[JanusDevice]):
                 device.set_value("admin_state", AdminState.UNAUTHORIZED)
                 self.entry.async_start_reauth(self.hass)
             case AdminError(code=AdminErrorCode.NOT_HANDLED_AT_PATH):
+                if device.values.get("admin_state") != AdminState.WRONG_PATH:
+                    repairs.async_raise(self.hass, repairs.JANUS_WRONG_PATH, device)
                 device.set_value("admin_state", AdminState.WRONG_PATH)
             case AdminError(code=code, reason=reason):
                 LOGGER.debug("Janus %s admin error %s: %s", device.device_id, code, reason)

@@ -30,6 +30,7 @@ from ..protocol.spotfi import (
     TunnelError,
     TunnelMessage,
     TunnelStarted,
+    is_allow_pattern,
     new_id,
     rpc_allowed,
 )
@@ -91,10 +92,15 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
         self.protocol = SpotFiProtocol(self.base)
         self.pending: PendingReplies[RpcResult] = PendingReplies(self.loop)
         self.terminals: dict[str, TerminalSession] = {}
+        # Stored options are trusted no further than the options flow checks them: only
+        # valid patterns count (`*.*` would hand out file.exec), only True opens the shell.
+        patterns = self.options.get(CONF_RPC_ALLOW_LIST, DEFAULT_RPC_ALLOW_LIST)
         self.allow_list: tuple[str, ...] = tuple(
-            self.options.get(CONF_RPC_ALLOW_LIST, DEFAULT_RPC_ALLOW_LIST)
+            pattern
+            for pattern in (patterns if isinstance(patterns, list | tuple) else ())
+            if isinstance(pattern, str) and is_allow_pattern(pattern)
         )
-        self.terminal_enabled = bool(self.options.get(CONF_TERMINAL_ENABLED, False))
+        self.terminal_enabled = self.options.get(CONF_TERMINAL_ENABLED) is True
 
     @property
     def subscriptions(self) -> Iterable[str]:

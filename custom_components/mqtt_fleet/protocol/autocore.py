@@ -41,6 +41,7 @@ KNOWN_TELEMETRY: Final[Mapping[str, str]] = {
     "wifi_signal": "wifi_signal",
     "uptime": "uptime",
 }
+WHOLE_TELEMETRY: Final = frozenset({"free_memory", "uptime"})
 _NOT_TELEMETRY: Final = frozenset({"device_id", "uuid", "timestamp"})
 _EXTRA_TELEMETRY_KEY: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _TEMPLATE_FIELDS: Final = frozenset({"base", "device_id", "relay"})
@@ -163,6 +164,8 @@ def _relay_number(text: str, minimum: int) -> int | None:
     """Read a canonical decimal relay number from a topic level or channel key."""
     if not (text.isascii() and text.isdigit()) or (len(text) > 1 and text[0] == "0"):
         return None
+    if len(text) > len(str(MAX_RELAY)):  # int() refuses over 4300 digits: never try
+        return None
     number = int(text)
     return number if minimum <= number <= MAX_RELAY else None
 
@@ -280,7 +283,9 @@ class AutoCoreProtocol:
             if key in _NOT_TELEMETRY:
                 continue
             if (name := KNOWN_TELEMETRY.get(key)) is not None:
-                if (number := fields.number(key)) is not None:
+                # Bytes and seconds are whole numbers, as in the status.
+                number = fields.integer(key) if name in WHOLE_TELEMETRY else fields.number(key)
+                if number is not None:
                     values[name] = number
             elif type(value) is int or type(value) is float:
                 if _EXTRA_TELEMETRY_KEY.fullmatch(key):

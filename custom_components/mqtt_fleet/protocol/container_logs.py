@@ -27,6 +27,8 @@ BATCH_LEVEL: Final = "batch"
 _APP_ID: Final = re.compile(r"-?[0-9]+")
 _BATCH_OVERHEAD: Final = 64  # `{"count":N,"logs":[...]}` around the logs, with room to spare
 _LEVEL_ALIASES: Final = {"warning": "warn", "fatal": "error"}
+# The last millisecond of the year 9999: later ones are no date Python can show.
+MAX_TIMESTAMP_MS: Final = 253_402_300_799_999
 
 
 class Level(StrEnum):
@@ -257,7 +259,7 @@ def _log(data: JsonObject, problems: list[str], prefix: str) -> LogMessage | Non
     log = LogMessage(
         message=message,
         level=level,
-        timestamp=fields.integer("timestamp"),
+        timestamp=fields.integer("timestamp", maximum=MAX_TIMESTAMP_MS),
         source_type=source.string("type") or SourceType.OTHER,
         source_name=source.string("name"),
         service_id=fields.integer("serviceId", minimum=-(2**63)),

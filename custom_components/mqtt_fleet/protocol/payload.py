@@ -10,6 +10,9 @@ from typing import Final
 import orjson
 
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
+# The largest whole number read (int64, what the devices' encoders send): larger ones
+# (1e308 is whole) would become states longer than Home Assistant allows.
+MAX_INTEGER: Final = 2**63 - 1
 
 type JsonObject = Mapping[str, object]
 
@@ -62,8 +65,9 @@ def _json_failure_reason(payload: bytes, detail: str) -> str:
         return "payload is not valid UTF-8"
     # Python's own parser reads NaN and Infinity as constants; orjson names 1e400 itself.
     constants: list[str] = []
-    with contextlib.suppress(ValueError, RecursionError):
-        json.loads(text, parse_constant=constants.append)
+    if "NaN" in text or "Infinity" in text:  # parse a second time only when it can tell
+        with contextlib.suppress(ValueError, RecursionError):
+            json.loads(text, parse_constant=constants.append)
     if constants or "infinity" in detail:
         return "payload contains NaN or Infinity"
     return f"invalid JSON ({detail.split(':', 1)[0]})"
@@ -131,13 +135,16 @@ class FieldReader:
         self.wrong_type(key, value, "a number")
         return None
 
-    def integer(self, key: str, minimum: int = 0) -> int | None:
-        """Read a whole JSON number no smaller than `minimum`."""
+    def integer(self, key: str, minimum: int = 0, maximum: int = MAX_INTEGER) -> int | None:
+        """Read a whole JSON number from `minimum` to `maximum`."""
         value = self.number(key)
         if value is None:
             return None
         if value != int(value) or value < minimum:
             self.problems.append(f"{key}: expected a whole number >= {minimum}")
+            return None
+        if value > maximum:
+            self.problems.append(f"{key}: expected a whole number <= {maximum}")
             return None
         return int(value)
 

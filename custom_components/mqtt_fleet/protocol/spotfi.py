@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from .payload import (
+    MAX_INTEGER,
     FieldReader,
     InvalidMessage,
     decode_json,
@@ -274,6 +275,10 @@ def _uptime(fields: FieldReader) -> int | None:
     """Uptime is documented as a string of seconds; a whole number is taken too."""
     value = fields.data.get("uptime")
     if isinstance(value, str) and value.isascii() and value.isdigit():
+        # Count the digits before int(), which refuses over 4300 of them.
+        if len(value.lstrip("0")) > len(str(MAX_INTEGER)) or int(value) > MAX_INTEGER:
+            fields.problems.append(f"uptime: expected a whole number <= {MAX_INTEGER}")
+            return None
         return int(value)
     if isinstance(value, str):
         fields.problems.append(f"uptime: expected seconds, got {value[:32]!r}")

@@ -1,0 +1,1 @@
+"""The fuzz tier: hostile messages through the real hubs."""

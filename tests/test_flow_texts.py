@@ -1,0 +1,143 @@
+"""The frontend can render every flow, action, selector, trigger and repair text.
+
+Home Assistant's frontend formats these texts as ICU messages: `{name}` is a placeholder the
+flow must supply, `<name>` opens a tag and `'{` quotes. A text it cannot parse or fill shows
+"Translation error" instead of the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.mqtt_fleet import config_flow
+from custom_components.mqtt_fleet.const import DEFAULT_BASE_TOPICS, DOMAIN, Family
+
+TRANSLATIONS: dict[str, Any] = json.loads(
+    (Path(config_flow.__file__).parent / "translations" / "en.json").read_text("utf-8")
+)
+ARGUMENT = re.compile(r"\{([^{}]*)\}")
+PLAIN_NAME = re.compile(r"\w+")
+TAG = re.compile(r"<[A-Za-z/]")
+QUOTE = re.compile(r"'[{}<>'#]")
+# What each family's base topic step shows, once the frontend fills its placeholders.
+RENDERED_PATTERNS = {
+    Family.AUTOCORE: "`{base}/{device_id}/...` and firmware v2's `{base}/devices/<uuid>/...`",
+    Family.JANUS: "`{base}/<server>/status`",
+    Family.SPOTFI: "`{base}/<router>/status` and `{base}/<router>/metrics`",
+    Family.CONTAINER_LOGS: "`{base}/<app>/<service>/<level>`",
+}
+
+
+def texts(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Yield (path, text) for every string under `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from texts(value, f"{path}.{key}" if path else key)
+    elif isinstance(node, str):
+        yield path, node
+
+
+def icu_problems(text: str) -> list[str]:
+    """Return why the frontend's ICU parser would refuse `text` (empty when it parses)."""
+    problems = [
+        f"`{{{argument}}}` is not a plain placeholder"
+        for argument in ARGUMENT.findall(text)
+        if not PLAIN_NAME.fullmatch(argument)
+    ]
+    if TAG.search(text):
+        problems.append("a `<` before a letter or `/` opens a tag")
+    if QUOTE.search(text):
+        problems.append("an apostrophe before `{`, `}`, `<`, `>`, `'` or `#` quotes")
+    if {"{", "}"} & set(ARGUMENT.sub("", text)):
+        problems.append("an unpaired brace")
+    return problems
+
+
+def placeholders_of(*nodes: Any) -> set[str]:
+    """Return the placeholder names the texts under `nodes` use."""
+    return {name for node in nodes for _, text in texts(node) for name in ARGUMENT.findall(text)}
+
+
+def render(text: str, placeholders: dict[str, str]) -> str:
+    """Fill `text` the way the frontend does: every `{name}` by its value, as is."""
+    return ARGUMENT.sub(lambda match: placeholders[match[1]], text)
+
+
+# The sections the frontend formats; exception texts and entity names are formatted by HA.
+@pytest.mark.parametrize(
+    "section", ["config", "options", "services", "selector", "device_automation", "issues"]
+)
+def test_frontend_texts_parse_as_icu_messages(section: str) -> None:
+    """No tag, quote or non-plain argument in any text the frontend formats."""
+    refused = {
+        path: problems
+        for path, text in texts(TRANSLATIONS[section])
+        if (problems := icu_problems(text))
+    }
+    assert refused == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "`{base}/<router>/status`",
+        "as `<topic>/batch` with `{count, logs}`",
+        "an unbalanced `{` or `}`",
+        "not `{relay:02d}`",
+        "returns {server, count, sessions}.",
+        "firmware v2''s",
+    ],
+)
+def test_the_check_refuses_what_the_frontend_cannot_parse(text: str) -> None:
+    """The texts this check once caught are refused."""
+    assert icu_problems(text)
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+@pytest.mark.parametrize("family", list(Family))
+async def test_base_topic_step_fills_every_placeholder(hass: HomeAssistant, family: Family) -> None:
+    """The step, its fields and the config errors only use placeholders the step supplies."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": family.value}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == family.value
+    supplied = result["description_placeholders"]
+    step = TRANSLATIONS["config"]["step"][family.value]
+    assert placeholders_of(step, TRANSLATIONS["config"]["error"]) <= set(supplied)
+    assert RENDERED_PATTERNS[family] in render(step["description"], supplied)
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+@pytest.mark.parametrize("family", list(Family))
+async def test_options_step_fills_every_placeholder(hass: HomeAssistant, family: Family) -> None:
+    """The options step, its fields and its errors only use placeholders it supplies."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=f"{family}:{DEFAULT_BASE_TOPICS[family]}",
+        data={"family": family.value, "base_topic": DEFAULT_BASE_TOPICS[family]},
+        options=config_flow.default_options(family),
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    supplied = result["description_placeholders"]
+    options = TRANSLATIONS["options"]
+    assert placeholders_of(options["step"]["init"], options["error"]) <= set(supplied)
+    assert render(options["error"]["template_placeholder_format"], supplied).endswith(
+        "(for example `{relay}`, not `{relay:02d}`)."
+    )
+    hass.config_entries.options.async_abort(result["flow_id"])
