@@ -19,12 +19,21 @@ from xml.etree import ElementTree
 AREAS = ("fuzz", "broker faults", "HA restart", "load", "security", "log stress")
 
 
+def node_id(classname: str, name: str) -> str:
+    """Turn JUnit's dotted class name (module, then any test class) into pytest's node id."""
+    parts = classname.split(".")
+    for split in range(len(parts), 0, -1):
+        module = Path(*parts[:split]).with_suffix(".py")
+        if module.exists():
+            return "::".join([module.as_posix(), *parts[split:], name])
+    return f"{classname}::{name}"
+
+
 def outcomes(junit: Path) -> dict[str, tuple[str, float]]:
     """Map each test's node id to its outcome and duration in seconds."""
     found: dict[str, tuple[str, float]] = {}
     for case in ElementTree.parse(junit).iter("testcase"):  # noqa: S314 - our own run
-        path = case.get("classname", "").replace(".", "/")
-        nodeid = f"{path}.py::{case.get('name')}"
+        nodeid = node_id(case.get("classname", ""), case.get("name", ""))
         outcome = "passed"
         for child, name in (("failure", "FAILED"), ("error", "ERROR"), ("skipped", "skipped")):
             if case.find(child) is not None:
