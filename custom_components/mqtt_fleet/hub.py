@@ -566,6 +566,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     @callback
     def _async_connection_changed(self, connected: bool) -> None:
         was_connected, self.mqtt_connected = self.mqtt_connected, connected
+        self.upkeep.async_connection_changed(connected)
         if connected and not was_connected:
             self.async_mqtt_reconnected()
         self._async_refresh_hub_entities()

@@ -16,7 +16,6 @@ from datetime import timedelta
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.components import mqtt
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
@@ -63,8 +62,6 @@ class DeviceUpkeep:
             hub.hass, STORE_VERSION, store_key(hub.entry.entry_id)
         )
         self._last_seen: dict[str, float] = {}
-        self.stale: set[str] = set()
-        self._connected = False
         self._grace: CALLBACK_TYPE | None = None  # the check a grace after a (re)connect
         self._statuses_checked = False
         self._unsubscribes: list[CALLBACK_TYPE] = []
@@ -80,11 +77,15 @@ class DeviceUpkeep:
                     STALE_CHECK_INTERVAL,
                     name=f"{DOMAIN} stale devices",
                 ),
-                mqtt.async_subscribe_connection_status(self._hass, self._async_connection_changed),
                 self._hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_save_at_stop),
             )
         )
-        self._async_connection_changed(mqtt.is_connected(self._hass))
+        self.async_connection_changed(self._hub.mqtt_connected)
+
+    @property
+    def stale(self) -> set[str]:
+        """Return the ids of the devices offered for removal."""
+        return {id_ for id_, device in self._hub.devices.items() if device.stale_reported}
 
     @callback
     def async_stop(self) -> None:
@@ -113,9 +114,8 @@ class DeviceUpkeep:
         }
 
     @callback
-    def _async_connection_changed(self, connected: bool) -> None:
+    def async_connection_changed(self, connected: bool) -> None:
         """Check a grace after the broker (re)connects; no checks while it is away."""
-        self._connected = connected
         self._cancel_grace()
         if connected:
             self._grace = async_call_later(
@@ -138,7 +138,7 @@ class DeviceUpkeep:
 
     @callback
     def _async_hourly_check(self, _now: datetime) -> None:
-        if self._connected and self._grace is None:
+        if self._hub.mqtt_connected and self._grace is None:
             self.async_check_stale()
 
     @callback
@@ -148,8 +148,7 @@ class DeviceUpkeep:
         for device_id, device in self._hub.devices.items():
             seen = device.last_live or self._last_seen.setdefault(device_id, now)
             if now - seen >= self.stale_after:
-                if device_id not in self.stale:
-                    self.stale.add(device_id)
+                if not device.stale_reported:
                     device.stale_reported = True
                     repairs.async_raise(
                         self._hass,
@@ -157,14 +156,13 @@ class DeviceUpkeep:
                         device,
                         days=str(self.stale_after // 86400),
                     )
-            elif device_id in self.stale:  # the clock went back
+            elif device.stale_reported:  # the clock went back
                 self.async_device_back(device)
         self._store.async_delay_save(self._snapshot, SAVE_DELAY)
 
     @callback
     def async_device_back(self, device: FleetDevice) -> None:
         """Withdraw the removal offer of a stale device that spoke again."""
-        self.stale.discard(device.device_id)
         device.stale_reported = False
         repairs.async_clear(self._hass, repairs.STALE_DEVICE, device)
 
@@ -178,7 +176,7 @@ class DeviceUpkeep:
     @callback
     def async_remove_stale_device(self, device_id: str) -> bool:
         """Remove a device that is still stale (the user confirmed); False if it is not."""
-        if device_id not in self.stale or (device := self._hub.devices.get(device_id)) is None:
+        if (device := self._hub.devices.get(device_id)) is None or not device.stale_reported:
             return False
         dr.async_get(self._hass).async_update_device(
             device.registry_id, remove_config_entry_id=self._hub.entry.entry_id
@@ -190,6 +188,5 @@ class DeviceUpkeep:
     def async_forget(self, device: FleetDevice) -> None:
         """Drop a removed device's issues and last-seen time."""
         repairs.async_clear_device(self._hass, device)
-        self.stale.discard(device.device_id)
         self._last_seen.pop(device.device_id, None)
         self._store.async_delay_save(self._snapshot, SAVE_DELAY)
