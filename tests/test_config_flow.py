@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import string
-import time
 from typing import TYPE_CHECKING, Any
 from unittest.mock import AsyncMock, patch
 
@@ -18,7 +17,6 @@ from homeassistant.config_entries import (
 )
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers.discovery_flow import DiscoveryKey
-from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -39,6 +37,7 @@ from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
 from custom_components.mqtt_fleet.protocol.autocore import Layout
 
 from .common import BOARD_A, BOARD_B, dumps, status_a, status_b
+from .flow_helpers import TRANSLATIONS, discovery, suggested_values
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
     import voluptuous as vol
 
 COMPONENT_DIR = Path(config_flow.__file__).parent
-TRANSLATIONS = json.loads((COMPONENT_DIR / "translations" / "en.json").read_text("utf-8"))
 MANIFEST = json.loads((COMPONENT_DIR / "manifest.json").read_text("utf-8"))
 
 DEFAULT_TEMPLATE = "{base}/{device_id}/relay/{relay}/set"
@@ -92,24 +90,6 @@ def mock_setup_entry() -> Generator[AsyncMock]:
     """Keep created entries from setting up a hub."""
     with patch("custom_components.mqtt_fleet.async_setup_entry", return_value=True) as mock_setup:
         yield mock_setup
-
-
-def discovery(topic: str, payload: str | bytes, subscribed_topic: str) -> MqttServiceInfo:
-    """Build what HA's MQTT discovery hands to async_step_mqtt."""
-    return MqttServiceInfo(
-        topic=topic,
-        payload=payload,
-        qos=0,
-        retain=False,
-        subscribed_topic=subscribed_topic,
-        timestamp=time.time(),
-    )
-
-
-def suggested_values(result: dict[str, Any]) -> dict[str, Any]:
-    """Return {field: suggested value} of a form's schema."""
-    schema: vol.Schema = result["data_schema"]
-    return {str(key): (key.description or {}).get("suggested_value") for key in schema.schema}
 
 
 async def start_user_flow(hass: HomeAssistant, family: str = "autocore") -> dict[str, Any]:

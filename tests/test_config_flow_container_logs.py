@@ -7,7 +7,6 @@ import json
 import logging
 from pathlib import Path
 import string
-import time
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -22,7 +21,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
 )
-import voluptuous as vol
 import yaml
 
 from custom_components.mqtt_fleet import config_flow
@@ -30,8 +28,16 @@ from custom_components.mqtt_fleet.const import DOMAIN, Family
 from custom_components.mqtt_fleet.families.container_logs import ContainerLogsHub
 from custom_components.mqtt_fleet.forwarding import HomeAssistantLogHandler
 
+from .flow_helpers import (
+    TRANSLATIONS,
+    assert_abort_translated,
+    assert_translated,
+    discovery as mqtt_discovery,
+    fields,
+    suggested_values,
+)
+
 PACKAGE = Path(config_flow.__file__).parent
-TRANSLATIONS = json.loads((PACKAGE / "translations" / "en.json").read_text("utf-8"))
 BASE = "container-manager/logs"
 SUBSCRIBED = "container-manager/logs/manager/#"
 TOPIC = "container-manager/logs/1/web/info"
@@ -75,42 +81,8 @@ def logs_entry(base: str = BASE, **options: Any) -> MockConfigEntry:
 
 
 def discovery(topic: str, payload: str | bytes, subscribed: str = SUBSCRIBED) -> MqttServiceInfo:
-    """Build what HA's MQTT discovery hands to async_step_mqtt."""
-    return MqttServiceInfo(
-        topic=topic,
-        payload=payload,
-        qos=0,
-        retain=False,
-        subscribed_topic=subscribed,
-        timestamp=time.time(),
-    )
-
-
-def fields(result: dict[str, Any]) -> list[str]:
-    schema: vol.Schema = result["data_schema"]
-    return [str(key) for key in schema.schema]
-
-
-def suggested_values(result: dict[str, Any]) -> dict[str, Any]:
-    schema: vol.Schema = result["data_schema"]
-    return {str(key): (key.description or {}).get("suggested_value") for key in schema.schema}
-
-
-def assert_translated(result: dict[str, Any], section: str = "config") -> None:
-    """The step, its fields and its errors have texts in en.json."""
-    texts = TRANSLATIONS[section]
-    step = texts["step"][result["step_id"]]
-    assert step["title"]
-    for field in fields(result):
-        assert step["data"][field], field
-        assert step["data_description"][field], field
-    for error in (result.get("errors") or {}).values():
-        assert texts["error"][error], error
-
-
-def assert_abort_translated(result: dict[str, Any]) -> None:
-    assert result["type"] is FlowResultType.ABORT
-    assert TRANSLATIONS["config"]["abort"][result["reason"]]
+    """Build what HA's MQTT discovery hands to async_step_mqtt, from the manager's filter."""
+    return mqtt_discovery(topic, payload, subscribed)
 
 
 async def start_user_flow(hass: HomeAssistant) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 import json
 from pathlib import Path
-import time
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -20,22 +19,26 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
 )
-import voluptuous as vol
 
 from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import DOMAIN, Family
 from custom_components.mqtt_fleet.families.janus import JanusHub
 from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
 
-TRANSLATIONS = json.loads(
-    (Path(config_flow.__file__).parent / "translations" / "en.json").read_text("utf-8")
+from .flow_helpers import (
+    TRANSLATIONS,
+    assert_abort_translated,
+    assert_translated,
+    discovery,
+    fields,
+    suggested_values,
 )
+
 JANUS_OPTIONS = {
     "offline_timeout": 60,
     "stale_device_days": 30,
@@ -124,44 +127,6 @@ def spotfi_entry(base: str = "spotfi/router", **options: Any) -> MockConfigEntry
     )
 
 
-def discovery(topic: str, payload: str | bytes, subscribed_topic: str) -> MqttServiceInfo:
-    """Build what HA's MQTT discovery hands to async_step_mqtt."""
-    return MqttServiceInfo(
-        topic=topic,
-        payload=payload,
-        qos=0,
-        retain=False,
-        subscribed_topic=subscribed_topic,
-        timestamp=time.time(),
-    )
-
-
-def fields(result: dict[str, Any]) -> list[str]:
-    schema: vol.Schema = result["data_schema"]
-    return [str(key) for key in schema.schema]
-
-
-def suggested_values(result: dict[str, Any]) -> dict[str, Any]:
-    schema: vol.Schema = result["data_schema"]
-    return {str(key): (key.description or {}).get("suggested_value") for key in schema.schema}
-
-
-def assert_translated(result: dict[str, Any], section: str = "config") -> None:
-    """The step, its fields and its errors have texts in en.json."""
-    texts = TRANSLATIONS[section]
-    step = texts["step"][result["step_id"]]
-    assert step["title"]
-    for field in fields(result):
-        assert step["data"][field], field
-    for error in (result.get("errors") or {}).values():
-        assert texts["error"][error], error
-
-
-def assert_abort_translated(result: dict[str, Any]) -> None:
-    assert result["type"] is FlowResultType.ABORT
-    assert TRANSLATIONS["config"]["abort"][result["reason"]]
-
-
 async def start_user_flow(hass: HomeAssistant, family: str) -> dict[str, Any]:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
@@ -207,7 +172,7 @@ async def test_janus_step_creates_the_entry(
     assert result["errors"] == {}
     assert fields(result) == ["base_topic", "admin_secret"]
     assert result["data_schema"]({}) == {"base_topic": "janus"}
-    assert_translated(result)
+    assert_translated(result, described=False)
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"base_topic": "janus", "admin_secret": "s3cret"}
@@ -245,7 +210,7 @@ async def test_spotfi_step_creates_the_entry(
     assert result["step_id"] == "spotfi"
     assert fields(result) == ["base_topic"]
     assert result["data_schema"]({}) == {"base_topic": "spotfi/router"}
-    assert_translated(result)
+    assert_translated(result, described=False)
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"base_topic": " spotfi/router "}
@@ -282,7 +247,7 @@ async def test_invalid_base_then_recover(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == family
     assert result["errors"] == {"base_topic": error}
-    assert_translated(result)
+    assert_translated(result, described=False)
     assert suggested_values(result)["base_topic"] == base  # what the user typed stays
     assert not hass.config_entries.async_entries(DOMAIN)
 
@@ -355,7 +320,7 @@ async def test_overlapping_base_of_the_same_family(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base_topic": "base_topic_overlaps"}
-    assert_translated(result)
+    assert_translated(result, described=False)
     # A sibling of the existing base is fine.
     sibling = f"{existing.data['base_topic']}-2"
     result = await hass.config_entries.flow.async_configure(
@@ -393,7 +358,7 @@ async def test_janus_discovery_asks_for_the_secret(
         "base_topic": "janus",
         "device": "gw1",
     }
-    assert_translated(result)
+    assert_translated(result, described=False)
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["unique_id"] == "janus:janus"
     assert flow["context"]["title_placeholders"] == {"name": "Janus (janus)"}
@@ -437,7 +402,7 @@ async def test_spotfi_discovery_is_confirm_only(hass: HomeAssistant, payload: st
         "base_topic": "spotfi/router",
         "device": "rtr-1a2b3c4d",
     }
-    assert_translated(result)
+    assert_translated(result, described=False)
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["confirm_only"] is True
     assert flow["context"]["unique_id"] == "spotfi:spotfi/router"
@@ -559,7 +524,7 @@ async def test_reauth_flow(hass: HomeAssistant) -> None:
     assert result["step_id"] == "reauth_confirm"
     assert fields(result) == ["admin_secret"]
     assert result["description_placeholders"] == {"name": "Janus (janus)"}
-    assert_translated(result)
+    assert_translated(result, described=False)
     description = TRANSLATIONS["config"]["step"]["reauth_confirm"]["description"]
     assert "{name}" in description
     with pytest.raises(InvalidData):  # the secret is required here
@@ -608,7 +573,7 @@ async def test_janus_options_form(hass: HomeAssistant, loaded: Any) -> None:
         "poll_interval": 15,
         "servers": ["gw1"],
     }
-    assert_translated(result, "options")
+    assert_translated(result, "options", described=False)
 
 
 @pytest.mark.parametrize("seconds", [1, 3601, 0, -5, 1.9])
@@ -651,7 +616,7 @@ async def test_janus_unsafe_server_names(hass: HomeAssistant, loaded: Any, serve
     result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"servers": "servers_invalid"}
-    assert_translated(result, "options")
+    assert_translated(result, "options", described=False)
     assert suggested_values(result)["servers"] == ["gw1", server]
     await hass.async_block_till_done()
     assert dict(entry.options) == JANUS_OPTIONS
@@ -721,7 +686,7 @@ async def test_spotfi_options_form(hass: HomeAssistant, loaded: Any) -> None:
         "terminal_enabled",
     ]
     assert suggested_values(result) == SPOTFI_OPTIONS
-    assert_translated(result, "options")
+    assert_translated(result, "options", described=False)
 
 
 @pytest.mark.parametrize("pattern", BAD_PATTERNS)
@@ -737,7 +702,7 @@ async def test_spotfi_invalid_allow_list(hass: HomeAssistant, loaded: Any, patte
     result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"rpc_allow_list": "allow_list_invalid"}
-    assert_translated(result, "options")
+    assert_translated(result, "options", described=False)
     await hass.async_block_till_done()
     assert dict(entry.options) == SPOTFI_OPTIONS
     assert entry.runtime_data is hub

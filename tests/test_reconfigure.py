@@ -15,7 +15,7 @@ from custom_components.mqtt_fleet.const import DOMAIN
 
 from .common import BOARD_A, status_a, telemetry_a
 from .conftest import Fire
-from .test_config_flow_container_logs import assert_abort_translated, assert_translated, fields
+from .flow_helpers import assert_abort_translated, assert_translated, fields
 from .test_janus import janus_entry
 
 TEMPERATURE = f"autocore:autocore/{BOARD_A}/temperature"
