@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 import json
 from typing import Any
@@ -37,6 +36,8 @@ from custom_components.mqtt_fleet.families.container_logs import (
     ContainerLogsHub,
     LogSourceDevice,
 )
+
+from .clock import advance, settle
 
 BASE = "container-manager/logs"
 KEY = f"container_logs:{BASE}"
@@ -83,33 +84,6 @@ def log(
 def batch(*logs: dict[str, Any], count: int | None = None) -> str:
     """A `/batch` payload: {count, logs}."""
     return json.dumps({"count": len(logs) if count is None else count, "logs": list(logs)})
-
-
-async def _until(predicate: Callable[[], bool]) -> None:
-    """Let the event loop run until `predicate` holds (no fixed sleeps)."""
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition not reached")
-
-
-async def settle(hass: HomeAssistant) -> None:
-    """Run everything ready to run, e.g. a publish waiting for its (mocked) PUBACK."""
-    for _ in range(10):
-        await hass.async_block_till_done()
-        await asyncio.sleep(0)
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Move the frozen clock on in steps of at most 0.5 s, firing timers on the way."""
-    await settle(hass)
-    while seconds > 0:
-        step = min(seconds, 0.5)
-        seconds -= step
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed_exact(hass)
-        await settle(hass)
 
 
 async def fire(hass: HomeAssistant, leaf: str, payload: str | bytes | dict[str, Any]) -> None:

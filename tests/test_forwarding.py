@@ -30,17 +30,8 @@ from custom_components.mqtt_fleet.families.container_logs import ContainerLogsHu
 from custom_components.mqtt_fleet.forwarding import HomeAssistantLogHandler
 from custom_components.mqtt_fleet.protocol.container_logs import Level, LogMessage
 
-from .test_container_logs import (
-    BASE,
-    START,
-    START_MS,
-    WEB,
-    _until,
-    advance,
-    logs_entry,
-    settle,
-    state,
-)
+from .clock import advance, settle, until as _until
+from .test_container_logs import BASE, START, START_MS, WEB, logs_entry, state
 
 DEMO = logging.getLogger("homeassistant.components.demo")
 SITE_B = "site-b/logs"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Coroutine
-from datetime import timedelta
+from collections.abc import AsyncGenerator, Coroutine
 import json
 import random
 import re
@@ -25,7 +24,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
     async_fire_mqtt_message,
-    async_fire_time_changed_exact,
     snapshot_platform,
 )
 from syrupy.assertion import SnapshotAssertion
@@ -41,6 +39,9 @@ from custom_components.mqtt_fleet.const import (
 )
 from custom_components.mqtt_fleet.families.janus import JanusHub
 from custom_components.mqtt_fleet.pending import PendingReplies
+
+from . import clock
+from .clock import settle, until as _until
 
 BASE = "janus"
 SERVER = "gw1"
@@ -71,31 +72,9 @@ def janus_entry(base: str = BASE, secret: str = SECRET, **options: Any) -> MockC
     )
 
 
-async def _until(predicate: Callable[[], bool]) -> None:
-    """Let the event loop run until `predicate` holds (no fixed sleeps)."""
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition not reached")
-
-
-async def settle(hass: HomeAssistant) -> None:
-    """Run everything ready to run, e.g. a publish waiting for its (mocked) PUBACK."""
-    for _ in range(10):
-        await hass.async_block_till_done()
-        await asyncio.sleep(0)
-
-
 async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
     """Move the frozen clock on in steps of at most 1 s, firing timers on the way."""
-    await settle(hass)
-    while seconds > 0:
-        step = min(seconds, 1.0)
-        seconds -= step
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed_exact(hass)
-        await settle(hass)
+    await clock.advance(hass, freezer, seconds, step=1.0)
 
 
 def published(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:

@@ -40,6 +40,7 @@ from custom_components.mqtt_fleet.families.janus import JanusHub
 from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
 
+from .clock import settle
 from .common import status_b
 from .report import Reliability
 from .test_container_logs import logs_entry
@@ -51,7 +52,6 @@ from .test_janus import (
     first_poll,
     janus_entry,
     reply,
-    settle,
     status,
     success,
     wait_request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from datetime import timedelta
 import json
 import re
@@ -23,7 +23,6 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
     async_fire_mqtt_message,
-    async_fire_time_changed_exact,
     snapshot_platform,
 )
 from syrupy.assertion import SnapshotAssertion
@@ -39,6 +38,8 @@ from custom_components.mqtt_fleet.const import (
     Family,
 )
 from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
+
+from .clock import advance, settle, until as _until
 
 BASE = "spotfi/router"
 ROUTER = "rtr-1a2b3c4d"
@@ -95,33 +96,6 @@ def metrics(**values: Any) -> str:
     }
     fields.update(values)
     return json.dumps({"metrics": fields, "type": "metrics"}, sort_keys=True, separators=(",", ":"))
-
-
-async def _until(predicate: Callable[[], bool]) -> None:
-    """Let the event loop run until `predicate` holds (no fixed sleeps)."""
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition not reached")
-
-
-async def settle(hass: HomeAssistant) -> None:
-    """Run everything ready to run, e.g. a publish waiting for its (mocked) PUBACK."""
-    for _ in range(10):
-        await hass.async_block_till_done()
-        await asyncio.sleep(0)
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Move the frozen clock on in steps of at most 0.5 s, firing timers on the way."""
-    await settle(hass)
-    while seconds > 0:
-        step = min(seconds, 0.5)
-        seconds -= step
-        freezer.tick(timedelta(seconds=step))
-        async_fire_time_changed_exact(hass)
-        await settle(hass)
 
 
 async def fire(hass: HomeAssistant, router: str, leaf: str, payload: str | bytes) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 from unittest.mock import patch
 
@@ -20,20 +19,12 @@ from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from .clock import until
 from .common import relay_a, relay_event_b, relays_b, status_b
 from .conftest import Fire
 
 SWITCH_A = "switch.esp32_001_relay_0"
 SWITCH_B = "switch.relay_board_1_relay_2"
-
-
-async def _until(predicate: Callable[[], bool]) -> None:
-    """Let the event loop run until `predicate` holds (no fixed sleeps)."""
-    for _ in range(200):
-        if predicate():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition not reached")
 
 
 def _switch(hass: HomeAssistant, service: str, entity_id: str) -> asyncio.Task[Any]:
@@ -53,7 +44,7 @@ async def test_layout_a_relay_confirmed(
     mqtt_mock.async_publish.reset_mock()
 
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_A)
-    await _until(lambda: mqtt_mock.async_publish.called)
+    await until(lambda: mqtt_mock.async_publish.called, tries=200)
     mqtt_mock.async_publish.assert_called_once_with(
         "autocore/ESP32_001/relay/0/set", b'{"state":true,"source":"home_assistant"}', 1, False
     )
@@ -65,7 +56,7 @@ async def test_layout_a_relay_confirmed(
     assert hass.states.get(SWITCH_A).state == STATE_ON
 
     call = _switch(hass, SERVICE_TURN_OFF, SWITCH_A)
-    await _until(lambda: mqtt_mock.async_publish.call_count == 2)
+    await until(lambda: mqtt_mock.async_publish.call_count == 2, tries=200)
     assert mqtt_mock.async_publish.call_args.args[1] == (
         b'{"state":false,"source":"home_assistant"}'
     )
@@ -84,7 +75,7 @@ async def test_layout_b_channel_confirmed(
     mqtt_mock.async_publish.reset_mock()
 
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_B)
-    await _until(lambda: mqtt_mock.async_publish.called)
+    await until(lambda: mqtt_mock.async_publish.called, tries=200)
     mqtt_mock.async_publish.assert_called_once_with(
         "autocore/devices/board-b1/relays/set",
         b'{"protocol_version":"2.2","channel":2,"command":"on","source":"home_assistant"}',
@@ -103,7 +94,7 @@ async def test_command_for_current_state_is_confirmed_by_a_repeat(
     """A board repeating the state it already had still confirms the command."""
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, True))
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_A)
-    await _until(lambda: mqtt_mock.async_publish.called)
+    await until(lambda: mqtt_mock.async_publish.called, tries=200)
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, True))
     await call
     assert hass.states.get(SWITCH_A).state == STATE_ON
@@ -145,7 +136,7 @@ async def test_custom_relay_command_topic(
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, False))
     mqtt_mock.async_publish.reset_mock()
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_A)
-    await _until(lambda: mqtt_mock.async_publish.called)
+    await until(lambda: mqtt_mock.async_publish.called, tries=200)
     assert mqtt_mock.async_publish.call_args.args[0] == "cmd/autocore/ESP32_001/0"
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, True))
     await call
@@ -157,7 +148,7 @@ async def test_unload_while_waiting_for_confirmation(
     """A command still waiting when the entry unloads fails with a clear error."""
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, False))
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_A)
-    await _until(lambda: mqtt_mock.async_publish.called)
+    await until(lambda: mqtt_mock.async_publish.called, tries=200)
     assert await hass.config_entries.async_unload(setup_entry.entry_id)
     with pytest.raises(HomeAssistantError) as error:
         await call
