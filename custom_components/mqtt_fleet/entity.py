@@ -26,7 +26,7 @@ class FleetEntity(Entity):
         self.device = device
         self.key = key
         self._attr_unique_id = f"{device.identifier}/{key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, device.identifier)})
+        self._attr_device_info = device.device_info
 
     @property
     def available(self) -> bool:

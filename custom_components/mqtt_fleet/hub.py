@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,7 +20,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.helpers.device_registry import DeviceEntryType
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import slugify
 
@@ -83,6 +84,8 @@ class FleetDevice:
         self.hub = hub
         self.device_id = device_id
         self.identifier = device_identifier(hub.key, device_id)
+        # One for all the device's entities: thousands of devices make every object count.
+        self.device_info = DeviceInfo(identifiers={(DOMAIN, self.identifier)})
         self.registry_id = registry_id
         self.restored = restored
         self.values: dict[str, Any] = {}
@@ -118,13 +121,12 @@ class FleetDevice:
         """Call `listener` when the value under `key` or the availability changes."""
         self._listeners[key] = listener
         self.known_keys.add(key)
+        return partial(self._remove_listener, key, listener)
 
-        @callback
-        def remove() -> None:
-            if self._listeners.get(key) is listener:
-                del self._listeners[key]
-
-        return remove
+    @callback
+    def _remove_listener(self, key: str, listener: CALLBACK_TYPE) -> None:
+        if self._listeners.get(key) is listener:
+            del self._listeners[key]
 
     @callback
     def set_value(self, key: str, value: Any) -> None:

@@ -370,9 +370,8 @@ class FleetSensor(FleetEntity, RestoreSensor):
     @property
     def available(self) -> bool:
         """Follow the device, unless the description decides (last seen, stale counts)."""
-        if (available_fn := self.entity_description.available_fn) is not None:
-            return available_fn(self.device)
-        return super().available
+        available_fn = self.entity_description.available_fn
+        return self.device.available if available_fn is None else available_fn(self.device)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
@@ -387,11 +386,10 @@ class FleetSensor(FleetEntity, RestoreSensor):
 
         Text is cut to the 255 characters a state may hold (a firmware string can be longer).
         """
-        if self.entity_description.value_fn is not None:
-            value = self.entity_description.value_fn(self.device)
-        else:
-            value = self.value
-        value = self._restored if value is None else value
+        value_fn = self.entity_description.value_fn
+        value = self.device.values.get(self.key) if value_fn is None else value_fn(self.device)
+        if value is None:
+            value = self._restored
         return value[:MAX_STATE_LENGTH] if isinstance(value, str) else value
 
 

@@ -34,6 +34,7 @@ from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
     floor_registry as fr,
+    frame,
     issue_registry as ir,
     label_registry as lr,
     restore_state as rs,
@@ -226,6 +227,7 @@ async def home_assistant(config_dir: Path) -> AsyncIterator[HomeAssistant]:
     """Run Home Assistant on `config_dir`; stopping it writes registries and last states."""
     async with async_test_home_assistant(config_dir=str(config_dir), load_registries=False) as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # load custom_components/ from the repo
+        frame.async_setup(hass)  # as HA's bootstrap does: usage reports log, never raise
         await _load_registries(hass)
         try:
             yield hass

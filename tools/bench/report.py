@@ -310,6 +310,7 @@ def render(results: dict[str, Any], plot_name: str) -> str:
     lines += [f"- {name}: {meaning}" for name, meaning, _ in CONDITION_COLUMNS if meaning]
     lines += ["", "## Ratios", "", *_ratio_table(table), ""]
     lines += ["## Targets (issue 6)", "", *_targets(table), ""]
+    lines += _profile_table(results["rows"])
     if results.get("protocol"):
         lines += ["## protocol/ alone against bare orjson.loads", ""]
         lines += _protocol_table(results["protocol"])
@@ -356,7 +357,11 @@ METHOD = [
     "- Each contender at each N runs in a fresh mosquitto and a fresh Home Assistant"
     " (pytest-homeassistant-custom-component's harness, registries and restore state on"
     " disk), with the real MQTT integration. (b) has the same entities as (a), one retained"
-    " discovery config each, with `value_template`; (d) writes the same states.",
+    " discovery config each, with `value_template`, availability from the device's status"
+    " topic and `expire_after` equal to (a)'s offline timeout (so they behave like (a)'s);"
+    " (d) writes the same states.",
+    "- Every measured phase starts after a full `gc.collect()`, so no phase pays for a"
+    " full collection that an earlier phase's garbage made due.",
     "- Throughput: whole rounds published flat out; from the first send (publisher's"
     " CLOCK_MONOTONIC) to the state write of the last message (for (c), its arrival). CPU:"
     " getrusage of the HA process over the same run. GC: gc.callbacks over the same run.",
@@ -372,6 +377,37 @@ METHOD = [
     " staggered evenly; HA CPU time over the window as a share of one core.",
     "",
 ]
+
+
+def _profile_table(rows: Sequence[Row]) -> list[str]:
+    """Where each profiled contender's flat-out time went (--profile), by N."""
+    profiled = sorted(
+        (row for row in rows if row.get("profile_shares")),
+        key=lambda row: (row["contender"], row["n"]),
+    )
+    if not profiled:
+        return []
+    parts = list(profiled[0]["profile_shares"])
+    lines = [
+        "## Where the time goes (cProfile, one extra flat-out run)",
+        "",
+        "| part | " + " | ".join(f"({r['contender']}) N={r['n']:,}" for r in profiled) + " |",
+        "|---|" + "---:|" * len(profiled),
+    ]
+    lines += [
+        f"| {part} | "
+        + " | ".join(_fmt(r["profile_shares"].get(part), 1, 100) + " %" for r in profiled)
+        + " |"
+        for part in parts
+    ]
+    lines += [
+        "",
+        "Shares of the functions' own time, by the file they live in. cProfile adds a"
+        " fixed cost to every call, so code made of many small calls looks bigger here than"
+        " it is; the profiles themselves are in the directory given to --profile.",
+        "",
+    ]
+    return lines
 
 
 def _load(load: Sequence[float] | None) -> str:

@@ -4,6 +4,9 @@
    tracemalloc runs over both, which gives the memory per device.
 2. flat out: ROUNDS rounds as fast as the publisher writes them; throughput up to the
    moment the last state is written, CPU seconds per 10k messages, GC share and pause.
+   Each measured phase starts after a full collection, so it does not pay for the
+   garbage an earlier phase left (a full collection is due after a fixed number of
+   surviving objects, whichever phase allocates them).
 3. latency: whole rounds, at least RATE x SECONDS messages, at RATE messages/s; each
    state-changing message is matched to the state_changed event of the value it changes
    (for (c): to its arrival, in order). Whole rounds, because a relay skipped for a round
@@ -27,7 +30,7 @@ import pstats
 import resource
 import time
 import tracemalloc
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
@@ -281,6 +284,7 @@ async def flat_out(ctx: Context, profile: cProfile.Profile | None = None) -> dic
     try:
         count = await publisher.ready()
         finish = Finish(ctx, count, first, rounds)
+        gc.collect()  # start clean: the previous phase's garbage is not this phase's cost
         with GcWatch() as gc_watch:
             cpu_before, go_at, preempted = cpu_seconds(), time.monotonic(), preemptions()
             if profile is not None:
@@ -377,6 +381,7 @@ async def latency(ctx: Context) -> dict[str, Any]:
             contender.expect(contender.count + count)
         else:
             log = StateLog(ctx, messages)
+        gc.collect()
         with GcWatch() as gc_watch:
             preempted = preemptions()
             publisher.go()
@@ -426,6 +431,7 @@ async def natural(ctx: Context) -> dict[str, Any]:
     publisher = ctx.publisher("natural", first_round=first, seconds=seconds)
     try:
         count = await publisher.ready()
+        gc.collect()
         cpu_before, start = cpu_seconds(), time.monotonic()
         publisher.go()
         await publisher.done()
@@ -439,13 +445,49 @@ async def natural(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _profile_summary(profile: cProfile.Profile, path: Path) -> None:
+# Where a profiled run's own time (tottime) went, by the file a function lives in; the
+# first matching part of the path wins.
+PROFILE_PARTS: Final = (
+    ("MQTT Fleet", ("custom_components/mqtt_fleet/",)),
+    ("paho and HA's MQTT client", ("/paho/", "/components/mqtt/")),
+    (
+        "HA entity state (entity.py, sensor, switch, binary_sensor)",
+        (
+            "/helpers/entity.py",
+            "/components/sensor/",
+            "/components/switch/",
+            "/components/binary_sensor/",
+        ),
+    ),
+    ("HA state machine and event bus (core.py)", ("homeassistant/core.py",)),
+    ("asyncio and selectors", ("/asyncio/", "/selectors.py")),
+)
+OTHER_PART: Final = "everything else (builtins, templates, ...)"
+
+
+def profile_shares(stats: pstats.Stats) -> dict[str, float]:
+    """Return each part's share of the profiled run's own time."""
+    totals = dict.fromkeys([*(name for name, _ in PROFILE_PARTS), OTHER_PART], 0.0)
+    raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, _name), (_cc, _nc, own, *_rest) in raw.items():
+        part = next(
+            (name for name, needles in PROFILE_PARTS if any(n in filename for n in needles)),
+            OTHER_PART,
+        )
+        totals[part] += own
+    whole = sum(totals.values()) or 1.0
+    return {name: total / whole for name, total in totals.items()}
+
+
+def _profile_summary(profile: cProfile.Profile, path: Path) -> dict[str, float]:
     profile.dump_stats(path.with_suffix(".prof"))
     text = io.StringIO()
+    shares = profile_shares(pstats.Stats(profile))
     stats = pstats.Stats(profile, stream=text).strip_dirs()
     stats.sort_stats("tottime").print_stats(30)
     stats.sort_stats("cumulative").print_stats(30)
     path.with_suffix(".txt").write_text(text.getvalue())
+    return shares
 
 
 async def run_one(key: str, n: int, options: Options, workdir: Path) -> dict[str, Any]:
@@ -472,7 +514,9 @@ async def run_one(key: str, n: int, options: Options, workdir: Path) -> dict[str
             if options.profile_dir is not None and key in options.profile_contenders:
                 profile = cProfile.Profile()
                 await flat_out(ctx, profile)
-                _profile_summary(profile, options.profile_dir / f"flat-{key}-{n}")
+                result["profile_shares"] = _profile_summary(
+                    profile, options.profile_dir / f"flat-{key}-{n}"
+                )
             result["counters"] = contender.counters()
         if options.restart and key in ("a", "b"):
             async with home_assistant(config_dir) as hass:

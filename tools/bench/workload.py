@@ -40,6 +40,9 @@ JANUS_BASE: Final = "janus"
 DISCOVERY_PREFIX: Final = "homeassistant"
 NATURAL_PERIOD: Final = 30.0  # seconds: firmware STATUS_INTERVAL_MS, telemetry and heartbeat
 TOTAL_MEMORY: Final = 268_435_456  # bytes, a constant of the router model
+# (a)'s offline timeout and (b)'s expire_after: long enough that no device goes stale
+# between phases, while every message still restarts the timer.
+OFFLINE_TIMEOUT: Final = 3600
 FIRMWARE: Final = "1.2.0"
 
 # The entities one device has, under the keys the four contenders share.
@@ -444,15 +447,25 @@ _SPOTFI_SENSORS: Final[dict[str, dict[str, str]]] = {
 
 
 def discovery_config(device: Device, key: str) -> dict[str, object]:
-    """Return the discovery config of one (b) entity: the equivalent of ours, by hand."""
+    """Return the discovery config of one (b) entity: the equivalent of ours, by hand.
+
+    Like (a)'s, the entity is unavailable while the device's status says offline, and a
+    sensor or binary sensor expires when the device is silent for the offline timeout.
+    """
     device_id = device.device_id
     config: dict[str, object] = {
         "name": key.replace("_", " ").capitalize(),
         "unique_id": discovery_unique_id(device, key),
         "device": {"identifiers": [f"bench_b_{device.slug}"], "name": device_id},
     }
+    if platform_of(key) != "switch":
+        config["expire_after"] = OFFLINE_TIMEOUT
     if device.family == "autocore":
         root = f"{AUTOCORE_BASE}/{device_id}"
+        config |= {
+            "availability_topic": f"{root}/status",
+            "availability_template": "{{ value_json.status }}",
+        }
         if key == "relay_0":
             config |= {
                 "state_topic": f"{root}/relay/0/status",
@@ -481,7 +494,13 @@ def discovery_config(device: Device, key: str) -> dict[str, object]:
                 "device_class": "connectivity",
             }
         else:
-            config |= {"state_topic": f"{root}/metrics", **_SPOTFI_SENSORS[key]}
+            config |= {
+                "state_topic": f"{root}/metrics",
+                "availability_topic": f"{root}/status",
+                "payload_available": "ONLINE",
+                "payload_not_available": "OFFLINE",
+                **_SPOTFI_SENSORS[key],
+            }
     else:
         config |= {
             "state_topic": f"{JANUS_BASE}/{device_id}/status",
