@@ -274,17 +274,21 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         return False
 
     async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
-        """Work out family and base from a discovery topic, then ask the user."""
+        """Work out family and base from a discovery topic, then ask the user.
+
+        HA starts a flow for every new payload on these topics (a status changes with
+        each report), so a configured stream aborts before the payload is parsed.
+        """
         if (known := DISCOVERY_TOPICS.get(discovery_info.subscribed_topic)) is None:
             return self.async_abort(reason="invalid_discovery_info")
         family, base = known
+        await self.async_set_unique_id(f"{family}:{base}")
+        self._abort_if_unique_id_configured()
         payload = discovery_info.payload
         raw = payload.encode() if isinstance(payload, str) else bytes(payload)
         if (device := discovered_device(family, base, discovery_info.topic, raw)) is None:
             return self.async_abort(reason="invalid_discovery_info")
         self._family, self._base, self._device = family, base, device
-        await self.async_set_unique_id(f"{family}:{base}")
-        self._abort_if_unique_id_configured()
         self.context["title_placeholders"] = {"name": entry_title(family, base)}
         return await self.async_step_discovery_confirm()
 

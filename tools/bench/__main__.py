@@ -112,6 +112,7 @@ def _meta(options: Options, args: argparse.Namespace, n_list: Sequence[int]) -> 
         "cpus": os.cpu_count(),
         "load_before": os.getloadavg(),
         "quick": args.quick,
+        "command": " ".join(["scripts/bench", *(sys.argv[1:])]),
         "n": list(n_list),
         "contenders": {key: CONTENDERS[key].title for key in args.contenders},
         "options": {

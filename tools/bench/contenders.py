@@ -65,6 +65,7 @@ FILTERS: Final = (
     f"{JANUS_BASE}/+/status",
 )
 JANUS_SECRET: Final = "bench"  # noqa: S105 - nobody answers the admin API in the benchmark
+MAX_SETUP_SECONDS: Final = 600.0
 ENTRY_IDS: Final = {
     Family.AUTOCORE: "bench_autocore",
     Family.SPOTFI: "bench_spotfi",
@@ -75,6 +76,11 @@ BASES: Final = {
     Family.SPOTFI: SPOTFI_BASE,
     Family.JANUS: JANUS_BASE,
 }
+
+
+def setup_limit(workload: Workload) -> float:
+    """Return how long a setup may take: longer for more entities, never over 10 minutes."""
+    return min(MAX_SETUP_SECONDS, 60 + workload.entity_count / 10)
 
 
 class Contender(ABC):
@@ -195,9 +201,7 @@ class Discovery(Contender):
         """Publish every discovery config; wait until each entity exists and subscribes."""
         workload = self.workload
         await publish(port, workload.n, workload.mix, "discovery")
-        await self.async_wait_all_shown(
-            60 + workload.entity_count / 20, "entities discovered by (b)", 0.2
-        )
+        await self.async_wait_all_shown(setup_limit(workload), "entities discovered by (b)", 0.2)
         await self.hass.async_block_till_done()
         await subscriptions_live(self.hass)
 

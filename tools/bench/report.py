@@ -290,6 +290,7 @@ def render(results: dict[str, Any], plot_name: str) -> str:
         "",
         f"- Run: {meta['date']}, commit {meta['commit']}, Home Assistant {meta['home_assistant']},"
         f" Python {meta['python']}, {meta['cpus']} CPUs ({meta['machine']})",
+        f"- Command: `{meta.get('command', 'scripts/bench')}`",
         f"- Load average before / after: {_load(meta.get('load_before'))} /"
         f" {_load(meta.get('load_after'))}",
         f"- Flat out: at least {options['messages']:,} messages in whole rounds; latency:"
@@ -361,7 +362,9 @@ METHOD = [
     " topic and `expire_after` equal to (a)'s offline timeout (so they behave like (a)'s);"
     " (d) writes the same states.",
     "- Every measured phase starts after a full `gc.collect()`, so no phase pays for a"
-    " full collection that an earlier phase's garbage made due.",
+    " full collection that an earlier phase's garbage made due. MQTT Fleet is installed"
+    " in every contender's Home Assistant, so HA's MQTT integration discovery (a config flow"
+    " per new payload on the manifest's status topics) runs for all four alike.",
     "- Throughput: whole rounds published flat out; from the first send (publisher's"
     " CLOCK_MONOTONIC) to the state write of the last message (for (c), its arrival). CPU:"
     " getrusage of the HA process over the same run. GC: gc.callbacks over the same run.",
