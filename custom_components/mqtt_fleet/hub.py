@@ -133,10 +133,14 @@ class FleetDevice:
         """Store a value; write its entity only when it changed, create it when new."""
         if self._waiters and key in self._waiters:
             self._resolve_waiters(key, value)
-        if self.values.get(key, _MISSING) == value:
+        values = self.values
+        if values.get(key, _MISSING) == value:
             return
-        self.values[key] = value
-        self.notify(key)
+        values[key] = value
+        if (listener := self._listeners.get(key)) is not None:
+            listener()  # the hot path: one call less than through notify
+        else:
+            self.notify(key)
 
     @callback
     def push(self, key: str, value: Any) -> None:

@@ -106,7 +106,7 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
     def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
         """Apply one AutoCore message to its board."""
         message = self.protocol.parse(topic, payload)
-        device = self.device_for(
+        device = self.devices.get(message.device_id) or self.device_for(
             message.device_id, LAYOUT_MODELS[message.layout], _board_name(message)
         )
         if device.layout is not message.layout:

@@ -283,8 +283,13 @@ class AutoCoreProtocol:
             if key in _NOT_TELEMETRY:
                 continue
             if (name := KNOWN_TELEMETRY.get(key)) is not None:
-                # Bytes and seconds are whole numbers, as in the status.
-                number = fields.integer(key) if name in WHOLE_TELEMETRY else fields.number(key)
+                number: float | None
+                if name in WHOLE_TELEMETRY:  # bytes and seconds, as in the status
+                    number = fields.integer(key)
+                elif type(value) is float or type(value) is int:  # the usual case, inline
+                    number = value
+                else:
+                    number = fields.number(key)  # records the problem
                 if number is not None:
                     values[name] = number
             elif type(value) is int or type(value) is float:
