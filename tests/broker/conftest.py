@@ -17,11 +17,8 @@ from dataclasses import dataclass, field
 import json
 import os
 from pathlib import Path
-import pwd
 import select
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -39,13 +36,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
+from tools.mosquitto import HOST, Mosquitto, find_mosquitto, stop_process, tail
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 
     from homeassistant.components.mqtt.models import ReceiveMessage
 
-HOST = "127.0.0.1"
 BASE = "autocore"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SIMULATOR = REPO_ROOT / "tools" / "simulator.py"
@@ -89,84 +86,30 @@ async def wait_for[T](predicate: Callable[[], T], timeout: float = 10.0, what: s
     return result
 
 
-def _tail(path: Path, lines: int = 30) -> str:
-    if not path.exists():
-        return "(no log)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    """Stop a child we started: `sig` first (after SIGCONT, in case a test froze it), then kill."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGCONT)
-        proc.send_signal(sig)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 # --- mosquitto ---------------------------------------------------------------------------
 
 
-class Broker:
+class Broker(Mosquitto):
     """A private mosquitto on a loopback port, restartable on the same port."""
 
     def __init__(self, tmp_path: Path) -> None:
         """Find mosquitto; nothing runs before start()."""
-        self.mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not os.access(self.mosquitto, os.X_OK):
+        if (executable := find_mosquitto()) is None:
             pytest.fail("mosquitto is not installed: run scripts/setup (apt-get install mosquitto)")
-        self.log = tmp_path / "mosquitto.log"
-        self.conf = tmp_path / "mosquitto.conf"
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
+        # TCP_NODELAY: replies in well under a millisecond, not 40+ ms.
+        super().__init__(executable, tmp_path, nodelay=True)
 
     def start(self) -> None:
-        """Start on a free port, retrying: the port can be taken before mosquitto binds it."""
-        for _attempt in range(3):
-            self.port = _free_port()
-            self._launch()
-            if self._wait_listening():
-                return
-            self.stop()
-        pytest.fail(f"mosquitto did not start:\n{_tail(self.log)}")
-
-    def stop(self) -> None:
-        """Stop mosquitto (outside the event loop: this blocks)."""
-        if self.proc is not None:
-            _stop_process(self.proc)
+        """Start on a free port, or fail the test."""
+        if not self.try_start(START_TIMEOUT):
+            pytest.fail(f"mosquitto did not start:\n{tail(self.log)}")
 
     async def async_restart(self) -> None:
         """Stop mosquitto and start it again on the same port, without blocking HA's loop."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         await wait_for(lambda: self.proc is not None and self.proc.poll() is not None)
-        self._launch()
-        await wait_for(
-            lambda: (
-                self.proc is not None
-                and self.proc.poll() is None
-                and _accepts_connections(self.port)
-            ),
-            START_TIMEOUT,
-            f"mosquitto to listen on {self.port} again",
-        )
+        await self.async_relaunch()
 
     async def async_kill(self) -> None:
         """Kill mosquitto with SIGKILL, like a crash: no goodbye, no Last Will, no state kept."""
@@ -179,48 +122,9 @@ class Broker:
         )
 
     async def async_relaunch(self) -> None:
-        """Start mosquitto again on the same port after async_kill; return once it listens."""
-        self._launch()
-        await wait_for(
-            lambda: (
-                self.proc is not None
-                and self.proc.poll() is None
-                and _accepts_connections(self.port)
-            ),
-            START_TIMEOUT,
-            f"mosquitto to listen on {self.port} again",
-        )
-
-    def _launch(self) -> None:
-        user = pwd.getpwuid(os.geteuid()).pw_name  # as root, mosquitto would switch users
-        self.conf.write_text(
-            f"listener {self.port} {HOST}\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
-            "set_tcp_nodelay true\n"  # replies in well under a millisecond, not 40+ ms
-            # No cap on a subscriber's queue (default 1000): a burst of logs must not be
-            # dropped ("Outgoing messages are being dropped") for a subscriber that lags.
-            "max_queued_messages 0\n"
-            f"user {user}\n"
-            "log_dest stderr\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
-        )
-        with self.log.open("ab") as output:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
-                [self.mosquitto, "-c", str(self.conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    def _wait_listening(self) -> bool:
-        assert self.proc is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            if _accepts_connections(self.port):
-                return True
-            time.sleep(0.02)
-        return False
+        """Start mosquitto again on the same port after it stopped; return once it listens."""
+        self.launch()
+        await wait_for(self.listening, START_TIMEOUT, f"mosquitto to listen on {self.port} again")
 
 
 @pytest.fixture
@@ -445,9 +349,9 @@ class Simulator:
         """Signal the simulator (SIGTERM stops it, SIGSTOP/SIGCONT freeze and thaw it)."""
         self.proc.send_signal(sig)
 
-    def log_tail(self) -> str:
+    def logtail(self) -> str:
         """Return the end of the simulator's log, for failure messages."""
-        return _tail(self.log)
+        return tail(self.log)
 
 
 @pytest.fixture
@@ -495,7 +399,7 @@ def simulator(
         rest = bytearray()
         line = _read_line(proc, START_TIMEOUT, rest)
         if not line.startswith("READY "):
-            pytest.fail(f"simulator did not get ready ({line!r}):\n{_tail(log)}")
+            pytest.fail(f"simulator did not get ready ({line!r}):\n{tail(log)}")
         devices = json.loads(line.removeprefix("READY "))
         yield Simulator(
             proc,
@@ -508,7 +412,7 @@ def simulator(
             stdout_rest=rest,
         )
     finally:
-        _stop_process(proc, simulator_stop_signal)
+        stop_process(proc, simulator_stop_signal)
         proc.stdout.close()
 
 

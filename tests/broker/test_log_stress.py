@@ -35,10 +35,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 import logging
-import os
-import pwd
 import signal
-import subprocess
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -107,29 +104,22 @@ class PersistentBroker(Broker):
         """The persistence file mosquitto autosaves."""
         return self.conf.parent / "mosquitto-db" / "mosquitto.db"
 
-    def _launch(self) -> None:
-        user = pwd.getpwuid(os.geteuid()).pw_name  # as root, mosquitto would switch users
+    def settings(self) -> list[str]:
+        """Persist sessions and queues, and lift the in-flight window."""
+        return [
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {self.database.parent}/",
+            "autosave_interval 1",
+            "max_inflight_messages 0",  # no window of 20 unacknowledged per subscriber
+            "max_queued_messages 0",
+            "set_tcp_nodelay true",
+        ]
+
+    def launch(self) -> None:
+        """Make the persistence directory, then start."""
         self.database.parent.mkdir(exist_ok=True)
-        self.conf.write_text(
-            f"listener {self.port} {HOST}\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {self.database.parent}/\n"
-            "autosave_interval 1\n"
-            "max_inflight_messages 0\n"  # no window of 20 unacknowledged per subscriber
-            "max_queued_messages 0\n"
-            "set_tcp_nodelay true\n"
-            f"user {user}\n"
-            "log_dest stderr\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
-        )
-        with self.log.open("ab") as output:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
-                [self.mosquitto, "-c", str(self.conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
+        super().launch()
 
     def freeze(self) -> None:
         """SIGSTOP mosquitto: connections stay open, nothing is acknowledged."""

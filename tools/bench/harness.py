@@ -13,11 +13,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 import json
-import os
 from pathlib import Path
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -44,12 +40,13 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
+from tools.mosquitto import HOST, Mosquitto, find_mosquitto, tail
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
 
     from homeassistant.components.mqtt.models import ReceiveMessage
 
-HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MQTT_ENTRY_ID = "bench_mqtt_entry"
 PROBE_TOPIC = "mqtt_fleet_bench/probe"
@@ -60,74 +57,19 @@ class BenchError(Exception):
     """A phase could not complete (lost messages, a timeout, a process that failed)."""
 
 
-def free_port() -> int:
-    """Return a free loopback port."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-class Broker:
+class Broker(Mosquitto):
     """mosquitto on a free loopback port: unlimited queues, default TCP unless nodelay."""
 
     def __init__(self, workdir: Path, *, nodelay: bool) -> None:
         """Find mosquitto; nothing runs before start()."""
-        self.mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        if not os.access(self.mosquitto, os.X_OK):
+        if (executable := find_mosquitto()) is None:
             raise BenchError("mosquitto is not installed: run scripts/setup")
-        self.workdir = workdir
-        self.nodelay = nodelay
-        self.port = 0
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(executable, workdir, nodelay=nodelay)
 
     def start(self) -> None:
-        """Start on a free port (retrying if another process took it first)."""
-        user = pwd.getpwuid(os.geteuid()).pw_name  # as root, mosquitto would switch users
-        conf = self.workdir / "mosquitto.conf"
-        for _attempt in range(3):
-            self.port = free_port()
-            conf.write_text(
-                f"listener {self.port} {HOST}\n"
-                "allow_anonymous true\n"
-                "persistence false\n"
-                f"set_tcp_nodelay {'true' if self.nodelay else 'false'}\n"
-                "max_queued_messages 0\n"  # a lagging subscriber must not lose messages
-                "max_queued_bytes 0\n"
-                f"user {user}\n"
-                "log_dest stderr\nlog_type error\nlog_type warning\n"
-            )
-            with (self.workdir / "mosquitto.log").open("ab") as log:
-                self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
-                    [self.mosquitto, "-c", str(conf)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            deadline = time.monotonic() + START_TIMEOUT
-            while self.proc.poll() is None and time.monotonic() < deadline:
-                if _accepts(self.port):
-                    return
-                time.sleep(0.02)
-            self.stop()
-        raise BenchError("mosquitto did not start")
-
-    def stop(self) -> None:
-        """Stop mosquitto."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Start on a free port, or raise BenchError."""
+        if not self.try_start(START_TIMEOUT):
+            raise BenchError(f"mosquitto did not start:\n{tail(self.log)}")
 
 
 @dataclass(frozen=True)
