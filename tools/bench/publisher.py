@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tools.mosquitto import HOST
+
 from .workload import DEFAULT_MIX, Workload
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-HOST = "127.0.0.1"
 CONNECT_TIMEOUT = 10.0
 FLUSH_TIMEOUT = 120.0
 KEEPALIVE = 60
