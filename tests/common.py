@@ -1,13 +1,32 @@
-"""AutoCore messages as boards send them, shared by the HA tests."""
+"""AutoCore messages as boards send them, and registry look-ups, shared by the HA tests."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from homeassistant.helpers import device_registry as dr
+
+from custom_components.mqtt_fleet.const import DOMAIN
+
 BASE = "autocore"
 BOARD_A = "ESP32_001"
 BOARD_B = "board-b1"
+
+
+def device_by_identifier(registry: dr.DeviceRegistry, identifier: str) -> dr.DeviceEntry | None:
+    """Our registry device with this identifier, if any (each is held by one entry only)."""
+    found = registry.async_get_devices(identifiers={(DOMAIN, identifier)})
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def publishes(mqtt_mock: Any) -> list[tuple[Any, ...]]:
+    """(topic, payload, qos, retain) of each publish through HA's mocked MQTT client.
+
+    HA adds keyword arguments to the client's publish over time; these four are the contract.
+    """
+    return [tuple(call.args[:4]) for call in mqtt_mock.async_publish.call_args_list]
 
 
 def dumps(payload: dict[str, Any]) -> str:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from datetime import timedelta
+import logging
 import os
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
-from homeassistant.components.mqtt.models import DATA_MQTT
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import frame
+from homeassistant.util import dt as dt_util
 from hypothesis import settings
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
+    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
@@ -34,6 +38,9 @@ settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Longer than HA's MQTT subscribe and unsubscribe cooldowns.
+MQTT_COOLDOWN_MARGIN = 10
+
 type Fire = Callable[[str, str | bytes], Coroutine[Any, Any, None]]
 
 
@@ -42,23 +49,49 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/mqtt_fleet in every test."""
 
 
+class _FrameReports(logging.Handler):
+    """Collects HA's frame-helper reports about this integration (deprecated API use)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if f"custom integration '{DOMAIN}'" in (message := record.getMessage()):
+            self.reports.append(message)
+
+
+@pytest.fixture(autouse=True)
+def fail_on_deprecated_api() -> Generator[None]:
+    """Fail the test when HA reports that this integration uses a deprecated API.
+
+    HA only logs such a report for a custom integration, so a new deprecation would otherwise
+    pass unseen until the API is removed.
+    """
+    handler = _FrameReports()
+    logger = logging.getLogger(frame.__name__)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.reports:
+        pytest.fail("HA reported deprecated API use:\n" + "\n".join(handler.reports))
+
+
 @pytest.fixture
 async def mqtt_mock(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> AsyncGenerator[Any]:
-    """HA's mocked MQTT client, with its timers stopped at the end of the test.
+    """HA's mocked MQTT client; our entries are unloaded at the end of the test.
 
-    The mocked paho client never closes its socket, which is what stops the misc timer.
-    Our entries are unloaded first, so their unsubscribes do not arm the unsubscribe
-    cooldown after the check for lingering timers has begun.
+    Unloading also cancels a pending setup retry. It unsubscribes, which arms the MQTT client's unsubscribe cooldown; time is then
+    moved past it, so that no MQTT timer is left for the check for lingering timers.
     """
     yield mqtt_mock
     for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
+        if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
             await hass.config_entries.async_unload(entry.entry_id)
-    client = hass.data[DATA_MQTT].client
-    if client._misc_timer is not None:
-        client._misc_timer.cancel()
-    client._subscribe_debouncer._async_cancel_timer()
-    client._unsubscribe_debouncer._async_cancel_timer()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=MQTT_COOLDOWN_MARGIN))
+    await hass.async_block_till_done()
 
 
 @pytest.fixture

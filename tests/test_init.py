@@ -23,14 +23,23 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.mqtt_fleet import async_remove_config_entry_device
 from custom_components.mqtt_fleet.const import (
-    DOMAIN,
     EVENT_DEVICE_DISCOVERED,
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
 )
 from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
 
-from .common import BOARD_A, BOARD_B, relay_a, relays_b, status_a, status_b, telemetry_a
+from .common import (
+    BOARD_A,
+    BOARD_B,
+    device_by_identifier,
+    publishes,
+    relay_a,
+    relays_b,
+    status_a,
+    status_b,
+    telemetry_a,
+)
 from .conftest import Fire
 
 
@@ -52,7 +61,7 @@ async def test_setup_and_unload(
         "autocore/telemetry/relays/data",
         "autocore/errors/+/+",
     }
-    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "autocore:autocore")})
+    hub_device = device_by_identifier(dr.async_get(hass), "autocore:autocore")
     assert hub_device is not None
     assert hub_device.entry_type is dr.DeviceEntryType.SERVICE
     assert hub_device.name == "AutoCore (autocore)"
@@ -154,8 +163,8 @@ async def test_remove_device(hass: HomeAssistant, setup_entry: MockConfigEntry, 
     await fire("autocore/ESP32_001/status", status_a())
     registry = dr.async_get(hass)
     hub = setup_entry.runtime_data
-    board = registry.async_get_device({(DOMAIN, "autocore:autocore/ESP32_001")})
-    hub_device = registry.async_get_device({(DOMAIN, "autocore:autocore")})
+    board = device_by_identifier(registry, "autocore:autocore/ESP32_001")
+    hub_device = device_by_identifier(registry, "autocore:autocore")
     assert board is not None
     assert hub_device is not None
     assert board.via_device_id == hub_device.id
@@ -181,12 +190,14 @@ async def test_reconnect_asks_firmware_v2_boards_for_status(
     mqtt_mock.async_publish.assert_not_called()
     async_dispatcher_send(hass, MQTT_CONNECTION_STATE, True)
     await hass.async_block_till_done()
-    mqtt_mock.async_publish.assert_called_once_with(
-        "autocore/devices/board-b1/commands/status",
-        b'{"protocol_version":"2.2","command":"status"}',
-        1,
-        False,
-    )
+    assert publishes(mqtt_mock) == [
+        (
+            "autocore/devices/board-b1/commands/status",
+            b'{"protocol_version":"2.2","command":"status"}',
+            1,
+            False,
+        )
+    ]
 
 
 async def test_reconnect_status_requests_stop_when_publishing_fails(
@@ -216,7 +227,7 @@ async def test_firmware_v2_board_named_by_board_id(
 ) -> None:
     """A v2 board is named by its board id (friendlier than a UUID), its UUID is the serial."""
     await fire("autocore/devices/board-b1/status", status_b(board_id=board_id))
-    device = dr.async_get(hass).async_get_device({(DOMAIN, "autocore:autocore/board-b1")})
+    device = device_by_identifier(dr.async_get(hass), "autocore:autocore/board-b1")
     assert device is not None
     assert device.name == name
     assert device.serial_number == BOARD_B

@@ -42,6 +42,7 @@ from custom_components.mqtt_fleet.pending import PendingReplies
 
 from . import clock
 from .clock import settle, until as _until
+from .common import device_by_identifier
 
 BASE = "janus"
 SERVER = "gw1"
@@ -171,7 +172,7 @@ def call_list_sessions(hass: HomeAssistant, data: dict[str, Any]) -> asyncio.Tas
 
 
 def device_entry(hass: HomeAssistant, server: str, key: str = "janus:janus") -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"{key}/{server}")})
+    device = device_by_identifier(dr.async_get(hass), f"{key}/{server}")
     assert device is not None
     return device
 
@@ -236,13 +237,13 @@ async def test_status_creates_the_server_and_follows_its_connectivity(
 
     await status(hass, SERVER, online)
     device = device_entry(hass, SERVER)
-    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "janus:janus")})
+    hub_device = device_by_identifier(dr.async_get(hass), "janus:janus")
     assert hub_device is not None
     assert device.model == "Janus WebRTC Server"
     assert device.manufacturer == "Meetecho"
     assert device.name == SERVER
     assert device.via_device_id == hub_device.id
-    assert janus.entry_id in device.config_entries
+    assert device.config_entry_id == janus.entry_id
     state = hass.states.get(CONNECTIVITY)
     assert state.state == STATE_ON
     assert state.attributes["device_class"] == "connectivity"
@@ -767,7 +768,7 @@ async def test_list_sessions_unknown_server(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
     await status(hass, SERVER, "online")
-    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "janus:janus")})
+    hub_device = device_by_identifier(dr.async_get(hass), "janus:janus")
     for reference in ("gw-nope", hub_device.id, "0123456789abcdef"):
         with pytest.raises(ServiceValidationError) as err:
             await call_list_sessions(hass, {"server": reference})
@@ -829,7 +830,7 @@ async def test_list_sessions_does_not_find_spotfi_routers(
     await hass.async_block_till_done()
     async_fire_mqtt_message(hass, "spotfi/router/rtr1/status", "ONLINE")
     await hass.async_block_till_done()
-    router = dr.async_get(hass).async_get_device({(DOMAIN, "spotfi:spotfi/router/rtr1")})
+    router = device_by_identifier(dr.async_get(hass), "spotfi:spotfi/router/rtr1")
     assert router is not None
     for reference in ("rtr1", router.id):
         with pytest.raises(ServiceValidationError) as err:

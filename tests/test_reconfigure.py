@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet.const import DOMAIN
 
-from .common import BOARD_A, status_a, telemetry_a
+from .common import BOARD_A, device_by_identifier, status_a, telemetry_a
 from .conftest import Fire
 from .flow_helpers import assert_abort_translated, assert_translated, fields
 from .test_janus import janus_entry
@@ -37,7 +37,7 @@ async def test_moving_the_base_keeps_devices_entities_and_history(
     entities = er.async_get(hass)
     entity_id = entities.async_get_entity_id("sensor", DOMAIN, TEMPERATURE)
     assert entity_id is not None
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"autocore:autocore/{BOARD_A}")})
+    device = device_by_identifier(dr.async_get(hass), f"autocore:autocore/{BOARD_A}")
     assert device is not None
     before = len(er.async_entries_for_config_entry(entities, setup_entry.entry_id))
 
@@ -57,7 +57,7 @@ async def test_moving_the_base_keeps_devices_entities_and_history(
     assert entry is not None
     assert entry.unique_id == f"autocore:site1/autocore/{BOARD_A}/temperature"
     assert len(er.async_entries_for_config_entry(entities, setup_entry.entry_id)) == before
-    hub = dr.async_get(hass).async_get_device({(DOMAIN, "autocore:site1/autocore")})
+    hub = device_by_identifier(dr.async_get(hass), "autocore:site1/autocore")
     assert hub is not None
 
     await fire(f"autocore/{BOARD_A}/telemetry", telemetry_a(temperature=30.0))

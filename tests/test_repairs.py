@@ -38,7 +38,7 @@ from custom_components.mqtt_fleet.config_flow import default_options
 from custom_components.mqtt_fleet.const import CONF_STALE_DEVICE_DAYS, DOMAIN, Family
 from custom_components.mqtt_fleet.upkeep import RETAINED_STATUS_GRACE, SAVE_DELAY, store_key
 
-from .common import BOARD_A, BOARD_B, status_a, status_b, telemetry_a
+from .common import BOARD_A, BOARD_B, device_by_identifier, status_a, status_b, telemetry_a
 from .conftest import Fire
 from .test_container_logs import WEB, fire as fire_log, log, logs_entry
 from .test_janus import (
@@ -106,7 +106,7 @@ def issue_id(kind: str, entry: MockConfigEntry, device: str) -> str:
 
 
 def registry_device(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> dr.DeviceEntry:
-    found = dr.async_get(hass).async_get_device({(DOMAIN, f"{entry.unique_id}/{device}")})
+    found = device_by_identifier(dr.async_get(hass), f"{entry.unique_id}/{device}")
     assert found is not None, device
     return found
 

@@ -41,7 +41,7 @@ from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
 
 from .clock import settle
-from .common import status_b
+from .common import device_by_identifier, status_b
 from .report import Reliability
 from .test_container_logs import logs_entry
 from .test_janus import (
@@ -387,7 +387,7 @@ async def test_credentials_never_leak(
         await call
     errors.append(no_reply.value)
 
-    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "janus:janus")})
+    hub_device = device_by_identifier(dr.async_get(hass), "janus:janus")
     assert hub_device is not None
     diagnostics = [
         await async_get_config_entry_diagnostics(hass, entry),
@@ -549,7 +549,7 @@ async def test_unsafe_configured_and_restored_servers_are_never_polled(
     mqtt_mock.async_publish.reset_mock()
     await advance(hass, freezer, 10)
     assert published_topics(mqtt_mock) == [f"janus/{SERVER}/to-janus-admin"]
-    stray = dr.async_get(hass).async_get_device({(DOMAIN, "janus:janus/x+y")})
+    stray = device_by_identifier(dr.async_get(hass), "janus:janus/x+y")
     assert stray is not None
     for reference in ("x+y", stray.id):
         key = await refusal(hass, SERVICE_LIST_SESSIONS, {"server": reference})
@@ -632,7 +632,7 @@ async def test_stored_options_cannot_open_the_terminal_or_widen_the_allow_list(
         hass.config_entries.async_update_entry(
             entry, options={**entry.options, "terminal_enabled": switch}
         )
-        await hass.async_block_till_done()
+        assert await hass.config_entries.async_reload(entry.entry_id)  # as stored at start
         assert entry.runtime_data.terminal_enabled is False, switch
         key = await refusal(hass, SERVICE_TERMINAL_EXEC, {"router": ROUTER, "command": "id"})
         assert key == "terminal_disabled", switch
@@ -640,7 +640,7 @@ async def test_stored_options_cannot_open_the_terminal_or_widen_the_allow_list(
         hass.config_entries.async_update_entry(
             entry, options={**entry.options, "rpc_allow_list": allow_list}
         )
-        await hass.async_block_till_done()
+        assert await hass.config_entries.async_reload(entry.entry_id)  # as stored at start
         expected = ("system.board",) if isinstance(allow_list, list) else ()
         assert entry.runtime_data.allow_list == expected, allow_list
         for path, method in (("file", "exec"), ("system", "reboot"), ("x", "y")):
@@ -652,7 +652,7 @@ async def test_stored_options_cannot_open_the_terminal_or_widen_the_allow_list(
     hass.config_entries.async_update_entry(
         entry, options={**entry.options, "terminal_enabled": True}
     )
-    await hass.async_block_till_done()
+    assert await hass.config_entries.async_reload(entry.entry_id)  # as stored at start
     call = action(hass, SERVICE_TERMINAL_EXEC, {"router": ROUTER, "command": "id"})
     await settle(hass)
     assert published_topics(mqtt_mock) == [f"spotfi/router/{ROUTER}/x/in"]

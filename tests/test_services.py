@@ -12,12 +12,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet.const import DOMAIN, SERVICE_SEND_COMMAND
 
-from .common import status_a, status_b
+from .common import device_by_identifier, publishes, status_a, status_b
 from .conftest import Fire
 
 
 def _device_id(hass: HomeAssistant, identifier: str) -> str:
-    device = dr.async_get(hass).async_get_device({(DOMAIN, identifier)})
+    device = device_by_identifier(dr.async_get(hass), identifier)
     assert device is not None
     return device.id
 
@@ -37,12 +37,14 @@ async def test_send_command_to_firmware_v2(
         hass,
         {"device_id": _device_id(hass, "autocore:autocore/board-b1"), "command": command},
     )
-    mqtt_mock.async_publish.assert_called_once_with(
-        f"autocore/devices/board-b1/commands/{command}",
-        f'{{"protocol_version":"2.2","command":"{command}"}}'.encode(),
-        1,
-        False,
-    )
+    assert publishes(mqtt_mock) == [
+        (
+            f"autocore/devices/board-b1/commands/{command}",
+            f'{{"protocol_version":"2.2","command":"{command}"}}'.encode(),
+            1,
+            False,
+        )
+    ]
 
 
 async def test_layout_a_board_takes_no_commands(

@@ -40,6 +40,7 @@ from custom_components.mqtt_fleet.const import (
 from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
 
 from .clock import advance, settle, until as _until
+from .common import device_by_identifier
 
 BASE = "spotfi/router"
 ROUTER = "rtr-1a2b3c4d"
@@ -138,7 +139,7 @@ def output(text: str, session: str | None = None) -> str:
 
 
 def registry_device(hass: HomeAssistant, router: str = ROUTER) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device({(DOMAIN, f"spotfi:{BASE}/{router}")})
+    device = device_by_identifier(dr.async_get(hass), f"spotfi:{BASE}/{router}")
     assert device is not None
     return device
 
@@ -206,7 +207,7 @@ async def test_status_creates_the_router_heartbeat_makes_it_connected(
     async_fire_mqtt_message(hass, f"{BASE}/{ROUTER}/status", "ONLINE", retain=True)
     await settle(hass)
     device = registry_device(hass)
-    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "spotfi:spotfi/router")})
+    hub_device = device_by_identifier(dr.async_get(hass), "spotfi:spotfi/router")
     assert device.model == "OpenWrt router (SpotFi bridge)"
     assert device.manufacturer == "SpotFi"
     assert device.name == ROUTER
@@ -778,7 +779,7 @@ async def test_router_resolution(
     data: dict[str, Any] = {"path": "system", "method": "board"}
     if service == SERVICE_TERMINAL_EXEC:
         data = {"command": "uptime"}
-    hub_device = dr.async_get(hass).async_get_device({(DOMAIN, "spotfi:spotfi/router")})
+    hub_device = device_by_identifier(dr.async_get(hass), "spotfi:spotfi/router")
     for reference in ("rtr-nope", hub_device.id, "0" * 32):
         with pytest.raises(ServiceValidationError) as err:
             await action(hass, service, {"router": reference, **data})
@@ -1004,13 +1005,13 @@ async def test_terminal_exec_error_during_the_input_publish_is_not_lost(
 ) -> None:
     real_publish = mqtt_mock.async_publish._mock_wraps  # HA's MQTT client, mocked paho below
 
-    async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    async def publish(topic: str, payload: bytes, qos: int, retain: bool, **kwargs: Any) -> None:
         if json.loads(payload)["type"] == "x-data":
             # The router refuses the input before the broker's PUBACK reaches HA.
             async_fire_mqtt_message(
                 hass, f"{BASE}/{ROUTER}/x/out", tunnel("x-error", error="shell died")
             )
-        await real_publish(topic, payload, qos, retain)
+        await real_publish(topic, payload, qos, retain, **kwargs)
 
     mqtt_mock.async_publish.side_effect = publish
     call, _session = await _start_terminal(hass, mqtt_mock, {"command": "uptime"})

@@ -20,7 +20,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from .clock import until
-from .common import relay_a, relay_event_b, relays_b, status_b
+from .common import publishes, relay_a, relay_event_b, relays_b, status_b
 from .conftest import Fire
 
 SWITCH_A = "switch.esp32_001_relay_0"
@@ -45,9 +45,9 @@ async def test_layout_a_relay_confirmed(
 
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_A)
     await until(lambda: mqtt_mock.async_publish.called, tries=200)
-    mqtt_mock.async_publish.assert_called_once_with(
-        "autocore/ESP32_001/relay/0/set", b'{"state":true,"source":"home_assistant"}', 1, False
-    )
+    assert publishes(mqtt_mock) == [
+        ("autocore/ESP32_001/relay/0/set", b'{"state":true,"source":"home_assistant"}', 1, False)
+    ]
     assert hass.states.get(SWITCH_A).state == STATE_OFF  # not optimistic
     assert not call.done()
 
@@ -76,12 +76,14 @@ async def test_layout_b_channel_confirmed(
 
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_B)
     await until(lambda: mqtt_mock.async_publish.called, tries=200)
-    mqtt_mock.async_publish.assert_called_once_with(
-        "autocore/devices/board-b1/relays/set",
-        b'{"protocol_version":"2.2","channel":2,"command":"on","source":"home_assistant"}',
-        1,
-        False,
-    )
+    assert publishes(mqtt_mock) == [
+        (
+            "autocore/devices/board-b1/relays/set",
+            b'{"protocol_version":"2.2","channel":2,"command":"on","source":"home_assistant"}',
+            1,
+            False,
+        )
+    ]
     await fire("autocore/telemetry/relays/data", relay_event_b(2, True))
     await call
     assert hass.states.get(SWITCH_B).state == STATE_ON

@@ -49,7 +49,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
             translation_domain=DOMAIN, translation_key="mqtt_not_available"
         ) from err
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     return True
 
 
@@ -74,9 +73,3 @@ async def async_remove_config_entry_device(
         return False
     hub.async_remove_device(device_id)
     return True
-
-
-async def _async_options_updated(hass: HomeAssistant, entry: FleetConfigEntry) -> None:
-    """Reload when the options changed; other entry updates (discovery keys) do not."""
-    if entry.options != entry.runtime_data.options:
-        await hass.config_entries.async_reload(entry.entry_id)

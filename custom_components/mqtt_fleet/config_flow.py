@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import mqtt
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.selector import (
@@ -20,7 +20,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
+import probatio as vol
 
 from .const import (
     CONF_ADMIN_SECRET,
@@ -72,8 +72,9 @@ from .protocol.spotfi import (
 from .protocol.topics import base_topic_problem, is_safe_id
 
 if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigEntry
     from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
+
+    from .hub import FleetConfigEntry
 
 # The manifest's discovery topics: the family and base topic each one finds.
 # Log streams are found by the manager's own logs: a filter over every log would start a
@@ -196,7 +197,7 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> MqttFleetOptionsFlow:
+    def async_get_options_flow(config_entry: FleetConfigEntry) -> MqttFleetOptionsFlow:
         """Return the options flow."""
         return MqttFleetOptionsFlow()
 
@@ -301,8 +302,6 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         fields: dict[vol.Marker, Any] = {}
         if self._family is Family.JANUS:
             fields[vol.Optional(CONF_ADMIN_SECRET)] = SECRET_SELECTOR
-        else:
-            self._set_confirm_only()
         return self.async_show_form(
             step_id="discovery_confirm",
             data_schema=vol.Schema(fields),
@@ -388,7 +387,7 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-def _move_registry_entries(hass: HomeAssistant, entry: ConfigEntry, unique_id: str) -> None:
+def _move_registry_entries(hass: HomeAssistant, entry: FleetConfigEntry, unique_id: str) -> None:
     """Re-key the entry's devices and entities from its old unique id to `unique_id`."""
     old = entry.unique_id or entry.entry_id
 
@@ -411,8 +410,8 @@ def _move_registry_entries(hass: HomeAssistant, entry: ConfigEntry, unique_id: s
             entity_registry.async_update_entity(entity.entity_id, new_unique_id=new_unique_id)
 
 
-class MqttFleetOptionsFlow(OptionsFlow):
-    """Tunables of one entry; saving changed options reloads the entry."""
+class MqttFleetOptionsFlow(OptionsFlowWithReload):
+    """Tunables of one entry; saving changed options reloads the entry (HA does it)."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and validate the options of the entry's family."""

@@ -14,7 +14,7 @@ from homeassistant.const import (
     CONF_TYPE,
 )
 from homeassistant.helpers import device_registry as dr
-import voluptuous as vol
+import probatio as vol
 
 from .const import (
     CONF_FAMILY,
@@ -44,10 +44,8 @@ def _trigger_types(hass: HomeAssistant, device_id: str) -> list[str]:
     """Return the trigger types a registry device offers (none for hubs and log sources)."""
     if (device := dr.async_get(hass).async_get(device_id)) is None:
         return []
-    for entry_id in device.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
-            continue
+    entry = hass.config_entries.async_get_entry(device.config_entry_id)
+    if entry is not None and entry.domain == DOMAIN:
         key = entry.unique_id or entry.entry_id
         if not any(
             domain == DOMAIN and ident.startswith(f"{key}/") for domain, ident in device.identifiers

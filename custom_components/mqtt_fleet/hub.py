@@ -301,6 +301,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         self._hub_listeners: list[CALLBACK_TYPE] = []
         self._unsubscribes: list[CALLBACK_TYPE] = []
         self.upkeep = DeviceUpkeep(self)
+        self.hub_registry_id = ""  # the hub's own registry device, made by async_restore
 
     # Family hooks -------------------------------------------------------------------
 
@@ -334,14 +335,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     def async_restore(self) -> None:
         """Recreate known devices and their entity keys from the registries."""
         device_registry = dr.async_get(self.hass)
-        device_registry.async_get_or_create(
+        self.hub_registry_id = device_registry.async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, self.key)},
             name=self.entry.title,
             manufacturer="MQTT Fleet",
             model=f"{FAMILY_TITLES[self.family]} hub",
             entry_type=DeviceEntryType.SERVICE,
-        )
+        ).id
         for entry in dr.async_entries_for_config_entry(device_registry, self.entry.entry_id):
             if (device_id := self.device_id_from_identifiers(entry.identifiers)) is not None:
                 self.devices[device_id] = self.create_device(device_id, entry.id, restored=True)
@@ -506,7 +507,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             name=device_name(name or device_id),
             manufacturer=self.manufacturer,
             model=model,
-            via_device=(DOMAIN, self.key),
+            via_device_id=self.hub_registry_id,
         )
         device = self.create_device(device_id, registry_entry.id, restored=False)
         self.devices[device_id] = device

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
+from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
@@ -12,8 +12,6 @@ from homeassistant.helpers import issue_registry as ir
 from .const import DOMAIN
 
 if TYPE_CHECKING:
-    from homeassistant import data_entry_flow
-
     from .hub import FleetConfigEntry, FleetDevice
 
 # Issue kinds (translation keys): the issue id is `{kind}.{entry_id}.{device_id}`.
@@ -69,15 +67,13 @@ class StaleDeviceRepairFlow(RepairsFlow):
         self._entry_id = entry_id
         self._device_id = device_id
 
-    async def async_step_init(
-        self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         """Start with the confirmation."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Remove the device once the user confirms."""
         if user_input is not None:
             entry: FleetConfigEntry | None = self.hass.config_entries.async_get_entry(

@@ -17,7 +17,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 import orjson
-import voluptuous as vol
+import probatio as vol
 
 from .const import (
     ADMIN_REPLY_TIMEOUT,
@@ -83,7 +83,7 @@ def _encodable(value: str) -> str:
     return value
 
 
-def _number(kind: type[float], minimum: float, maximum: float) -> vol.All:
+def _number(kind: type[float], minimum: float, maximum: float) -> vol.All[float]:
     """Accept a number (or its text, as templates render) in a range; never true/false."""
     return vol.All(_not_bool, vol.Coerce(kind), vol.Range(min=minimum, max=maximum))
 
@@ -192,7 +192,7 @@ def _resolve[HubT: FleetHub[Any]](
     hubs = [hub for hub in _loaded_hubs(hass) if isinstance(hub, hub_type)]
     if (device_entry := dr.async_get(hass).async_get(reference)) is not None:
         for hub in hubs:
-            if hub.entry.entry_id in device_entry.config_entries and (
+            if device_entry.config_entry_id == hub.entry.entry_id and (
                 is_safe_id(device_id := hub.device_id_from_identifiers(device_entry.identifiers))
                 and (device := hub.devices.get(device_id)) is not None
             ):

@@ -178,9 +178,7 @@ class DeviceUpkeep:
         """Remove a device that is still stale (the user confirmed); False if it is not."""
         if (device := self._hub.devices.get(device_id)) is None or not device.stale_reported:
             return False
-        dr.async_get(self._hass).async_update_device(
-            device.registry_id, remove_config_entry_id=self._hub.entry.entry_id
-        )
+        dr.async_get(self._hass).async_remove_device(device.registry_id)
         self._hub.async_remove_device(device_id)
         return True
 

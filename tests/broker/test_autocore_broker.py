@@ -45,6 +45,7 @@ from custom_components.mqtt_fleet.const import (
     EVENT_DISPLAY_INTERACTION,
 )
 
+from ..common import device_by_identifier
 from .conftest import BASE, wait_for
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def state_of(hass: HomeAssistant, device: str, key: str) -> State | None:
 
 def registry_device(hass: HomeAssistant, device: str) -> dr.DeviceEntry | None:
     """Return a board's device registry entry."""
-    return dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"{UID}/{device}")})
+    return device_by_identifier(dr.async_get(hass), f"{UID}/{device}")
 
 
 async def wait_for_fleet(hass: HomeAssistant, simulator: Simulator) -> None:
@@ -258,7 +259,7 @@ async def test_fleet_entities_states_and_devices(
 
     # Devices: each board via the hub, with its layout's model and its firmware.
     device_registry = dr.async_get(hass)
-    hub = device_registry.async_get_device(identifiers={(DOMAIN, UID)})
+    hub = device_by_identifier(device_registry, UID)
     assert hub is not None
     assert hub.entry_type is dr.DeviceEntryType.SERVICE
     expected = [(board, MODEL_A, "1.2.0", {board}) for board in simulator.layout_a]
@@ -276,7 +277,7 @@ async def test_fleet_entities_states_and_devices(
             firmware,
         )
         assert device.name in names
-        assert device.config_entries == {fleet.entry.entry_id}
+        assert device.config_entry_id == fleet.entry.entry_id
     assert len(dr.async_entries_for_config_entry(device_registry, fleet.entry.entry_id)) == 5
 
     # Values follow the live telemetry: HA catches up with the newest reading on the wire.

@@ -42,6 +42,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import DOMAIN, EVENT_LOG, Family
 
+from ..common import device_by_identifier
 from .conftest import wait_for
 
 if TYPE_CHECKING:
@@ -695,7 +696,7 @@ async def test_round_trip_counts_what_was_forwarded(
     }
     assert set(hub.devices) == set(names)
     for source, name in names.items():
-        device = registry.async_get_device(identifiers={(DOMAIN, f"{UID}/{source}")})
+        device = device_by_identifier(registry, f"{UID}/{source}")
         assert device is not None, source
         assert (device.name, device.model) == (name, "Container log source")
 
@@ -813,7 +814,7 @@ async def test_counters_and_events_equal_the_wire(
     assert hub.invalid_messages == 0
     registry = dr.async_get(hass)
     for source in SIMULATOR_SOURCES:
-        assert registry.async_get_device(identifiers={(DOMAIN, f"{UID}/{source}")}), source
+        assert device_by_identifier(registry, f"{UID}/{source}"), source
     assert event_counts(log_events) == wire_problems(tally)
     assert sorted(event.data["message"] for event in log_events) == sorted(
         log.body["message"] for log in tally.logs if log.level in ("warn", "error")

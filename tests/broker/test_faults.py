@@ -883,8 +883,8 @@ def snapshot(hass: HomeAssistant) -> Snapshot:
             identifiers(device.via_device_id),
             device.entry_type,
         )
-        for device in device_registry.devices.values()
-        if device.config_entries & entry_ids
+        for device in device_registry.devices
+        if device.config_entry_id in entry_ids
     }
     entities: dict[str, tuple[Any, ...]] = {}
     states: dict[str, tuple[str, Any]] = {}

@@ -52,6 +52,7 @@ from custom_components.mqtt_fleet.const import (
 )
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
 
+from ..common import device_by_identifier
 from .conftest import SIMULATOR, wait_for
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def loop_errors(loop: asyncio.AbstractEventLoop) -> Iterator[list[dict[str, Any]
 
 def registry_device(hass: HomeAssistant, uid: str, device: str) -> dr.DeviceEntry | None:
     """Return a fleet device's registry entry."""
-    return dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"{uid}/{device}")})
+    return device_by_identifier(dr.async_get(hass), f"{uid}/{device}")
 
 
 # Janus on the wire
