@@ -83,8 +83,9 @@ def fail_on_deprecated_api() -> Generator[None]:
 async def mqtt_mock(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> AsyncGenerator[Any]:
     """HA's mocked MQTT client; our entries are unloaded at the end of the test.
 
-    Unloading also cancels a pending setup retry. It unsubscribes, which arms the MQTT client's unsubscribe cooldown; time is then
-    moved past it, so that no MQTT timer is left for the check for lingering timers.
+    Unloading also cancels a pending setup retry. It unsubscribes, which arms the MQTT
+    client's unsubscribe cooldown; time is then moved past it, so that no MQTT timer is left
+    for the check for lingering timers.
     """
     yield mqtt_mock
     for entry in hass.config_entries.async_entries(DOMAIN):

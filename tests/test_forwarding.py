@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Generator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 import json
 import logging
@@ -67,6 +68,36 @@ def messages(mqtt_mock: Any, base: str = BASE) -> list[str]:
 def body(message: str, level: str = "info", **fields: Any) -> dict[str, Any]:
     """The JSON body forward_log builds at the frozen time."""
     return {"message": message, "timestamp": START_MS, "level": level, **fields}
+
+
+@contextmanager
+def watch_subscription(hass: HomeAssistant, topic: str, qos: int) -> Generator[asyncio.Event]:
+    """An event set once HA's MQTT client has subscribed `topic` (call before subscribing)."""
+    subscribed = asyncio.Event()
+    stop_watching = mqtt.async_on_subscribe_done(hass, topic, qos, subscribed.set)
+    try:
+        yield subscribed
+    finally:
+        stop_watching()
+
+
+async def advance_until_subscribed(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, subscribed: asyncio.Event
+) -> None:
+    """Like `advance(hass, freezer, seconds)`, and HA's MQTT client has subscribed by the end.
+
+    HA's MQTT client subscribes wildcard filters one at a time, each awaiting its SUBACK, so its
+    first batch (MQTT discovery's many filters) outlasts `settle`; a filter queued meanwhile waits
+    for the next cooldown after it. After each step the event loop runs until that batch is done.
+    """
+    while seconds > 0:
+        await advance(hass, freezer, min(seconds, 0.5))
+        seconds -= 0.5
+        for _ in range(2000):  # a few iterations per filter, for about 100 filters
+            if subscribed.is_set():
+                break
+            await asyncio.sleep(0)
+    assert subscribed.is_set(), "not subscribed"
 
 
 def log_handlers() -> list[HomeAssistantLogHandler]:
@@ -670,8 +701,12 @@ async def test_two_entries_need_a_config_entry_id(
 ) -> None:
     other = logs_entry(SITE_B, batch_logs=False)
     other.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(other.entry_id)
-    await advance(hass, freezer, 2)  # HA's MQTT subscribe cooldown
+    # HA's MQTT subscribe cooldown. `other` must be subscribed before it is unloaded below: if
+    # its filter were still waiting in a subscribe batch, the unload's unsubscribe would release
+    # the filter's subscription id first, and the batch would fail (KeyError in HA).
+    with watch_subscription(hass, f"{SITE_B}/#", 1) as subscribed:
+        assert await hass.config_entries.async_setup(other.entry_id)
+        await advance_until_subscribed(hass, freezer, 2, subscribed)
     with pytest.raises(ServiceValidationError) as err:
         await forward(hass, message="m")
     assert err.value.translation_key == "log_entry_ambiguous"

@@ -31,14 +31,21 @@ from homeassistant.auth import auth_manager_from_config
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.auth.models import TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN
 from homeassistant.auth.providers.homeassistant import HassAuthProvider
+from homeassistant.components.mqtt.const import (
+    CONF_BROKER,
+    CONFIG_ENTRY_MINOR_VERSION as MQTT_ENTRY_MINOR_VERSION,
+    CONFIG_ENTRY_VERSION as MQTT_ENTRY_VERSION,
+    DEFAULT_PROTOCOL as MQTT_DEFAULT_PROTOCOL,
+)
 from homeassistant.components.onboarding import (
     STORAGE_KEY as ONBOARDING_STORAGE_KEY,
     STORAGE_VERSION as ONBOARDING_STORAGE_VERSION,
 )
 from homeassistant.components.onboarding.const import STEPS as ONBOARDING_STEPS
 from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryStore
-from homeassistant.const import __version__ as HA_VERSION
+from homeassistant.const import CONF_PORT, CONF_PROTOCOL, __version__ as HA_VERSION
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.storage import Store
 
 if TYPE_CHECKING:
@@ -53,13 +60,10 @@ DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - the documented demo login
 API_CLIENT_NAME = "scripts/demo"
 
-# The MQTT integration's config flow writes version 1.2 entries in HA 2025.4.
-MQTT_ENTRY_VERSION = 1
-MQTT_ENTRY_MINOR_VERSION = 2
-
 # The integration under demonstration decides its own entry data and default options.
 sys.path.insert(0, str(REPO_ROOT))
 from custom_components.mqtt_fleet.config_flow import (  # noqa: E402
+    MqttFleetConfigFlow,
     default_options,
     entry_title,
 )
@@ -99,8 +103,8 @@ def fleet_entries(settings: DemoSettings) -> list[ConfigEntry]:
                 | extra_data.get(family, {}),
                 options=default_options(family) | extra_options.get(family, {}),
                 unique_id=f"{family}:{base}",
-                version=1,
-                minor_version=1,
+                version=MqttFleetConfigFlow.VERSION,
+                minor_version=MqttFleetConfigFlow.MINOR_VERSION,
             )
         )
     return entries
@@ -121,6 +125,8 @@ logger:
   default: warning
   logs:
     custom_components.mqtt_fleet: info
+    # "Attempting install of ...": a requirement that hass downloads at start is visible.
+    homeassistant.util.package: info
 """
 
 
@@ -217,6 +223,9 @@ async def create_owner(hass: HomeAssistant) -> str:
 async def write_storage(settings: DemoSettings) -> str:
     """Write .storage with Home Assistant's own stores; return the API token."""
     hass = HomeAssistant(str(settings.config_dir))
+    # The auth store resolves permissions against the device registry (HA 2026.10+); an
+    # empty, unloaded one is enough here, as bootstrap sets it up before it loads auth.
+    dr.async_setup(hass)
     try:
         token = await create_owner(hass)
 
@@ -242,7 +251,12 @@ async def write_storage(settings: DemoSettings) -> str:
             make_entry(
                 domain="mqtt",
                 title="127.0.0.1",
-                data={"broker": "127.0.0.1", "port": settings.mqtt_port},
+                # As the MQTT config flow writes it, so the entry starts without a migration.
+                data={
+                    CONF_BROKER: "127.0.0.1",
+                    CONF_PORT: settings.mqtt_port,
+                    CONF_PROTOCOL: MQTT_DEFAULT_PROTOCOL,
+                },
                 options={},
                 unique_id=None,
                 version=MQTT_ENTRY_VERSION,

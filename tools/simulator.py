@@ -176,7 +176,7 @@ def parse_object(raw: bytes) -> Payload | None:
     """Decode a command payload; None for anything that is not a JSON object."""
     try:
         data = json.loads(raw)
-    except (ValueError, RecursionError):
+    except ValueError, RecursionError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -236,7 +236,7 @@ def wait_published(infos: Sequence[mqtt.MQTTMessageInfo], deadline: float) -> bo
             info.wait_for_publish(max(0.0, deadline - time.monotonic()))
             if not info.is_published():
                 return False
-        except (RuntimeError, ValueError):
+        except RuntimeError, ValueError:
             return False
     return True
 

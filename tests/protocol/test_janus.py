@@ -47,7 +47,8 @@ def reason_of(topic: str, payload: bytes, protocol: JanusProtocol = PROTOCOL) ->
     with pytest.raises(InvalidMessage) as err:
         protocol.parse(topic, payload)
     assert err.value.reason == str(err.value)
-    return err.value.reason
+    # The detail in brackets is orjson's own text, which changes between its versions.
+    return re.sub(r"^invalid JSON \(.+\)$", "invalid JSON (…)", err.value.reason)
 
 
 # --- realistic payloads ---------------------------------------------------------------
@@ -461,9 +462,9 @@ def test_any_non_empty_transaction_is_kept_verbatim(transaction: str) -> None:
         (b'"success"', "expected a JSON object, got string"),
         (b"null", "expected a JSON object, got null"),
         (b"42", "expected a JSON object, got number"),
-        (b"success", "invalid JSON (unexpected character)"),
-        (b"", "invalid JSON (Input is a zero-length, empty document)"),
-        (b'{"janus":"pong"', "invalid JSON (unexpected end of data)"),
+        (b"success", "invalid JSON (…)"),
+        (b"", "invalid JSON (…)"),
+        (b'{"janus":"pong"', "invalid JSON (…)"),
         (b'{"janus":"success","sessions":[NaN]}', "payload contains NaN or Infinity"),
         (b'{"janus":"success","x":Infinity}', "payload contains NaN or Infinity"),
         (b'{"janus":"pong","x":"\xff"}', "payload is not valid UTF-8"),

@@ -58,7 +58,8 @@ def reason_of(topic: str, payload: bytes, protocol: SpotFiProtocol = PROTOCOL) -
     with pytest.raises(InvalidMessage) as err:
         protocol.parse(topic, payload)
     assert err.value.reason == str(err.value)
-    return err.value.reason
+    # The detail in brackets is orjson's own text, which changes between its versions.
+    return re.sub(r"^invalid JSON \(.+\)$", "invalid JSON (…)", err.value.reason)
 
 
 def metrics_payload(**fields: object) -> bytes:
@@ -515,7 +516,7 @@ def test_metrics_with_extra_fields_are_accepted() -> None:
         # A wrong `type` type does not take over the reason for a missing `metrics`.
         (b'{"type":5}', "metrics: missing"),
         (b"[]", "expected a JSON object, got array"),
-        (b"ONLINE", "invalid JSON (unexpected character)"),
+        (b"ONLINE", "invalid JSON (…)"),
         (b'{"type":"metrics","metrics":{"cpuLoad":NaN}}', "payload contains NaN or Infinity"),
         (b'{"type":"metrics","metrics":{"cpuLoad":1e400}}', "payload contains NaN or Infinity"),
         (b'{"type":"metrics","metrics":{"x":"\xfe"}}', "payload is not valid UTF-8"),
@@ -680,7 +681,7 @@ def test_request_id_is_a_string_or_a_whole_number(request_id: object, expected: 
         (b'{"id":"a","status":""}', "status: unknown value ''"),
         (b'{"id":"a","status":"pending"}', "status: unknown value 'pending'"),
         (b"[]", "expected a JSON object, got array"),
-        (b"", "invalid JSON (Input is a zero-length, empty document)"),
+        (b"", "invalid JSON (…)"),
         (b'{"id":"a","status":"success","result":{"x":NaN}}', "payload contains NaN or Infinity"),
     ],
 )
@@ -787,7 +788,7 @@ def test_x_data_with_non_ascii_base64_raises_invalid_message(data: str) -> None:
         (b'{"type":null}', "type: missing"),
         (b'{"type":3}', "type: expected a string, got number"),
         (b"[]", "expected a JSON object, got array"),
-        (b"aGk=", "invalid JSON (unexpected character)"),
+        (b"aGk=", "invalid JSON (…)"),
         (b'{"type":"x-data","data":"\xff"}', "payload is not valid UTF-8"),
     ],
 )

@@ -122,11 +122,33 @@ async function ignoreDiscoveredSpotFi(page) {
   await card.waitFor({ state: 'detached' });
 }
 
+// The integration card shows our own brand icon, which Home Assistant serves from brand/.
+async function checkBrandIcon(page) {
+  step = 'check the MQTT Fleet brand icon';
+  const icon = page.locator('img[src*="/api/brands/integration/mqtt_fleet/icon"]').first();
+  await icon.waitFor();
+  await until('the brand icon to load', () =>
+    icon.evaluate((img) => img.complete && img.naturalWidth > 0),
+  );
+  const { src, width, height } = await icon.evaluate((img) => ({
+    src: img.currentSrc || img.src,
+    width: img.naturalWidth,
+    height: img.naturalHeight,
+  }));
+  const response = await page.request.get(src);
+  const type = response.headers()['content-type'];
+  if (!response.ok() || type !== 'image/png' || width !== height || width < 256) {
+    throw new Error(`brand icon ${src}: HTTP ${response.status()} ${type}, ${width}x${height}`);
+  }
+  console.log(`brand icon served: ${new URL(src).pathname} (${type}, ${width}x${height})`);
+}
+
 async function addSpotFiEntry(page) {
   step = 'open the integrations page';
   await page.goto(`${BASE_URL}/config/integrations/dashboard`);
   await visible(page.getByText('MQTT Fleet', { exact: true })).waitFor();
   await page.getByText(ENTRY_TITLE).waitFor();
+  await checkBrandIcon(page);
   await shoot(
     page,
     'integrations.png',
