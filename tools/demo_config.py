@@ -31,6 +31,8 @@ from homeassistant.auth import auth_manager_from_config
 from homeassistant.auth.const import GROUP_ID_ADMIN
 from homeassistant.auth.models import TOKEN_TYPE_LONG_LIVED_ACCESS_TOKEN
 from homeassistant.auth.providers.homeassistant import HassAuthProvider
+from homeassistant.components.http.config import HTTPConfigStore
+from homeassistant.components.http.const import CONF_SERVER_HOST, CONF_SERVER_PORT
 from homeassistant.components.mqtt.const import (
     CONF_BROKER,
     CONFIG_ENTRY_MINOR_VERSION as MQTT_ENTRY_MINOR_VERSION,
@@ -117,10 +119,6 @@ config:
 history:
 logbook:
 
-http:
-  server_host: 127.0.0.1
-  server_port: {http_port}
-
 logger:
   default: warning
   logs:
@@ -162,9 +160,7 @@ def prepare_dir(config_dir: Path) -> None:
 def write_files(settings: DemoSettings) -> None:
     """Write configuration.yaml, .HA_VERSION and the custom component symlink."""
     config_dir = settings.config_dir
-    (config_dir / "configuration.yaml").write_text(
-        CONFIGURATION_YAML.format(http_port=settings.http_port)
-    )
+    (config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML)
     (config_dir / ".HA_VERSION").write_text(HA_VERSION)
     custom = config_dir / "custom_components"
     custom.mkdir()
@@ -233,6 +229,16 @@ async def write_storage(settings: DemoSettings) -> str:
             hass, ONBOARDING_STORAGE_VERSION, ONBOARDING_STORAGE_KEY, private=True
         )
         await onboarding.async_save({"done": list(ONBOARDING_STEPS)})
+
+        # Home Assistant keeps its HTTP settings in .storage, as a confirmed ("stable")
+        # config and a trial ("pending") one that reverts unless confirmed in the UI. The
+        # demo's loopback address and port are stored as confirmed, as a user would have.
+        http = HTTPConfigStore(hass)
+        await http.async_migrate_yaml(
+            {CONF_SERVER_HOST: ["127.0.0.1"], CONF_SERVER_PORT: settings.http_port}
+        )
+        if http.pending is not None:
+            await http.async_promote_pending()
 
         await hass.config.async_update(
             location_name="MQTT Fleet demo",

@@ -104,7 +104,7 @@ async function logIn(page) {
   await page.getByRole('textbox', { name: 'Username' }).fill(USER);
   await page.getByRole('textbox', { name: 'Password' }).fill(PASSWORD);
   await page.keyboard.press('Enter');
-  await page.waitForURL(/\/lovelace/);
+  await page.waitForURL(/\/(lovelace|home)/); // the default dashboard's path varies
   await page.waitForFunction(
     () => document.querySelector('home-assistant')?.hass?.connected === true,
   );
@@ -158,9 +158,9 @@ async function addSpotFiEntry(page) {
 
   step = 'start the config flow';
   await page.getByRole('button', { name: /add integration/i }).click();
-  const dialog = page.locator('dialog-add-integration');
-  await dialog.getByRole('textbox', { name: /search/i }).fill('MQTT Fleet');
-  await dialog.getByText('MQTT Fleet', { exact: true }).click();
+  await page.getByPlaceholder(/search for a brand/i).fill('MQTT Fleet');
+  // The dialog lists the match after the card behind it on the page.
+  await page.getByText('MQTT Fleet', { exact: true }).last().click();
 
   step = 'pick the SpotFi family';
   await page.getByText('Add an MQTT Fleet stream').waitFor();
@@ -177,10 +177,12 @@ async function addSpotFiEntry(page) {
   await page.getByRole('button', { name: /submit/i }).click();
 
   step = 'finish the config flow';
-  await page.getByText(/Created configuration for/).waitFor();
+  // The flow ends by offering to name the new devices and assign them to areas.
+  const created = page.getByText('Name and assign');
+  await created.waitFor();
   await shoot(page, 'config-flow-created.png', `the config flow: ${ENTRY_TITLE} created`);
   await page.getByRole('button', { name: /finish/i }).click();
-  await page.getByText(/Created configuration for/).waitFor({ state: 'detached' });
+  await created.waitFor({ state: 'detached' });
 }
 
 // Return the SpotFi entry, once the simulated routers are devices of it.
@@ -240,7 +242,8 @@ async function switchOnRelay(page, deviceId, relay) {
   const row = page
     .locator('hui-toggle-entity-row')
     .filter({ hasText: new RegExp(`Relay ${relay}(?!\\d)`) });
-  await visible(row.getByRole('switch')).click();
+  // The switch's input sits under its styled track: click the track, as a user does.
+  await visible(row.getByRole('switch')).click({ force: true });
   await until(`${entityId} on`, () =>
     page.evaluate(
       (id) => document.querySelector('home-assistant').hass.states[id]?.state === 'on',
@@ -273,7 +276,7 @@ async function main() {
 
     step = 'the MQTT Fleet entries';
     await page.goto(`${BASE_URL}/config/integrations/integration/mqtt_fleet`);
-    await page.getByText(ENTRY_TITLE).waitFor();
+    await page.getByText(ENTRY_TITLE).first().waitFor(); // the entry, and its hub device
     await shoot(page, 'integration-entries.png', 'the MQTT Fleet integration page with its entries');
 
     step = 'the SpotFi devices';
