@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
+from custom_components.mqtt_fleet.protocol import payload as payload_module
 from custom_components.mqtt_fleet.protocol.payload import (
     MAX_PAYLOAD_BYTES,
     FieldReader,
@@ -125,6 +127,75 @@ def test_decode_json_refuses_invalid_json(payload: bytes) -> None:
     assert err.value.reason.endswith(")")
     # The parser's position detail ("line 1 column ...") is cut off.
     assert "line" not in err.value.reason
+
+
+# Two arrays nested 900 levels deep: valid JSON of 3.6 KiB that orjson 3.11 and later fails
+# to allocate for.
+DEEP = b"[" * 900 + b"]" * 900
+TWO_DEEP_VALUES = b'{\n  "element": ' + DEEP + b',\n  "action": ' + DEEP + b"\n}"
+
+
+def test_deep_document_orjson_cannot_allocate_for_is_decoded() -> None:
+    value = decode_json(TWO_DEEP_VALUES)
+    assert isinstance(value, dict)
+    assert list(value) == ["element", "action"]
+    depth, item = 0, value["action"]
+    while item:
+        (item,) = item
+        depth += 1
+    assert depth == 899
+
+
+@pytest.fixture
+def orjson_out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """orjson refuses every document for want of memory: Python's parser decides alone."""
+
+    def refuse(payload: bytes) -> object:
+        raise orjson.JSONDecodeError("memory allocation failed: line 1 column 1 (char 0)", "", 0)
+
+    monkeypatch.setattr(payload_module.orjson, "loads", refuse)
+
+
+@pytest.mark.usefixtures("orjson_out_of_memory")
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b'{"a": [1, 2.5, "x", null, true]}', {"a": [1, 2.5, "x", None, True]}),
+        (b"18446744073709551615", 18446744073709551615),
+        (b"18446744073709551616", 1.8446744073709552e19),
+        (b"-9223372036854775808", -9223372036854775808),
+        (b"-9223372036854775809", -9.223372036854776e18),
+        (b'{"a": 1, "a": 2}', {"a": 2}),
+    ],
+)
+def test_python_parser_reads_by_orjson_rules(payload: bytes, expected: object) -> None:
+    value = decode_json(payload)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.usefixtures("orjson_out_of_memory")
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"a": NaN}', "payload contains NaN or Infinity"),
+        (b'{"a": -Infinity}', "payload contains NaN or Infinity"),
+        (b'{"a": 1e400}', "payload contains NaN or Infinity"),
+        (b'{"a": ["\\ud800"]}', "invalid JSON (lone surrogate)"),
+        (b'{"\\udc00": 1}', "invalid JSON (lone surrogate)"),
+        (b"[" * 10_000, None),
+        (b'{"a" 1}', None),
+        (b"\xef\xbb\xbf{}", None),
+        (b'{"a": "\xff"}', "payload is not valid UTF-8"),
+    ],
+)
+def test_python_parser_refuses_what_orjson_refuses(payload: bytes, reason: str | None) -> None:
+    with pytest.raises(InvalidMessage) as err:
+        decode_json(payload)
+    if reason is None:  # the detail in brackets is the parser's own text
+        assert err.value.reason.startswith("invalid JSON (")
+    else:
+        assert err.value.reason == reason
 
 
 def test_invalid_json_reason_is_not_blamed_on_a_string_that_mentions_infinity() -> None:

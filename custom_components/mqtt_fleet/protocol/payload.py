@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import contextlib
 import json
+import math
 from typing import Final
 
 import orjson
@@ -46,7 +47,63 @@ def decode_json(payload: bytes) -> object:
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as err:
+        if "allocat" in str(err):
+            return _decode_by_orjson_rules(payload)
         raise InvalidMessage(_json_failure_reason(payload, str(err))) from None
+
+
+def _decode_by_orjson_rules(payload: bytes) -> object:
+    """Decode with Python's parser what orjson refused for want of memory, by orjson's rules.
+
+    orjson 3.11 and later fails to allocate for some valid documents of a few KiB that hold
+    several deeply nested values; such a payload is still a valid message. The rules are
+    orjson's: no NaN or Infinity, no lone surrogate, whole numbers beyond 64 bits as floats.
+    """
+    try:
+        value = json.loads(
+            payload.decode("utf-8"),  # as a str: bytes would let a byte order mark pass
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_orjson_int,
+        )
+    except (ValueError, RecursionError) as err:
+        raise InvalidMessage(_json_failure_reason(payload, str(err))) from None
+    if _holds_lone_surrogate(value):
+        raise InvalidMessage("invalid JSON (lone surrogate)")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    if math.isinf(number := float(text)):
+        raise ValueError("number is infinity when parsed as double")
+    return number
+
+
+def _orjson_int(text: str) -> int | float:
+    number = int(text)
+    return number if -(2**63) <= number < 2**64 else float(number)
+
+
+def _holds_lone_surrogate(value: object) -> bool:
+    """Walk without recursion: the value may be nested about a thousand levels deep."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def decode_json_object(payload: bytes) -> JsonObject:
