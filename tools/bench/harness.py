@@ -155,6 +155,7 @@ async def _load_registries(hass: HomeAssistant) -> None:
     """Load every registry and restore state from the config directory, as HA starts."""
     await ar.async_load(hass)
     await cr.async_load(hass)
+    dr.async_setup(hass)  # HA 2026.10+: before anything loads it
     await dr.async_load(hass)
     await er.async_load(hass)
     await fr.async_load(hass)
