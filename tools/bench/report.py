@@ -296,11 +296,16 @@ def render(results: dict[str, Any], plot_name: str) -> str:
         f"- Flat out: at least {options['messages']:,} messages in whole rounds; latency:"
         f" {options['rate']:,.0f} msg/s for at least {options['latency_seconds']:g} s (whole"
         " rounds); natural rates:"
-        f" every device every 30 s for {options['natural_seconds']:g} s at N ="
-        f" {', '.join(f'{n:,}' for n in options['natural_n'])};"
-        f" TCP_NODELAY {'on' if options['nodelay'] else 'off (default TCP settings)'};"
+        + (
+            f" every device every 30 s for {options['natural_seconds']:g} s at N ="
+            f" {', '.join(f'{n:,}' for n in options['natural_n'])};"
+            if options["natural_n"]
+            else " not measured;"
+        )
+        + f" TCP_NODELAY {'on' if options['nodelay'] else 'off (default TCP settings)'};"
         f" device mix AutoCore:SpotFi:Janus = {':'.join(map(str, options['mix']))}",
     ]
+    lines += [f"- Note: {note}" for note in meta.get("notes", [])]
     if meta.get("quick"):
         lines += ["", "**Quick smoke run: small sizes, not the benchmark's figures.**"]
     lines += ["", "![Throughput and per-message cost against N](" + plot_name + ")", ""]
