@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from homeassistant.helpers import device_registry as dr
 
+from custom_components.mqtt_fleet.config_flow import entry_title as spec_entry_title
 from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families import FAMILIES
 
 BASE = "autocore"
 BOARD_A = "ESP32_001"
 BOARD_B = "board-b1"
+
+
+def entry_id_for(unique_id: str) -> str:
+    """A fixed, readable entry id for a test entry (HA makes a random one).
+
+    Registry identifiers start with the entry id, so tests can name devices by it.
+    """
+    return "entry_" + re.sub(r"[^a-z0-9]+", "_", unique_id)
+
+
+def default_options(family: str) -> dict[str, Any]:
+    """The options a new entry of `family` starts with (a copy to extend)."""
+    return dict(FAMILIES[family].default_options)
+
+
+def entry_title(family: str, base: str) -> str:
+    """The title the config flow gives an entry of `family` under `base`."""
+    return spec_entry_title(FAMILIES[family], base)
 
 
 def device_by_identifier(registry: dr.DeviceRegistry, identifier: str) -> dr.DeviceEntry | None:

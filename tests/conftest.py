@@ -27,8 +27,8 @@ from syrupy.assertion import SnapshotAssertion
 # Import before the `hass` fixture runs: otherwise HA's loader binds `custom_components`
 # to the test plugin's own testing_config and reports "Integration not found".
 import custom_components.mqtt_fleet  # noqa: F401
-from custom_components.mqtt_fleet.config_flow import default_options
-from custom_components.mqtt_fleet.const import CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN, Family
+from custom_components.mqtt_fleet.const import CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN
+from tests.common import default_options, entry_id_for
 
 from .report import Reliability
 
@@ -118,10 +118,11 @@ def config_entry() -> MockConfigEntry:
     return MockConfigEntry(
         domain=DOMAIN,
         title="AutoCore (autocore)",
-        data={CONF_FAMILY: Family.AUTOCORE.value, CONF_BASE_TOPIC: "autocore"},
-        options=default_options(Family.AUTOCORE),
+        data={CONF_FAMILY: "autocore", CONF_BASE_TOPIC: "autocore"},
+        options=default_options("autocore"),
         unique_id="autocore:autocore",
-        version=1,
+        entry_id=entry_id_for("autocore:autocore"),
+        version=2,
         minor_version=1,
     )
 

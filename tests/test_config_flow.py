@@ -28,13 +28,13 @@ from custom_components.mqtt_fleet.const import (
     CONF_BASE_TOPIC,
     CONF_FAMILY,
     CONF_OFFLINE_TIMEOUT,
-    CONF_RELAY_COMMAND_TOPIC,
     CONF_STALE_DEVICE_DAYS,
     DOMAIN,
-    Family,
 )
-from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
+from custom_components.mqtt_fleet.families import FAMILIES
+from custom_components.mqtt_fleet.families.autocore.hub import CONF_RELAY_COMMAND_TOPIC, AutoCoreHub
 from custom_components.mqtt_fleet.protocol.autocore import Layout
+from tests.common import default_options, entry_id_for
 
 from .common import BOARD_A, BOARD_B, dumps, status_a, status_b
 from .flow_helpers import TRANSLATIONS, discovery, fields, suggested_values
@@ -113,7 +113,7 @@ def assert_autocore_entry(result: dict[str, Any], base: str) -> None:
     assert entry.title == f"AutoCore ({base})"
     assert dict(entry.data) == {CONF_FAMILY: "autocore", CONF_BASE_TOPIC: base}
     assert dict(entry.options) == DEFAULT_OPTIONS
-    assert entry.version == 1
+    assert entry.version == 2
     assert entry.minor_version == 1
 
 
@@ -126,7 +126,7 @@ async def test_user_step_shows_the_four_families(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
     assert result["menu_options"] == ["autocore", "janus", "spotfi", "container_logs"]
-    assert set(result["menu_options"]) == {family.value for family in Family}
+    assert set(result["menu_options"]) == set(FAMILIES)
 
 
 async def test_user_step_aborts_without_mqtt(hass: HomeAssistant) -> None:
@@ -314,6 +314,7 @@ async def test_autocore_base_overlapping_an_entry(hass: HomeAssistant, base: str
             CONF_BASE_TOPIC: "site/autocore" if base == "site" else "autocore",
         },
         unique_id="autocore:existing",
+        entry_id=entry_id_for("autocore:existing"),
     ).add_to_hass(hass)
     result = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
@@ -547,6 +548,7 @@ async def test_options_form_falls_back_to_defaults(
         title=config_entry.title,
         data=dict(config_entry.data),
         unique_id=config_entry.unique_id,
+        entry_id=entry_id_for(config_entry.unique_id),
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -651,15 +653,15 @@ async def test_options_offline_timeout_out_of_range(
     assert setup_entry.runtime_data is hub
 
 
-@pytest.mark.parametrize("family", list(Family))
+@pytest.mark.parametrize("family", list(FAMILIES))
 async def test_options_stale_device_days_in_every_family(
-    hass: HomeAssistant, mqtt_mock: Any, family: Family
+    hass: HomeAssistant, mqtt_mock: Any, family: str
 ) -> None:
     """An entry from before the option runs with, and shows, 30 days in a box of days."""
-    options = config_flow.default_options(family)
+    options = default_options(family)
     del options[CONF_STALE_DEVICE_DAYS]
-    data = {CONF_FAMILY: family.value, CONF_BASE_TOPIC: "fleet"}
-    if family is Family.JANUS:
+    data = {CONF_FAMILY: family, CONF_BASE_TOPIC: "fleet"}
+    if family == "janus":
         data["admin_secret"] = ""
     entry = MockConfigEntry(
         domain=DOMAIN, title="Fleet", data=data, options=options, unique_id=f"{family}:fleet"
@@ -822,7 +824,7 @@ def test_translations_cover_the_flows() -> None:
         "reauth_confirm",
         "reconfigure",
     }
-    assert set(config["step"]["user"]["menu_options"]) == {family.value for family in Family}
+    assert set(config["step"]["user"]["menu_options"]) == set(FAMILIES)
     assert set(config["step"]["autocore"]["data"]) == {CONF_BASE_TOPIC}
     assert set(config["step"]["janus"]["data"]) == {CONF_BASE_TOPIC, "admin_secret"}
     assert set(config["step"]["spotfi"]["data"]) == {CONF_BASE_TOPIC}

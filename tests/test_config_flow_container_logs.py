@@ -24,9 +24,13 @@ from pytest_homeassistant_custom_component.common import (
 import yaml
 
 from custom_components.mqtt_fleet import config_flow
-from custom_components.mqtt_fleet.const import DOMAIN, Family
-from custom_components.mqtt_fleet.families.container_logs import ContainerLogsHub
-from custom_components.mqtt_fleet.forwarding import HomeAssistantLogHandler
+from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.container_logs.forwarding import (
+    FORWARDED_SCOPE,
+    HomeAssistantLogHandler,
+)
+from custom_components.mqtt_fleet.families.container_logs.hub import ContainerLogsHub
+from tests.common import default_options, entry_id_for
 
 from .flow_helpers import (
     TRANSLATIONS,
@@ -73,9 +77,10 @@ def logs_entry(base: str = BASE, **options: Any) -> MockConfigEntry:
         domain=DOMAIN,
         title=f"Container logs ({base})",
         unique_id=f"container_logs:{base}",
+        entry_id=entry_id_for(f"container_logs:{base}"),
         data={"family": "container_logs", "base_topic": base},
-        options=config_flow.default_options(Family.CONTAINER_LOGS) | options,
-        version=1,
+        options=default_options("container_logs") | options,
+        version=2,
         minor_version=1,
     )
 
@@ -139,7 +144,7 @@ async def test_container_logs_step_creates_the_entry(
     assert result["title"] == "Container logs (container-manager/logs)"
     assert result["data"] == {"family": "container_logs", "base_topic": BASE}
     assert result["options"] == DEFAULT_OPTIONS
-    assert config_flow.default_options(Family.CONTAINER_LOGS) == DEFAULT_OPTIONS
+    assert default_options("container_logs") == DEFAULT_OPTIONS
     entry = result["result"]
     assert entry.unique_id == "container_logs:container-manager/logs"
     assert entry.source == SOURCE_USER
@@ -216,7 +221,8 @@ async def test_overlapping_base_of_the_family(hass: HomeAssistant, base: str) ->
 def test_manifest_lists_the_discovery_topic() -> None:
     manifest = json.loads((PACKAGE / "manifest.json").read_text("utf-8"))
     assert SUBSCRIBED in manifest["mqtt"]
-    assert config_flow.DISCOVERY_TOPICS[SUBSCRIBED] == (Family.CONTAINER_LOGS, BASE)
+    spec = config_flow.DISCOVERY_TOPICS[SUBSCRIBED]
+    assert (spec.key, spec.default_base) == ("container_logs", BASE)
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -374,6 +380,7 @@ async def test_options_form_fills_in_missing_options(hass: HomeAssistant, loaded
         domain=DOMAIN,
         title="Container logs (container-manager/logs)",
         unique_id="container_logs:container-manager/logs",
+        entry_id=entry_id_for("container_logs:container-manager/logs"),
         data={"family": "container_logs", "base_topic": BASE},
         options={},
     )
@@ -432,7 +439,7 @@ async def test_options_saved_reload_with_the_new_values(
     assert hub.upkeep.stale_after == 90 * 86400
     handlers = [
         handler
-        for handler in logging.getLogger().handlers
+        for handler in logging.getLogger(FORWARDED_SCOPE).handlers
         if isinstance(handler, HomeAssistantLogHandler)
     ]
     assert [handler.level for handler in handlers] == [logging.ERROR]
@@ -445,7 +452,8 @@ async def test_options_saved_reload_with_the_new_values(
     await hass.async_block_till_done()
     assert entry.runtime_data is not hub
     assert not any(
-        isinstance(handler, HomeAssistantLogHandler) for handler in logging.getLogger().handlers
+        isinstance(handler, HomeAssistantLogHandler)
+        for handler in logging.getLogger(FORWARDED_SCOPE).handlers
     )
 
 

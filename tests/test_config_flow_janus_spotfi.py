@@ -26,9 +26,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.mqtt_fleet import config_flow
-from custom_components.mqtt_fleet.const import DOMAIN, Family
-from custom_components.mqtt_fleet.families.janus import JanusHub
-from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
+from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.janus.hub import JanusHub
+from custom_components.mqtt_fleet.families.spotfi.hub import SpotFiHub
+from tests.common import default_options, entry_id_for
 
 from .common import device_by_identifier
 from .flow_helpers import (
@@ -109,9 +110,10 @@ def janus_entry(base: str = "janus", secret: str = SECRET, **options: Any) -> Mo
         domain=DOMAIN,
         title=f"Janus ({base})",
         unique_id=f"janus:{base}",
+        entry_id=entry_id_for(f"janus:{base}"),
         data={"family": "janus", "base_topic": base, "admin_secret": secret},
-        options=config_flow.default_options(Family.JANUS) | options,
-        version=1,
+        options=default_options("janus") | options,
+        version=2,
         minor_version=1,
     )
 
@@ -121,9 +123,10 @@ def spotfi_entry(base: str = "spotfi/router", **options: Any) -> MockConfigEntry
         domain=DOMAIN,
         title=f"SpotFi ({base})",
         unique_id=f"spotfi:{base}",
+        entry_id=entry_id_for(f"spotfi:{base}"),
         data={"family": "spotfi", "base_topic": base},
-        options=config_flow.default_options(Family.SPOTFI) | options,
-        version=1,
+        options=default_options("spotfi") | options,
+        version=2,
         minor_version=1,
     )
 
@@ -285,6 +288,7 @@ async def test_overlap_check_is_per_family(hass: HomeAssistant) -> None:
         domain=DOMAIN,
         title="AutoCore (janus)",
         unique_id="autocore:janus",
+        entry_id=entry_id_for("autocore:janus"),
         data={"family": "autocore", "base_topic": "janus"},
     ).add_to_hass(hass)
     janus_entry("spotfi").add_to_hass(hass)
@@ -658,7 +662,7 @@ async def test_janus_options_saved_reload_with_the_new_values(
     assert hub.upkeep.stale_after == 3 * 86400
     assert set(hub.devices) == {"gw1", "gw2", "gw 3"}
     registry = dr.async_get(hass)
-    assert device_by_identifier(registry, "janus:janus/gw 3") is not None
+    assert device_by_identifier(registry, "entry_janus_janus/gw 3") is not None
 
 
 async def test_janus_options_without_servers(hass: HomeAssistant, loaded: Any) -> None:

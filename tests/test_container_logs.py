@@ -25,23 +25,19 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.mqtt_fleet import config_flow
-from custom_components.mqtt_fleet.const import (
-    DOMAIN,
-    EVENT_DEVICE_DISCOVERED,
+from custom_components.mqtt_fleet.const import DOMAIN, EVENT_DEVICE_DISCOVERED
+from custom_components.mqtt_fleet.families.container_logs.hub import (
     EVENT_LOG,
-    Family,
-)
-from custom_components.mqtt_fleet.families.container_logs import (
     ContainerLogsHub,
     LogSourceDevice,
 )
+from tests.common import default_options, entry_id_for
 
 from .clock import advance, settle
 from .common import device_by_identifier
 
 BASE = "container-manager/logs"
-KEY = f"container_logs:{BASE}"
+KEY = entry_id_for(f"container_logs:{BASE}")
 START = "2026-01-02T03:04:05+00:00"
 START_MS = int(datetime.fromisoformat(START).timestamp() * 1000)
 WEB = "1:web"
@@ -57,9 +53,10 @@ def logs_entry(base: str = BASE, **options: Any) -> MockConfigEntry:
         domain=DOMAIN,
         title=f"Container logs ({base})",
         unique_id=f"container_logs:{base}",
+        entry_id=entry_id_for(f"container_logs:{base}"),
         data={"family": "container_logs", "base_topic": base},
-        options=config_flow.default_options(Family.CONTAINER_LOGS) | options,
-        version=1,
+        options=default_options("container_logs") | options,
+        version=2,
         minor_version=1,
     )
 

@@ -17,27 +17,28 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.mqtt_fleet import device_trigger
-from custom_components.mqtt_fleet.config_flow import default_options
-from custom_components.mqtt_fleet.const import DOMAIN, Family
+from custom_components.mqtt_fleet.const import DOMAIN
+from tests.common import default_options
 
-from .common import BOARD_A, device_by_identifier, dumps, status_a
+from .common import BOARD_A, device_by_identifier, dumps, entry_id_for, status_a
 from .conftest import Fire
 
 INTERACTION = {"screen": "main", "element": "button_1", "action": "press"}
 
 
 def board(hass: HomeAssistant, device_id: str = BOARD_A) -> dr.DeviceEntry:
-    device = device_by_identifier(dr.async_get(hass), f"autocore:autocore/{device_id}")
+    device = device_by_identifier(dr.async_get(hass), f"entry_autocore_autocore/{device_id}")
     assert device is not None
     return device
 
 
-def registry_device(hass: HomeAssistant, family: Family, base: str, identifier: str) -> str:
+def registry_device(hass: HomeAssistant, family: str, base: str, identifier: str) -> str:
     """Add an (unloaded) entry of `family` and a registry device under it; return its id."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=f"{family}:{base}",
-        data={"family": family.value, "base_topic": base},
+        entry_id=entry_id_for(f"{family}:{base}"),
+        data={"family": family, "base_topic": base},
         options=default_options(family),
     )
     entry.add_to_hass(hass)
@@ -84,9 +85,9 @@ async def test_autocore_board_triggers(
 async def test_hubs_and_log_sources_have_no_triggers(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
-    hub = device_by_identifier(dr.async_get(hass), "autocore:autocore")
+    hub = device_by_identifier(dr.async_get(hass), "entry_autocore_autocore")
     assert hub is not None
-    source = registry_device(hass, Family.CONTAINER_LOGS, "logs", "container_logs:logs/1:web")
+    source = registry_device(hass, "container_logs", "logs", "entry_container_logs_logs/1:web")
     for device_id in (hub.id, source):
         assert await fleet_triggers(hass, device_id) == []
 
@@ -94,12 +95,12 @@ async def test_hubs_and_log_sources_have_no_triggers(
 @pytest.mark.parametrize(
     ("family", "base", "identifier"),
     [
-        (Family.JANUS, "janus", "janus:janus/janus-01"),
-        (Family.SPOTFI, "spotfi/router", "spotfi:spotfi/router/r1"),
+        ("janus", "janus", "entry_janus_janus/janus-01"),
+        ("spotfi", "spotfi/router", "entry_spotfi_spotfi_router/r1"),
     ],
 )
 async def test_janus_and_spotfi_devices_go_online_and_offline(
-    hass: HomeAssistant, mqtt_mock: Any, family: Family, base: str, identifier: str
+    hass: HomeAssistant, mqtt_mock: Any, family: str, base: str, identifier: str
 ) -> None:
     device_id = registry_device(hass, family, base, identifier)
     triggers = await fleet_triggers(hass, device_id)

@@ -50,8 +50,8 @@ async def test_device_diagnostics(
     """A board's own state, and the hub's for the hub device."""
     await _traffic(fire, freezer)
     registry = dr.async_get(hass)
-    board = device_by_identifier(registry, "autocore:autocore/ESP32_001")
-    hub = device_by_identifier(registry, "autocore:autocore")
+    board = device_by_identifier(registry, "entry_autocore_autocore/ESP32_001")
+    hub = device_by_identifier(registry, "entry_autocore_autocore")
     assert board is not None
     assert hub is not None
     board_diagnostics = await async_get_device_diagnostics(hass, setup_entry, board)

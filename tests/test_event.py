@@ -9,7 +9,10 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UN
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.mqtt_fleet.const import EVENT_DISPLAY_INTERACTION, EVENT_SYSTEM_MESSAGE
+from custom_components.mqtt_fleet.families.autocore.hub import (
+    EVENT_DISPLAY_INTERACTION,
+    EVENT_SYSTEM_MESSAGE,
+)
 
 from .common import BOARD_A, BOARD_B, dumps, relays_b, status_a, status_b
 from .conftest import Fire

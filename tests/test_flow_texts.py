@@ -20,7 +20,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet import config_flow
-from custom_components.mqtt_fleet.const import DEFAULT_BASE_TOPICS, DOMAIN, Family
+from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families import FAMILIES
+from tests.common import default_options, entry_id_for
 
 TRANSLATIONS: dict[str, Any] = json.loads(
     (Path(config_flow.__file__).parent / "translations" / "en.json").read_text("utf-8")
@@ -31,10 +33,10 @@ TAG = re.compile(r"<[A-Za-z/]")
 QUOTE = re.compile(r"'[{}<>'#]")
 # What each family's base topic step shows, once the frontend fills its placeholders.
 RENDERED_PATTERNS = {
-    Family.AUTOCORE: "`{base}/{device_id}/...` and firmware v2's `{base}/devices/<uuid>/...`",
-    Family.JANUS: "`{base}/<server>/status`",
-    Family.SPOTFI: "`{base}/<router>/status` and `{base}/<router>/metrics`",
-    Family.CONTAINER_LOGS: "`{base}/<app>/<service>/<level>`",
+    "autocore": "`{base}/{device_id}/...` and firmware v2's `{base}/devices/<uuid>/...`",
+    "janus": "`{base}/<server>/status`",
+    "spotfi": "`{base}/<router>/status` and `{base}/<router>/metrics`",
+    "container_logs": "`{base}/<app>/<service>/<level>`",
 }
 
 
@@ -104,31 +106,32 @@ def test_the_check_refuses_what_the_frontend_cannot_parse(text: str) -> None:
 
 
 @pytest.mark.usefixtures("mqtt_mock")
-@pytest.mark.parametrize("family", list(Family))
-async def test_base_topic_step_fills_every_placeholder(hass: HomeAssistant, family: Family) -> None:
+@pytest.mark.parametrize("family", list(FAMILIES))
+async def test_base_topic_step_fills_every_placeholder(hass: HomeAssistant, family: str) -> None:
     """The step, its fields and the config errors only use placeholders the step supplies."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": family.value}
+        result["flow_id"], {"next_step_id": family}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == family.value
+    assert result["step_id"] == family
     supplied = result["description_placeholders"]
-    step = TRANSLATIONS["config"]["step"][family.value]
+    step = TRANSLATIONS["config"]["step"][family]
     assert placeholders_of(step, TRANSLATIONS["config"]["error"]) <= set(supplied)
     assert RENDERED_PATTERNS[family] in render(step["description"], supplied)
     hass.config_entries.flow.async_abort(result["flow_id"])
 
 
-@pytest.mark.parametrize("family", list(Family))
-async def test_options_step_fills_every_placeholder(hass: HomeAssistant, family: Family) -> None:
+@pytest.mark.parametrize("family", list(FAMILIES))
+async def test_options_step_fills_every_placeholder(hass: HomeAssistant, family: str) -> None:
     """The options step, its fields and its errors only use placeholders it supplies."""
     entry = MockConfigEntry(
         domain=DOMAIN,
-        unique_id=f"{family}:{DEFAULT_BASE_TOPICS[family]}",
-        data={"family": family.value, "base_topic": DEFAULT_BASE_TOPICS[family]},
-        options=config_flow.default_options(family),
+        unique_id=f"{family}:{FAMILIES[family].default_base}",
+        entry_id=entry_id_for(f"{family}:{FAMILIES[family].default_base}"),
+        data={"family": family, "base_topic": FAMILIES[family].default_base},
+        options=default_options(family),
     )
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)

@@ -26,13 +26,17 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed_exact,
 )
 
-from custom_components.mqtt_fleet.const import DOMAIN, SERVICE_FORWARD_LOG
-from custom_components.mqtt_fleet.families.container_logs import ContainerLogsHub
-from custom_components.mqtt_fleet.forwarding import HomeAssistantLogHandler
+from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.container_logs.actions import SERVICE_FORWARD_LOG
+from custom_components.mqtt_fleet.families.container_logs.forwarding import (
+    FORWARDED_SCOPE,
+    HomeAssistantLogHandler,
+)
+from custom_components.mqtt_fleet.families.container_logs.hub import ContainerLogsHub
 from custom_components.mqtt_fleet.protocol.container_logs import Level, LogMessage
 
 from .clock import advance, settle, until as _until
-from .common import publishes as raw_publishes
+from .common import entry_id_for, publishes as raw_publishes
 from .test_container_logs import BASE, START, START_MS, WEB, logs_entry, state
 
 DEMO = logging.getLogger("homeassistant.components.demo")
@@ -101,7 +105,11 @@ async def advance_until_subscribed(
 
 
 def log_handlers() -> list[HomeAssistantLogHandler]:
-    return [h for h in logging.getLogger().handlers if isinstance(h, HomeAssistantLogHandler)]
+    return [
+        h
+        for h in logging.getLogger(FORWARDED_SCOPE).handlers
+        if isinstance(h, HomeAssistantLogHandler)
+    ]
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -340,6 +348,7 @@ async def test_round_trip_through_a_second_entry(
         domain=DOMAIN,
         title="Container logs reader",
         unique_id="container_logs:reader",
+        entry_id=entry_id_for("container_logs:reader"),
         data={"family": "container_logs", "base_topic": BASE},
         options=logs_entry().options | {"batch_logs": False},
     )
@@ -368,7 +377,7 @@ async def test_round_trip_through_a_second_entry(
         assert reading.devices[WEB].values["last_problem"].message == "slow"
     problem = hass.states.get(
         er.async_get(hass).async_get_entity_id(
-            "sensor", DOMAIN, f"container_logs:reader/{WEB}/last_problem"
+            "sensor", DOMAIN, f"{reader.entry.entry_id}/{WEB}/last_problem"
         )
     )
     assert problem.state == "slow"
@@ -683,7 +692,7 @@ async def test_an_unexpected_publish_error_keeps_the_logs(
 async def test_buffer_limit_drops_the_oldest(
     hass: HomeAssistant, hub: ContainerLogsHub, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
-    with patch("custom_components.mqtt_fleet.forwarding.MAX_BUFFERED", 3):
+    with patch("custom_components.mqtt_fleet.families.container_logs.forwarding.MAX_BUFFERED", 3):
         for index in range(5):
             await forward(hass, message=f"{index}")
     assert hub.forwarder.queued == 3
@@ -760,6 +769,7 @@ async def test_an_entry_of_another_family_is_not_a_log_entry(
         domain=DOMAIN,
         title="SpotFi (spotfi/router)",
         unique_id="spotfi:spotfi/router",
+        entry_id=entry_id_for("spotfi:spotfi/router"),
         data={"family": "spotfi", "base_topic": "spotfi/router"},
         options={"offline_timeout": 60, "rpc_allow_list": [], "terminal_enabled": False},
     )
@@ -984,7 +994,7 @@ async def test_forward_ha_level_option(
     "name",
     [
         "custom_components.mqtt_fleet",
-        "custom_components.mqtt_fleet.forwarding",
+        "custom_components.mqtt_fleet.families.container_logs.forwarding",
         "custom_components.mqtt_fleet.hub",
         "homeassistant.components.mqtt",
         "homeassistant.components.mqtt.client",
@@ -1114,11 +1124,11 @@ async def test_unload_removes_the_handler(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     (handler,) = log_handlers()
-    assert handler in logging.getLogger().handlers
+    assert handler in logging.getLogger(FORWARDED_SCOPE).handlers
     DEMO.warning("before")
     await settle(hass)
     assert await hass.config_entries.async_unload(container_logs.entry_id)
-    assert handler not in logging.getLogger().handlers
+    assert handler not in logging.getLogger(FORWARDED_SCOPE).handlers
     assert log_handlers() == []
     assert [entry["message"] for entry in system_logs(mqtt_mock)] == [
         "homeassistant.components.demo: before"  # flushed on unload

@@ -14,6 +14,7 @@ import ast
 from collections.abc import Callable
 import copy
 from http import HTTPStatus
+import importlib
 from importlib.resources import files
 import json
 from pathlib import Path
@@ -37,9 +38,10 @@ import pytest
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 import yaml
 
-from custom_components.mqtt_fleet import device_trigger, services
+from custom_components.mqtt_fleet import device_trigger
 from custom_components.mqtt_fleet.const import DOMAIN
-from custom_components.mqtt_fleet.families.container_logs import count_key
+from custom_components.mqtt_fleet.families import FAMILIES
+from custom_components.mqtt_fleet.families.container_logs.keys import LOG_COUNTS
 from custom_components.mqtt_fleet.protocol.container_logs import Level
 
 PACKAGE = Path(__file__).parents[1] / "custom_components" / DOMAIN
@@ -47,7 +49,20 @@ MANIFEST = json.loads((PACKAGE / "manifest.json").read_text("utf-8"))
 SERVICES = yaml.safe_load((PACKAGE / "services.yaml").read_text("utf-8"))
 TRANSLATIONS = json.loads((PACKAGE / "translations" / "en.json").read_text("utf-8"))
 HACS = json.loads((PACKAGE.parents[1] / "hacs.json").read_text("utf-8"))
-PLATFORM_FILES = ("binary_sensor", "event", "sensor", "switch")
+PLATFORMS = ("binary_sensor", "event", "sensor", "switch")
+# Where entities are defined: the shared classes and each family's own.
+ENTITY_FILES = sorted((PACKAGE / "entities").glob("*.py")) + sorted(
+    (PACKAGE / "families").glob("*/entities.py")
+)
+# Where flow texts' errors come from: the config flow and each family's option checks.
+FLOW_FILES = [PACKAGE / "config_flow.py", *sorted((PACKAGE / "families").glob("*/__init__.py"))]
+# Entity base classes, per platform, as entity classes name them.
+PLATFORM_BASES = {
+    "binary_sensor": "BinarySensorEntity",
+    "event": "EventEntity",
+    "sensor": "SensorEntity",
+    "switch": "SwitchEntity",
+}
 
 
 def calls_with(path: Path, keyword: str) -> list[ast.Call]:
@@ -144,10 +159,26 @@ async def test_services_yaml_names_the_registered_actions(
         assert responds == (name in {"list_sessions", "rpc_call", "terminal_exec"}), name
 
 
+def action_schema(action: str) -> vol.Schema:
+    """The schema of an action, from the actions module of the family that has it."""
+    found = [
+        getattr(module, f"{action.upper()}_SCHEMA")
+        for path in sorted((PACKAGE / "families").glob("*/actions.py"))
+        if hasattr(
+            module := importlib.import_module(
+                f"custom_components.{DOMAIN}.families.{path.parent.name}.actions"
+            ),
+            f"{action.upper()}_SCHEMA",
+        )
+    ]
+    assert len(found) == 1, action
+    return found[0]
+
+
 @pytest.mark.parametrize("action", sorted(SERVICES))
 def test_services_yaml_fields_match_the_schema(action: str) -> None:
     """Each field: same name, required flag, default and choices as the action's schema."""
-    schema: vol.Schema = getattr(services, f"{action.upper()}_SCHEMA")
+    schema = action_schema(action)
     markers = {str(marker): marker for marker in schema.schema}
     fields = SERVICES[action]["fields"]
     assert set(fields) == set(markers)
@@ -172,7 +203,7 @@ def test_services_yaml_fields_match_the_schema(action: str) -> None:
 def test_flow_steps_errors_and_aborts_are_translated() -> None:
     flow = PACKAGE / "config_flow.py"
     steps = literal_keywords(flow, "step_id")
-    config_steps = steps - {"init"}
+    config_steps = (steps - {"init"}) | set(FAMILIES)  # each family's step is its key
     assert config_steps <= set(TRANSLATIONS["config"]["step"])
     assert "init" in TRANSLATIONS["options"]["step"]
     aborts = literal_keywords(flow, "reason") | {
@@ -183,13 +214,10 @@ def test_flow_steps_errors_and_aborts_are_translated() -> None:
     }
     assert aborts <= set(TRANSLATIONS["config"]["abort"])
     literal_errors = {
-        node.value.value
-        for node in ast.walk(ast.parse(flow.read_text("utf-8")))
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Subscript)
-        and isinstance(node.targets[0].value, ast.Name)
-        and node.targets[0].value.id == "errors"
-        and isinstance(node.value, ast.Constant)
+        text
+        for path in FLOW_FILES
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        for text in error_literals(node)
     }
     base_errors = {f"base_topic_{problem}" for problem in BASE_TOPIC_PROBLEMS}
     # A template always yields a topic with the device and relay in it: never an empty one.
@@ -201,28 +229,67 @@ def test_flow_steps_errors_and_aborts_are_translated() -> None:
     assert options_errors | template_errors == set(TRANSLATIONS["options"]["error"])
 
 
-@pytest.mark.parametrize("platform", PLATFORM_FILES)
+def error_literals(node: ast.AST) -> list[str]:
+    """Form errors a node sets: `errors[field] = "..."` or `return {field: "..."}`."""
+    if (
+        isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Subscript)
+        and isinstance(node.targets[0].value, ast.Name)
+        and node.targets[0].value.id == "errors"
+        and isinstance(node.value, ast.Constant)
+    ):
+        return [node.value.value]
+    if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+        return [v.value for v in node.value.values if isinstance(v, ast.Constant)]
+    return []
+
+
+def entity_translation_keys(platform: str) -> set[str]:
+    """Literal translation keys of a platform's entities, wherever they are defined.
+
+    Sensor descriptions (and their `replace`d copies) pass `translation_key=`; entity
+    classes of the platform set `_attr_translation_key`.
+    """
+    keys: set[str] = set()
+    for path in ENTITY_FILES:
+        tree = ast.parse(path.read_text("utf-8"))
+        if platform == "sensor":
+            keys |= {
+                k.value.value
+                for call in ast.walk(tree)
+                if isinstance(call, ast.Call)
+                and ast.unparse(call.func).endswith(("SensorDescription", "replace"))
+                for k in call.keywords
+                if k.arg == "translation_key" and isinstance(k.value, ast.Constant)
+            }
+        for cls in ast.walk(tree):
+            if isinstance(cls, ast.ClassDef) and PLATFORM_BASES[platform] in {
+                ast.unparse(base) for base in cls.bases
+            }:
+                keys |= {
+                    node.value.value
+                    for node in cls.body
+                    if isinstance(node, ast.Assign)
+                    and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id == "_attr_translation_key"
+                    and isinstance(node.value, ast.Constant)
+                }
+    return keys
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
 def test_entity_translation_keys(platform: str) -> None:
     """Every key an entity of the platform can carry has a name, and no text is unused."""
-    path = PACKAGE / f"{platform}.py"
-    keys = literal_keywords(path, "translation_key")
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id == "_attr_translation_key"
-            and isinstance(node.value, ast.Constant)
-        ):
-            keys.add(node.value.value)
+    keys = entity_translation_keys(platform)
     if platform == "sensor":
-        keys |= {count_key(level) for level in Level}
+        keys |= {LOG_COUNTS[level] for level in Level}
     texts = TRANSLATIONS["entity"][platform]
     assert keys == set(texts)
     assert all(text.get("name") for text in texts.values())
 
 
 def test_selector_translation_keys() -> None:
-    used = literal_keywords(PACKAGE / "config_flow.py", "translation_key") | {
+    used = {key for path in FLOW_FILES for key in literal_keywords(path, "translation_key")} | {
         field["selector"]["select"]["translation_key"]
         for spec in SERVICES.values()
         for field in spec["fields"].values()

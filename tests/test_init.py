@@ -27,7 +27,7 @@ from custom_components.mqtt_fleet.const import (
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
 )
-from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
+from custom_components.mqtt_fleet.families.autocore.hub import AutoCoreHub
 
 from .common import (
     BOARD_A,
@@ -61,7 +61,7 @@ async def test_setup_and_unload(
         "autocore/telemetry/relays/data",
         "autocore/errors/+/+",
     }
-    hub_device = device_by_identifier(dr.async_get(hass), "autocore:autocore")
+    hub_device = device_by_identifier(dr.async_get(hass), "entry_autocore_autocore")
     assert hub_device is not None
     assert hub_device.entry_type is dr.DeviceEntryType.SERVICE
     assert hub_device.name == "AutoCore (autocore)"
@@ -163,8 +163,8 @@ async def test_remove_device(hass: HomeAssistant, setup_entry: MockConfigEntry, 
     await fire("autocore/ESP32_001/status", status_a())
     registry = dr.async_get(hass)
     hub = setup_entry.runtime_data
-    board = device_by_identifier(registry, "autocore:autocore/ESP32_001")
-    hub_device = device_by_identifier(registry, "autocore:autocore")
+    board = device_by_identifier(registry, "entry_autocore_autocore/ESP32_001")
+    hub_device = device_by_identifier(registry, "entry_autocore_autocore")
     assert board is not None
     assert hub_device is not None
     assert board.via_device_id == hub_device.id
@@ -227,7 +227,7 @@ async def test_firmware_v2_board_named_by_board_id(
 ) -> None:
     """A v2 board is named by its board id (friendlier than a UUID), its UUID is the serial."""
     await fire("autocore/devices/board-b1/status", status_b(board_id=board_id))
-    device = device_by_identifier(dr.async_get(hass), "autocore:autocore/board-b1")
+    device = device_by_identifier(dr.async_get(hass), "entry_autocore_autocore/board-b1")
     assert device is not None
     assert device.name == name
     assert device.serial_number == BOARD_B

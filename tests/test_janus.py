@@ -28,17 +28,16 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import (
     DOMAIN,
     EVENT_DEVICE_DISCOVERED,
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
-    SERVICE_LIST_SESSIONS,
-    Family,
 )
-from custom_components.mqtt_fleet.families.janus import JanusHub
-from custom_components.mqtt_fleet.pending import PendingReplies
+from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
+from custom_components.mqtt_fleet.families.janus.hub import JanusHub
+from custom_components.mqtt_fleet.protocol.correlation import PendingReplies
+from tests.common import default_options, entry_id_for
 
 from . import clock
 from .clock import settle, until as _until
@@ -66,9 +65,10 @@ def janus_entry(base: str = BASE, secret: str = SECRET, **options: Any) -> MockC
         domain=DOMAIN,
         title=f"Janus ({base})",
         unique_id=f"janus:{base}",
+        entry_id=entry_id_for(f"janus:{base}"),
         data={"family": "janus", "base_topic": base, "admin_secret": secret},
-        options=config_flow.default_options(Family.JANUS) | options,
-        version=1,
+        options=default_options("janus") | options,
+        version=2,
         minor_version=1,
     )
 
@@ -171,7 +171,9 @@ def call_list_sessions(hass: HomeAssistant, data: dict[str, Any]) -> asyncio.Tas
     return asyncio.create_task(coro)
 
 
-def device_entry(hass: HomeAssistant, server: str, key: str = "janus:janus") -> dr.DeviceEntry:
+def device_entry(
+    hass: HomeAssistant, server: str, key: str = "entry_janus_janus"
+) -> dr.DeviceEntry:
     device = device_by_identifier(dr.async_get(hass), f"{key}/{server}")
     assert device is not None
     return device
@@ -237,7 +239,7 @@ async def test_status_creates_the_server_and_follows_its_connectivity(
 
     await status(hass, SERVER, online)
     device = device_entry(hass, SERVER)
-    hub_device = device_by_identifier(dr.async_get(hass), "janus:janus")
+    hub_device = device_by_identifier(dr.async_get(hass), "entry_janus_janus")
     assert hub_device is not None
     assert device.model == "Janus WebRTC Server"
     assert device.manufacturer == "Meetecho"
@@ -768,7 +770,7 @@ async def test_list_sessions_unknown_server(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
     await status(hass, SERVER, "online")
-    hub_device = device_by_identifier(dr.async_get(hass), "janus:janus")
+    hub_device = device_by_identifier(dr.async_get(hass), "entry_janus_janus")
     for reference in ("gw-nope", hub_device.id, "0123456789abcdef"):
         with pytest.raises(ServiceValidationError) as err:
             await call_list_sessions(hass, {"server": reference})
@@ -805,7 +807,7 @@ async def test_list_sessions_ambiguous_server(
     assert err.value.translation_placeholders == {"device_id": SERVER}
     mqtt_mock.async_publish.assert_not_called()
 
-    call = call_list_sessions(hass, {"server": device_entry(hass, SERVER, "janus:site-b").id})
+    call = call_list_sessions(hass, {"server": device_entry(hass, SERVER, "entry_janus_site_b").id})
     await _until(lambda: mqtt_mock.async_publish.called)
     topic, payload = mqtt_mock.async_publish.call_args.args[:2]
     assert topic == f"site-b/{SERVER}/to-janus-admin"
@@ -822,15 +824,16 @@ async def test_list_sessions_does_not_find_spotfi_routers(
         domain=DOMAIN,
         title="SpotFi (spotfi/router)",
         unique_id="spotfi:spotfi/router",
+        entry_id=entry_id_for("spotfi:spotfi/router"),
         data={"family": "spotfi", "base_topic": "spotfi/router"},
-        options=config_flow.default_options(Family.SPOTFI),
+        options=default_options("spotfi"),
     )
     spotfi.add_to_hass(hass)
     assert await hass.config_entries.async_setup(spotfi.entry_id)
     await hass.async_block_till_done()
     async_fire_mqtt_message(hass, "spotfi/router/rtr1/status", "ONLINE")
     await hass.async_block_till_done()
-    router = device_by_identifier(dr.async_get(hass), "spotfi:spotfi/router/rtr1")
+    router = device_by_identifier(dr.async_get(hass), "entry_spotfi_spotfi_router/rtr1")
     assert router is not None
     for reference in ("rtr1", router.id):
         with pytest.raises(ServiceValidationError) as err:

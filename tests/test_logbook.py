@@ -16,10 +16,12 @@ from custom_components.mqtt_fleet.const import (
     EVENT_DEVICE_DISCOVERED,
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
+)
+from custom_components.mqtt_fleet.families.autocore.hub import (
     EVENT_DISPLAY_INTERACTION,
-    EVENT_LOG,
     EVENT_SYSTEM_MESSAGE,
 )
+from custom_components.mqtt_fleet.families.container_logs.hub import EVENT_LOG
 
 
 @pytest.fixture

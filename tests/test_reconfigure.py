@@ -13,12 +13,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet.const import DOMAIN
 
-from .common import BOARD_A, device_by_identifier, status_a, telemetry_a
+from .common import BOARD_A, device_by_identifier, entry_id_for, status_a, telemetry_a
 from .conftest import Fire
 from .flow_helpers import assert_abort_translated, assert_translated, fields
 from .test_janus import janus_entry
 
-TEMPERATURE = f"autocore:autocore/{BOARD_A}/temperature"
+TEMPERATURE = f"entry_autocore_autocore/{BOARD_A}/temperature"
 
 
 async def reconfigure(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict[str, Any]:
@@ -37,7 +37,7 @@ async def test_moving_the_base_keeps_devices_entities_and_history(
     entities = er.async_get(hass)
     entity_id = entities.async_get_entity_id("sensor", DOMAIN, TEMPERATURE)
     assert entity_id is not None
-    device = device_by_identifier(dr.async_get(hass), f"autocore:autocore/{BOARD_A}")
+    device = device_by_identifier(dr.async_get(hass), f"entry_autocore_autocore/{BOARD_A}")
     assert device is not None
     before = len(er.async_entries_for_config_entry(entities, setup_entry.entry_id))
 
@@ -52,12 +52,13 @@ async def test_moving_the_base_keeps_devices_entities_and_history(
     assert setup_entry.data["base_topic"] == "site1/autocore"
     moved = dr.async_get(hass).async_get(device.id)
     assert moved is not None
-    assert moved.identifiers == {(DOMAIN, f"autocore:site1/autocore/{BOARD_A}")}
+    # Registry ids hold the entry id, not the base topic: the move leaves them as they were.
+    assert moved.identifiers == device.identifiers
     entry = entities.async_get(entity_id)
     assert entry is not None
-    assert entry.unique_id == f"autocore:site1/autocore/{BOARD_A}/temperature"
+    assert entry.unique_id == TEMPERATURE
     assert len(er.async_entries_for_config_entry(entities, setup_entry.entry_id)) == before
-    hub = device_by_identifier(dr.async_get(hass), "autocore:site1/autocore")
+    hub = device_by_identifier(dr.async_get(hass), setup_entry.entry_id)
     assert hub is not None
 
     await fire(f"autocore/{BOARD_A}/telemetry", telemetry_a(temperature=30.0))
@@ -86,6 +87,7 @@ async def test_another_entrys_base_is_refused(
     other = MockConfigEntry(
         domain=DOMAIN,
         unique_id="autocore:site2",
+        entry_id=entry_id_for("autocore:site2"),
         data={"family": "autocore", "base_topic": "site2"},
     )
     other.add_to_hass(hass)

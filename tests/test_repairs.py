@@ -34,9 +34,11 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.mqtt_fleet import async_remove_config_entry_device, repairs
-from custom_components.mqtt_fleet.config_flow import default_options
-from custom_components.mqtt_fleet.const import CONF_STALE_DEVICE_DAYS, DOMAIN, Family
+from custom_components.mqtt_fleet.const import CONF_STALE_DEVICE_DAYS, DOMAIN
+from custom_components.mqtt_fleet.families import FAMILIES
+from custom_components.mqtt_fleet.issues import JANUS_WRONG_PATH, STALE_DEVICE, STATUS_NOT_RETAINED
 from custom_components.mqtt_fleet.upkeep import RETAINED_STATUS_GRACE, SAVE_DELAY, store_key
+from tests.common import default_options, entry_id_for
 
 from .common import BOARD_A, BOARD_B, device_by_identifier, status_a, status_b, telemetry_a
 from .conftest import Fire
@@ -64,9 +66,9 @@ TOPIC_B = f"autocore/devices/{BOARD_B}/status"
 TITLE = "AutoCore (autocore)"
 # What every issue's texts may use, by kind; the tests below check each raised issue's.
 PLACEHOLDERS = {
-    repairs.JANUS_WRONG_PATH: {"device", "entry", "base_topic"},
-    repairs.STATUS_NOT_RETAINED: {"device", "entry", "base_topic"},
-    repairs.STALE_DEVICE: {"device", "entry", "base_topic", "days"},
+    JANUS_WRONG_PATH: {"device", "entry", "base_topic"},
+    STATUS_NOT_RETAINED: {"device", "entry", "base_topic"},
+    STALE_DEVICE: {"device", "entry", "base_topic", "days"},
 }
 
 
@@ -106,7 +108,7 @@ def issue_id(kind: str, entry: MockConfigEntry, device: str) -> str:
 
 
 def registry_device(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> dr.DeviceEntry:
-    found = device_by_identifier(dr.async_get(hass), f"{entry.unique_id}/{device}")
+    found = device_by_identifier(dr.async_get(hass), f"{entry.entry_id}/{device}")
     assert found is not None, device
     return found
 
@@ -175,6 +177,7 @@ async def test_stale_device_offered_for_removal_after_the_configured_days(
             data=dict(config_entry.data),
             options=options,
             unique_id=config_entry.unique_id,
+            entry_id=entry_id_for(config_entry.unique_id),
         )
     )
     assert entry.runtime_data.upkeep.stale_after == days * 86400
@@ -185,7 +188,7 @@ async def test_stale_device_offered_for_removal_after_the_configured_days(
     await pass_time(hass, freezer, days * DAY - HOUR - GRACE)  # an hourly check
     assert not fleet_issues(hass)
     await pass_time(hass, freezer, HOUR)  # silent for exactly `days` at this check
-    stale_id = issue_id(repairs.STALE_DEVICE, entry, BOARD_A)
+    stale_id = issue_id(STALE_DEVICE, entry, BOARD_A)
     assert list(fleet_issues(hass)) == [stale_id]
     issue = fleet_issues(hass)[stale_id]
     assert issue.translation_key == "stale_device"
@@ -199,13 +202,17 @@ async def test_stale_device_offered_for_removal_after_the_configured_days(
     assert issue.is_persistent is False
     assert issue.severity is ir.IssueSeverity.WARNING
     assert issue.data == {"entry_id": entry.entry_id, "device_id": BOARD_A}
-    assert entry.runtime_data.upkeep.stale == {BOARD_A}
+    assert {
+        wire_id for wire_id, device in entry.runtime_data.devices.items() if device.stale_reported
+    } == {BOARD_A}
     assert entry.runtime_data.devices[BOARD_A].stale_reported is True
 
     # The next check keeps it (and the set of stale devices) as it is.
     await pass_time(hass, freezer, HOUR)
     assert list(fleet_issues(hass)) == [stale_id]
-    assert entry.runtime_data.upkeep.stale == {BOARD_A}
+    assert {
+        wire_id for wire_id, device in entry.runtime_data.devices.items() if device.stale_reported
+    } == {BOARD_A}
 
 
 async def test_stale_issue_withdrawn_when_the_device_speaks_again(
@@ -215,14 +222,14 @@ async def test_stale_issue_withdrawn_when_the_device_speaks_again(
     hub = autocore.runtime_data
     await fire(TOPIC_A, status_a())
     await pass_time(hass, freezer, 30 * DAY + GRACE)
-    stale_id = issue_id(repairs.STALE_DEVICE, autocore, BOARD_A)
+    stale_id = issue_id(STALE_DEVICE, autocore, BOARD_A)
     assert list(fleet_issues(hass)) == [stale_id]
 
     await retained(hass, TOPIC_A, status_a())  # e.g. the broker after a reconnect
     assert list(fleet_issues(hass)) == [stale_id]
     await fire(f"autocore/{BOARD_A}/telemetry", telemetry_a())
     assert not fleet_issues(hass)
-    assert hub.upkeep.stale == set()
+    assert not any(device.stale_reported for device in hub.devices.values())
     assert hub.devices[BOARD_A].stale_reported is False
 
     # Silent again for the stale time: offered again.
@@ -241,7 +248,7 @@ async def test_stale_issue_withdrawn_when_the_clock_goes_back(
     # What the hourly check does (the frozen loop clock went back as well: no timer is due).
     autocore.runtime_data.upkeep.async_check_stale()
     assert not fleet_issues(hass)
-    assert autocore.runtime_data.upkeep.stale == set()
+    assert not any(device.stale_reported for device in autocore.runtime_data.devices.values())
 
 
 async def test_fix_flow_removes_the_device_which_returns_when_it_speaks(
@@ -258,7 +265,7 @@ async def test_fix_flow_removes_the_device_which_returns_when_it_speaks(
     await pass_time(hass, freezer, 30 * DAY + GRACE - HOUR)
     await fire(TOPIC_B, status_b())
     await pass_time(hass, freezer, HOUR)
-    stale_id = issue_id(repairs.STALE_DEVICE, autocore, BOARD_A)
+    stale_id = issue_id(STALE_DEVICE, autocore, BOARD_A)
     assert list(fleet_issues(hass)) == [stale_id]
 
     assert await async_setup_component(hass, "repairs", {})
@@ -280,7 +287,7 @@ async def test_fix_flow_removes_the_device_which_returns_when_it_speaks(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert not fleet_issues(hass)
     assert BOARD_A not in hub.devices
-    assert hub.upkeep.stale == set()
+    assert not any(device.stale_reported for device in hub.devices.values())
     assert dr.async_get(hass).async_get(board.id) is None
     assert entity_ids(hass, board.id) == []
     for entity_id in entities:
@@ -310,7 +317,7 @@ async def test_fix_flow_through_the_frontend_api(
     """The HTTP endpoints the repairs dashboard uses: the form, then the removal."""
     await fire(TOPIC_A, status_a())
     await pass_time(hass, freezer, 30 * DAY + GRACE)
-    stale_id = issue_id(repairs.STALE_DEVICE, autocore, BOARD_A)
+    stale_id = issue_id(STALE_DEVICE, autocore, BOARD_A)
     assert await async_setup_component(hass, "repairs", {})
     # A token issued at the frozen time (the fixture's is refused: 401 at this clock).
     refresh_token = await hass.auth.async_create_refresh_token(hass_admin_user, "test")
@@ -345,7 +352,7 @@ async def test_fix_flow_removes_nothing_when_the_device_is_no_longer_stale(
     """The dialog was open while the device spoke or its entry went away: it aborts."""
     await fire(TOPIC_A, status_a())
     await pass_time(hass, freezer, 30 * DAY + GRACE)
-    stale_id = issue_id(repairs.STALE_DEVICE, autocore, BOARD_A)
+    stale_id = issue_id(STALE_DEVICE, autocore, BOARD_A)
     assert await async_setup_component(hass, "repairs", {})
     manager = repairs_flow_manager(hass)
     assert manager is not None
@@ -389,14 +396,14 @@ async def test_last_seen_survives_a_reload(
     assert not fleet_issues(hass)  # 20 days
 
     await pass_time(hass, freezer, 10 * DAY - GRACE)  # 30 days since it spoke
-    assert list(fleet_issues(hass)) == [issue_id(repairs.STALE_DEVICE, autocore, BOARD_A)]
+    assert list(fleet_issues(hass)) == [issue_id(STALE_DEVICE, autocore, BOARD_A)]
 
     # Unloading drops the issues; the next start raises it again at its first check.
     await reload(hass, autocore)
     assert not fleet_issues(hass)
     await retained(hass, TOPIC_A, status_a())
     await pass_time(hass, freezer, GRACE)
-    assert list(fleet_issues(hass)) == [issue_id(repairs.STALE_DEVICE, autocore, BOARD_A)]
+    assert list(fleet_issues(hass)) == [issue_id(STALE_DEVICE, autocore, BOARD_A)]
 
 
 async def test_a_device_without_a_stored_time_ages_from_the_start(
@@ -419,7 +426,7 @@ async def test_a_device_without_a_stored_time_ages_from_the_start(
     await pass_time(hass, freezer, 30 * DAY - HOUR)
     assert not fleet_issues(hass)
     await pass_time(hass, freezer, HOUR)
-    assert list(fleet_issues(hass)) == [issue_id(repairs.STALE_DEVICE, autocore, BOARD_A)]
+    assert list(fleet_issues(hass)) == [issue_id(STALE_DEVICE, autocore, BOARD_A)]
 
 
 async def test_last_seen_written_when_home_assistant_stops(
@@ -476,7 +483,7 @@ async def test_no_checks_while_the_broker_is_away(
     assert not fleet_issues(hass)
     await fire(TOPIC_A, status_a())  # board A is alive; board B is not
     await pass_time(hass, freezer, GRACE)
-    assert list(fleet_issues(hass)) == [issue_id(repairs.STALE_DEVICE, autocore, BOARD_B)]
+    assert list(fleet_issues(hass)) == [issue_id(STALE_DEVICE, autocore, BOARD_B)]
 
 
 # --- statuses that are not retained -----------------------------------------------------
@@ -497,7 +504,7 @@ async def test_status_not_retained_raised_for_a_restored_device(
     await pass_time(hass, freezer, GRACE - timedelta(seconds=1))
     assert not fleet_issues(hass)
     await pass_time(hass, freezer, timedelta(seconds=1))
-    not_retained = issue_id(repairs.STATUS_NOT_RETAINED, autocore, BOARD_B)
+    not_retained = issue_id(STATUS_NOT_RETAINED, autocore, BOARD_B)
     assert list(fleet_issues(hass)) == [not_retained]
     issue = fleet_issues(hass)[not_retained]
     assert issue.translation_key == "status_not_retained"
@@ -542,7 +549,7 @@ async def test_status_check_waits_for_the_broker(
     await pass_time(hass, freezer, GRACE - timedelta(seconds=1))
     assert not fleet_issues(hass)
     await pass_time(hass, freezer, timedelta(seconds=1))
-    assert list(fleet_issues(hass)) == [issue_id(repairs.STATUS_NOT_RETAINED, autocore, BOARD_B)]
+    assert list(fleet_issues(hass)) == [issue_id(STATUS_NOT_RETAINED, autocore, BOARD_B)]
 
 
 async def test_log_sources_have_no_status_but_do_go_stale(
@@ -556,7 +563,7 @@ async def test_log_sources_have_no_status_but_do_go_stale(
     await pass_time(hass, freezer, GRACE)
     assert not fleet_issues(hass)
     await pass_time(hass, freezer, 30 * DAY)
-    stale_id = issue_id(repairs.STALE_DEVICE, entry, WEB)
+    stale_id = issue_id(STALE_DEVICE, entry, WEB)
     assert list(fleet_issues(hass)) == [stale_id]
     placeholders = fleet_issues(hass)[stale_id].translation_placeholders
     assert placeholders is not None
@@ -571,7 +578,7 @@ async def test_janus_wrong_path_raised_by_a_457_and_cleared_by_a_listing(
 ) -> None:
     entry = await loaded(janus_entry())
     await status(hass, SERVER, "online")
-    wrong_path = issue_id(repairs.JANUS_WRONG_PATH, entry, SERVER)
+    wrong_path = issue_id(JANUS_WRONG_PATH, entry, SERVER)
 
     call = call_list_sessions(hass, {"server": SERVER})
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
@@ -616,7 +623,7 @@ async def test_issue_texts_exist_with_their_placeholders(hass: HomeAssistant) ->
     assert set(issues) == set(PLACEHOLDERS)
     for kind, provided in PLACEHOLDERS.items():
         texts = [issues[kind]["title"]]
-        if kind == repairs.STALE_DEVICE:
+        if kind == STALE_DEVICE:
             confirm = issues[kind]["fix_flow"]["step"]["confirm"]
             texts += [confirm["title"], confirm["description"]]
             abort = issues[kind]["fix_flow"]["abort"]["not_stale"]
@@ -627,7 +634,7 @@ async def test_issue_texts_exist_with_their_placeholders(hass: HomeAssistant) ->
             assert text.strip(), kind
             assert text_fields(text) <= provided, (kind, text)
         assert "device" in text_fields(texts[0]), kind
-    assert "days" in text_fields(issues[repairs.STALE_DEVICE]["title"])
+    assert "days" in text_fields(issues[STALE_DEVICE]["title"])
 
     # Home Assistant itself resolves them.
     loaded = await async_get_translations(hass, "en", "issues", {DOMAIN})
@@ -648,5 +655,5 @@ async def test_only_stale_devices_get_a_removal_flow(hass: HomeAssistant) -> Non
 
 
 def test_every_family_has_the_option() -> None:
-    for family in Family:
+    for family in FAMILIES:
         assert default_options(family)[CONF_STALE_DEVICE_DAYS] == 30, family

@@ -23,21 +23,31 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_mqtt_message,
 )
 
-from custom_components.mqtt_fleet import services
-from custom_components.mqtt_fleet.const import (
-    DOMAIN,
-    SERVICE_FORWARD_LOG,
-    SERVICE_LIST_SESSIONS,
-    SERVICE_RPC_CALL,
-    SERVICE_SEND_COMMAND,
-    SERVICE_TERMINAL_EXEC,
-)
+from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
-from custom_components.mqtt_fleet.families.janus import JanusHub
-from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
+from custom_components.mqtt_fleet.families.autocore.actions import (
+    SEND_COMMAND_SCHEMA,
+    SERVICE_SEND_COMMAND,
+)
+from custom_components.mqtt_fleet.families.container_logs.actions import (
+    FORWARD_LOG_SCHEMA,
+    SERVICE_FORWARD_LOG,
+)
+from custom_components.mqtt_fleet.families.janus.actions import (
+    LIST_SESSIONS_SCHEMA,
+    SERVICE_LIST_SESSIONS,
+)
+from custom_components.mqtt_fleet.families.janus.hub import JanusHub
+from custom_components.mqtt_fleet.families.spotfi.actions import (
+    RPC_CALL_SCHEMA,
+    SERVICE_RPC_CALL,
+    SERVICE_TERMINAL_EXEC,
+    TERMINAL_EXEC_SCHEMA,
+)
+from custom_components.mqtt_fleet.families.spotfi.hub import SpotFiHub
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
 
 from .clock import settle
@@ -387,7 +397,7 @@ async def test_credentials_never_leak(
         await call
     errors.append(no_reply.value)
 
-    hub_device = device_by_identifier(dr.async_get(hass), "janus:janus")
+    hub_device = device_by_identifier(dr.async_get(hass), "entry_janus_janus")
     assert hub_device is not None
     diagnostics = [
         await async_get_config_entry_diagnostics(hass, entry),
@@ -540,7 +550,7 @@ async def test_unsafe_configured_and_restored_servers_are_never_polled(
     entry = janus_entry(servers=configured)
     entry.add_to_hass(hass)
     dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id, identifiers={(DOMAIN, "janus:janus/x+y")}
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, "entry_janus_janus/x+y")}
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -549,7 +559,7 @@ async def test_unsafe_configured_and_restored_servers_are_never_polled(
     mqtt_mock.async_publish.reset_mock()
     await advance(hass, freezer, 10)
     assert published_topics(mqtt_mock) == [f"janus/{SERVER}/to-janus-admin"]
-    stray = device_by_identifier(dr.async_get(hass), "janus:janus/x+y")
+    stray = device_by_identifier(dr.async_get(hass), "entry_janus_janus/x+y")
     assert stray is not None
     for reference in ("x+y", stray.id):
         key = await refusal(hass, SERVICE_LIST_SESSIONS, {"server": reference})
@@ -714,11 +724,11 @@ ACTIONS: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     ),
 }
 SCHEMAS = {
-    SERVICE_SEND_COMMAND: services.SEND_COMMAND_SCHEMA,
-    SERVICE_LIST_SESSIONS: services.LIST_SESSIONS_SCHEMA,
-    SERVICE_RPC_CALL: services.RPC_CALL_SCHEMA,
-    SERVICE_TERMINAL_EXEC: services.TERMINAL_EXEC_SCHEMA,
-    SERVICE_FORWARD_LOG: services.FORWARD_LOG_SCHEMA,
+    SERVICE_SEND_COMMAND: SEND_COMMAND_SCHEMA,
+    SERVICE_LIST_SESSIONS: LIST_SESSIONS_SCHEMA,
+    SERVICE_RPC_CALL: RPC_CALL_SCHEMA,
+    SERVICE_TERMINAL_EXEC: TERMINAL_EXEC_SCHEMA,
+    SERVICE_FORWARD_LOG: FORWARD_LOG_SCHEMA,
 }
 
 
@@ -775,7 +785,7 @@ async def test_action_schemas_reject_wrong_types(
         tried += 1
     assert published_topics(mqtt_mock) == []
     # In free text a number is its text, as everywhere in HA (a template may render one).
-    assert services.TERMINAL_EXEC_SCHEMA({"router": ROUTER, "command": 42})["command"] == "42"
+    assert TERMINAL_EXEC_SCHEMA({"router": ROUTER, "command": 42})["command"] == "42"
     await call_action(
         hass,
         SERVICE_FORWARD_LOG,

@@ -10,7 +10,8 @@ from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.mqtt_fleet.const import DOMAIN, SERVICE_SEND_COMMAND
+from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.autocore.actions import SERVICE_SEND_COMMAND
 
 from .common import device_by_identifier, publishes, status_a, status_b
 from .conftest import Fire
@@ -35,7 +36,7 @@ async def test_send_command_to_firmware_v2(
     mqtt_mock.async_publish.reset_mock()
     await _send(
         hass,
-        {"device_id": _device_id(hass, "autocore:autocore/board-b1"), "command": command},
+        {"device_id": _device_id(hass, "entry_autocore_autocore/board-b1"), "command": command},
     )
     assert publishes(mqtt_mock) == [
         (
@@ -56,7 +57,10 @@ async def test_layout_a_board_takes_no_commands(
     with pytest.raises(ServiceValidationError) as error:
         await _send(
             hass,
-            {"device_id": _device_id(hass, "autocore:autocore/ESP32_001"), "command": "reboot"},
+            {
+                "device_id": _device_id(hass, "entry_autocore_autocore/ESP32_001"),
+                "command": "reboot",
+            },
         )
     assert error.value.translation_key == "command_not_supported"
     assert error.value.translation_placeholders == {"device": "ESP32_001", "command": "reboot"}
@@ -87,8 +91,8 @@ async def test_hub_device_and_unloaded_entry_are_not_fleet_devices(
 ) -> None:
     """The hub itself and boards of an unloaded entry cannot take commands."""
     await fire("autocore/devices/board-b1/status", status_b())
-    hub_device = _device_id(hass, "autocore:autocore")
-    board = _device_id(hass, "autocore:autocore/board-b1")
+    hub_device = _device_id(hass, "entry_autocore_autocore")
+    board = _device_id(hass, "entry_autocore_autocore/board-b1")
     with pytest.raises(ServiceValidationError) as error:
         await _send(hass, {"device_id": hub_device, "command": "status"})
     assert error.value.translation_key == "device_not_found"

@@ -27,17 +27,18 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import (
     DOMAIN,
     EVENT_DEVICE_DISCOVERED,
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
+)
+from custom_components.mqtt_fleet.families.spotfi.actions import (
     SERVICE_RPC_CALL,
     SERVICE_TERMINAL_EXEC,
-    Family,
 )
-from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
+from custom_components.mqtt_fleet.families.spotfi.hub import SpotFiHub
+from tests.common import default_options, entry_id_for
 
 from .clock import advance, settle, until as _until
 from .common import device_by_identifier
@@ -79,9 +80,10 @@ def spotfi_entry(base: str = BASE, **options: Any) -> MockConfigEntry:
         domain=DOMAIN,
         title=f"SpotFi ({base})",
         unique_id=f"spotfi:{base}",
+        entry_id=entry_id_for(f"spotfi:{base}"),
         data={"family": "spotfi", "base_topic": base},
-        options=config_flow.default_options(Family.SPOTFI) | options,
-        version=1,
+        options=default_options("spotfi") | options,
+        version=2,
         minor_version=1,
     )
 
@@ -139,7 +141,7 @@ def output(text: str, session: str | None = None) -> str:
 
 
 def registry_device(hass: HomeAssistant, router: str = ROUTER) -> dr.DeviceEntry:
-    device = device_by_identifier(dr.async_get(hass), f"spotfi:{BASE}/{router}")
+    device = device_by_identifier(dr.async_get(hass), f"{entry_id_for(f'spotfi:{BASE}')}/{router}")
     assert device is not None
     return device
 
@@ -207,7 +209,7 @@ async def test_status_creates_the_router_heartbeat_makes_it_connected(
     async_fire_mqtt_message(hass, f"{BASE}/{ROUTER}/status", "ONLINE", retain=True)
     await settle(hass)
     device = registry_device(hass)
-    hub_device = device_by_identifier(dr.async_get(hass), "spotfi:spotfi/router")
+    hub_device = device_by_identifier(dr.async_get(hass), "entry_spotfi_spotfi_router")
     assert device.model == "OpenWrt router (SpotFi bridge)"
     assert device.manufacturer == "SpotFi"
     assert device.name == ROUTER
@@ -779,7 +781,7 @@ async def test_router_resolution(
     data: dict[str, Any] = {"path": "system", "method": "board"}
     if service == SERVICE_TERMINAL_EXEC:
         data = {"command": "uptime"}
-    hub_device = device_by_identifier(dr.async_get(hass), "spotfi:spotfi/router")
+    hub_device = device_by_identifier(dr.async_get(hass), "entry_spotfi_spotfi_router")
     for reference in ("rtr-nope", hub_device.id, "0" * 32):
         with pytest.raises(ServiceValidationError) as err:
             await action(hass, service, {"router": reference, **data})
@@ -801,8 +803,9 @@ async def test_router_of_a_janus_entry_is_not_found(
         domain=DOMAIN,
         title="Janus (janus)",
         unique_id="janus:janus",
+        entry_id=entry_id_for("janus:janus"),
         data={"family": "janus", "base_topic": "janus", "admin_secret": "s3cret"},
-        options=config_flow.default_options(Family.JANUS) | {"servers": [ROUTER]},
+        options=default_options("janus") | {"servers": [ROUTER]},
     )
     janus.add_to_hass(hass)
     assert await hass.config_entries.async_setup(janus.entry_id)

@@ -108,7 +108,7 @@ async def test_unconfirmed_command_raises(
     """No confirmation in time: a translated error, and the state is unchanged."""
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, False))
     with (
-        patch("custom_components.mqtt_fleet.families.autocore.RELAY_CONFIRM_TIMEOUT", 0.01),
+        patch("custom_components.mqtt_fleet.families.autocore.hub.RELAY_CONFIRM_TIMEOUT", 0.01),
         pytest.raises(HomeAssistantError) as error,
     ):
         await hass.services.async_call(

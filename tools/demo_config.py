@@ -66,45 +66,41 @@ API_CLIENT_NAME = "scripts/demo"
 sys.path.insert(0, str(REPO_ROOT))
 from custom_components.mqtt_fleet.config_flow import (  # noqa: E402
     MqttFleetConfigFlow,
-    default_options,
     entry_title,
+    entry_unique_id,
 )
 from custom_components.mqtt_fleet.const import (  # noqa: E402
     CONF_ADMIN_SECRET,
     CONF_BASE_TOPIC,
     CONF_FAMILY,
-    CONF_FORWARD_HA_LOGS,
-    CONF_SERVERS,
-    CONF_TERMINAL_ENABLED,
-    DEFAULT_BASE_TOPICS,
     DOMAIN,
-    Family,
 )
+from custom_components.mqtt_fleet.families import FAMILIES  # noqa: E402
+from custom_components.mqtt_fleet.families.container_logs.hub import CONF_FORWARD_HA_LOGS  # noqa: E402
+from custom_components.mqtt_fleet.families.janus.hub import CONF_SERVERS  # noqa: E402
+from custom_components.mqtt_fleet.families.spotfi.hub import CONF_TERMINAL_ENABLED  # noqa: E402
 
 
 def fleet_entries(settings: DemoSettings) -> list[ConfigEntry]:
     """Return one MQTT Fleet entry per demonstrated family, as the config flow makes them."""
-    extra_data: dict[Family, dict[str, Any]] = {
-        Family.JANUS: {CONF_ADMIN_SECRET: settings.janus_secret}
-    }
-    extra_options: dict[Family, dict[str, Any]] = {
-        Family.JANUS: {CONF_SERVERS: list(settings.janus_servers)},
-        Family.SPOTFI: {CONF_TERMINAL_ENABLED: True},
-        Family.CONTAINER_LOGS: {CONF_FORWARD_HA_LOGS: True},
+    extra_data: dict[str, dict[str, Any]] = {"janus": {CONF_ADMIN_SECRET: settings.janus_secret}}
+    extra_options: dict[str, dict[str, Any]] = {
+        "janus": {CONF_SERVERS: list(settings.janus_servers)},
+        "spotfi": {CONF_TERMINAL_ENABLED: True},
+        "container_logs": {CONF_FORWARD_HA_LOGS: True},
     }
     entries = []
-    for family in Family:
+    for family, spec in FAMILIES.items():
         if family in settings.without:
             continue
-        base = DEFAULT_BASE_TOPICS[family]
+        base = spec.default_base
         entries.append(
             make_entry(
                 domain=DOMAIN,
-                title=entry_title(family, base),
-                data={CONF_FAMILY: family.value, CONF_BASE_TOPIC: base}
-                | extra_data.get(family, {}),
-                options=default_options(family) | extra_options.get(family, {}),
-                unique_id=f"{family}:{base}",
+                title=entry_title(spec, base),
+                data={CONF_FAMILY: family, CONF_BASE_TOPIC: base} | extra_data.get(family, {}),
+                options=dict(spec.default_options) | extra_options.get(family, {}),
+                unique_id=entry_unique_id(spec, base),
                 version=MqttFleetConfigFlow.VERSION,
                 minor_version=MqttFleetConfigFlow.MINOR_VERSION,
             )
@@ -139,7 +135,7 @@ class DemoSettings:
     token_file: Path | None
     janus_secret: str
     janus_servers: tuple[str, ...]
-    without: frozenset[Family] = frozenset()
+    without: frozenset[str] = frozenset()
 
 
 def prepare_dir(config_dir: Path) -> None:
@@ -304,7 +300,7 @@ def parse_args(argv: Sequence[str] | None) -> DemoSettings:
         "--without",
         action="append",
         default=[],
-        choices=[family.value for family in Family],
+        choices=list(FAMILIES),
         metavar="FAMILY",
         help="leave this family's MQTT Fleet entry out (repeatable)",
     )
@@ -320,7 +316,7 @@ def parse_args(argv: Sequence[str] | None) -> DemoSettings:
         token_file=args.token_file,
         janus_secret=args.janus_secret,
         janus_servers=tuple(name for name in args.janus_servers.split(",") if name),
-        without=frozenset(Family(family) for family in args.without),
+        without=frozenset(family for family in args.without),
     )
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt
 from homeassistant.const import Platform
+from homeassistant.core import callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 
-from .const import DOMAIN
-from .families import create_hub
-from .services import async_setup_services
+from .const import CONF_FAMILY, DOMAIN, LOGGER
+from .families import FAMILIES
 from .upkeep import async_remove_store
 
 if TYPE_CHECKING:
@@ -26,8 +30,10 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the actions once, whatever entries exist."""
-    async_setup_services(hass)
+    """Register every family's actions once, whatever entries exist."""
+    for spec in FAMILIES.values():
+        if spec.register_actions is not None:
+            spec.register_actions(hass)
     return True
 
 
@@ -38,7 +44,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
     """
     if not await mqtt.async_wait_for_mqtt_client(hass):
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_available")
-    hub = create_hub(hass, entry)
+    hub = FAMILIES[entry.data[CONF_FAMILY]].hub_type(hass, entry)
     hub.async_restore()
     entry.runtime_data = hub
     entry.async_on_unload(hub.async_shutdown)
@@ -69,7 +75,52 @@ async def async_remove_config_entry_device(
 ) -> bool:
     """Let the user delete a fleet device (it returns if it speaks again), not the hub."""
     hub = entry.runtime_data
-    if (device_id := hub.device_id_from_identifiers(device_entry.identifiers)) is None:
+    if (wire_id := hub.wire_id_from_identifiers(device_entry.identifiers)) is None:
         return False
-    hub.async_remove_device(device_id)
+    hub.async_remove_device(wire_id)
     return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> bool:
+    """Re-key version 1 registries: identifiers made of the base topic become entry ids.
+
+    Version 1 keyed the hub device as `{family}:{base}` (the entry's unique id) and each
+    device and entity under it; version 2 uses the entry id, which a move never changes.
+    Entity ids, names, history and statistics stay with the re-keyed entries.
+    """
+    if entry.version > 2:
+        return False  # a newer version of the integration wrote it
+    if entry.version == 1:
+        old = entry.unique_id or entry.entry_id
+        await _async_rekey_registries(hass, entry, old, entry.entry_id)
+        hass.config_entries.async_update_entry(entry, version=2, minor_version=1)
+        LOGGER.debug("Migrated %s to version 2: registry ids no longer hold the base", old)
+    return True
+
+
+async def _async_rekey_registries(
+    hass: HomeAssistant, entry: FleetConfigEntry, old: str, new: str
+) -> None:
+    def rekeyed(key: str) -> str | None:
+        if key == old:
+            return new
+        if key.startswith(f"{old}/"):
+            return f"{new}/{key.removeprefix(f'{old}/')}"
+        return None
+
+    device_registry = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
+        identifiers = {
+            (domain, rekeyed(key) or key) if domain == DOMAIN else (domain, key)
+            for domain, key in device.identifiers
+        }
+        if identifiers != device.identifiers:
+            device_registry.async_update_device(device.id, new_identifiers=identifiers)
+
+    @callback
+    def rekey_entity(entity: er.RegistryEntry) -> dict[str, Any] | None:
+        if (unique_id := rekeyed(entity.unique_id)) is None:
+            return None
+        return {"new_unique_id": unique_id}
+
+    await er.async_migrate_entries(hass, entry.entry_id, rekey_entity)

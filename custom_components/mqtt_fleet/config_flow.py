@@ -1,199 +1,76 @@
-"""Config flow: pick a family and base topic by hand, or confirm one MQTT discovery found."""
+"""Config flow: pick a family and base topic by hand, or confirm one MQTT discovery found.
+
+The steps read the families' specs; a family only adds its own fields and checks.
+"""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.helpers.selector import (
-    BooleanSelector,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
-    TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
-)
+from homeassistant.core import callback
+from homeassistant.helpers.selector import NumberSelector, TextSelector
 import probatio as vol
 
-from .const import (
-    CONF_ADMIN_SECRET,
-    CONF_BASE_TOPIC,
-    CONF_BATCH_INTERVAL,
-    CONF_BATCH_LOGS,
-    CONF_BATCH_MAX,
-    CONF_FAMILY,
-    CONF_FORWARD_HA_LEVEL,
-    CONF_FORWARD_HA_LOGS,
-    CONF_LOG_EVENT_LEVEL,
-    CONF_OFFLINE_TIMEOUT,
-    CONF_POLL_INTERVAL,
-    CONF_RELAY_COMMAND_TOPIC,
-    CONF_RPC_ALLOW_LIST,
-    CONF_SERVERS,
-    CONF_STALE_DEVICE_DAYS,
-    CONF_TERMINAL_ENABLED,
-    DEFAULT_BASE_TOPICS,
-    DEFAULT_OFFLINE_TIMEOUT,
-    DEFAULT_POLL_INTERVAL,
-    DEFAULT_STALE_DEVICE_DAYS,
-    DOMAIN,
-    FAMILY_TITLES,
-    MAX_OFFLINE_TIMEOUT,
-    MAX_POLL_INTERVAL,
-    MAX_STALE_DEVICE_DAYS,
-    MIN_OFFLINE_TIMEOUT,
-    MIN_POLL_INTERVAL,
-    MIN_STALE_DEVICE_DAYS,
-    Family,
-)
-from .families.container_logs import DEFAULT_BATCH_INTERVAL, DEFAULT_BATCH_MAX
-from .protocol.autocore import (
-    DEFAULT_RELAY_COMMAND_TOPIC,
-    AutoCoreProtocol,
-    DeviceStatus,
-    relay_topic_template_problem,
-)
-from .protocol.container_logs import ContainerLogsProtocol, Level
-from .protocol.janus import JanusProtocol, ServerStatus
-from .protocol.payload import InvalidMessage
-from .protocol.spotfi import (
-    DEFAULT_RPC_ALLOW_LIST,
-    RouterStatus,
-    SpotFiProtocol,
-    is_allow_pattern,
-)
-from .protocol.topics import base_topic_problem, is_safe_id
+from .const import CONF_ADMIN_SECRET, CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN
+from .families import FAMILIES
+from .flow_fields import LIST_SELECTOR, SECRET_SELECTOR
+from .protocol.topics import base_topic_problem
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
+    from .family import FamilySpec
     from .hub import FleetConfigEntry
 
-# The manifest's discovery topics: the family and base topic each one finds.
-# Log streams are found by the manager's own logs: a filter over every log would start a
-# discovery flow per log line.
-DISCOVERY_TOPICS: Final[dict[str, tuple[Family, str]]] = {
-    "autocore/+/status": (Family.AUTOCORE, "autocore"),
-    "autocore/devices/+/status": (Family.AUTOCORE, "autocore"),
-    "janus/+/status": (Family.JANUS, "janus"),
-    "spotfi/router/+/status": (Family.SPOTFI, "spotfi/router"),
-    "container-manager/logs/manager/#": (Family.CONTAINER_LOGS, "container-manager/logs"),
+# The manifest's discovery topics: the family each one finds, under its default base.
+DISCOVERY_TOPICS: Final[dict[str, FamilySpec]] = {
+    topic: spec for spec in FAMILIES.values() for topic in spec.discovery_topics
 }
-SECRET_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
-LEVEL_SELECTOR: Final = SelectSelector(
-    SelectSelectorConfig(
-        options=[level.value for level in Level],
-        translation_key="log_level",
-        mode=SelectSelectorMode.DROPDOWN,
-    )
-)
-# HA's own debug records include the event bus handling our events: never forwarded.
-FORWARD_LEVEL_SELECTOR: Final = SelectSelector(
-    SelectSelectorConfig(
-        options=[level.value for level in Level if level is not Level.DEBUG],
-        translation_key="log_level",
-        mode=SelectSelectorMode.DROPDOWN,
-    )
-)
-LIST_SELECTOR: Final = TextSelector(TextSelectorConfig(multiple=True))
 # The frontend reads flow texts as ICU messages, where `{name}` is a placeholder and `<name>`
 # a tag: the texts show topic levels and template syntax through these placeholders instead.
 TEXT_PLACEHOLDERS: Final[dict[str, str]] = {
     "base": "{base}",
-    "device_id": "{device_id}",
-    "relay": "{relay}",
-    "relay_with_format": "{relay:02d}",
     "open_brace": "{",
     "close_brace": "}",
-    "batch_payload": "{count, logs}",
-    **{level: f"<{level}>" for level in ("uuid", "server", "router", "app", "service", "level")},
-    "relay_number": "<n>",
     "topic": "<topic>",
+    **{key: text for spec in FAMILIES.values() for key, text in spec.text_placeholders.items()},
 }
-STALE_DAYS_SELECTOR: Final = NumberSelector(
-    NumberSelectorConfig(
-        min=MIN_STALE_DEVICE_DAYS,
-        max=MAX_STALE_DEVICE_DAYS,
-        step=1,
-        unit_of_measurement="d",
-        mode=NumberSelectorMode.BOX,
-    )
-)
 
 
-def default_options(family: Family) -> dict[str, Any]:
-    """Return the options a new entry of `family` starts with."""
-    if family is Family.CONTAINER_LOGS:  # log sources have no connectivity to time out
-        return {
-            CONF_BATCH_LOGS: True,
-            CONF_BATCH_INTERVAL: DEFAULT_BATCH_INTERVAL,
-            CONF_BATCH_MAX: DEFAULT_BATCH_MAX,
-            CONF_FORWARD_HA_LOGS: False,
-            CONF_FORWARD_HA_LEVEL: Level.WARN.value,
-            CONF_LOG_EVENT_LEVEL: Level.WARN.value,
-            CONF_STALE_DEVICE_DAYS: DEFAULT_STALE_DEVICE_DAYS,
-        }
-    options: dict[str, Any] = {
-        CONF_OFFLINE_TIMEOUT: DEFAULT_OFFLINE_TIMEOUT[family],
-        CONF_STALE_DEVICE_DAYS: DEFAULT_STALE_DEVICE_DAYS,
-    }
-    if family is Family.AUTOCORE:
-        options[CONF_RELAY_COMMAND_TOPIC] = DEFAULT_RELAY_COMMAND_TOPIC
-    elif family is Family.JANUS:
-        options[CONF_POLL_INTERVAL] = DEFAULT_POLL_INTERVAL
-        options[CONF_SERVERS] = []
-    elif family is Family.SPOTFI:
-        options[CONF_RPC_ALLOW_LIST] = list(DEFAULT_RPC_ALLOW_LIST)
-        options[CONF_TERMINAL_ENABLED] = False
-    return options
-
-
-def entry_title(family: Family, base: str) -> str:
+def entry_title(spec: FamilySpec, base: str) -> str:
     """Return the title of an entry: the family and its base topic."""
-    return f"{FAMILY_TITLES[family]} ({base})"
+    return f"{spec.title} ({base})"
 
 
-def discovered_device(family: Family, base: str, topic: str, payload: bytes) -> str | None:
-    """Return the device id of a valid status message of `family`, else None.
-
-    A status whose online state reads is the family's traffic, even with an odd field.
-    """
-    try:
-        match family:
-            case Family.AUTOCORE:
-                status = AutoCoreProtocol(base).parse(topic, payload)
-                if isinstance(status, DeviceStatus) and status.online is not None:
-                    return status.device_id
-            case Family.JANUS:
-                if isinstance(server := JanusProtocol(base).parse(topic, payload), ServerStatus):
-                    return server.server
-            case Family.SPOTFI:
-                if isinstance(router := SpotFiProtocol(base).parse(topic, payload), RouterStatus):
-                    return router.router
-            case Family.CONTAINER_LOGS:
-                stream = ContainerLogsProtocol(base).parse(topic, payload)
-                return stream.source if stream.logs else None
-    except InvalidMessage:
-        return None
-    return None
+def entry_unique_id(spec: FamilySpec, base: str) -> str:
+    """Return an entry's unique id: one entry per family and base topic."""
+    return f"{spec.key}:{base}"
 
 
 class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     """One entry per family and base topic."""
 
-    VERSION = 1
+    VERSION = 2
     MINOR_VERSION = 1
 
-    _family: Family
+    _spec: FamilySpec
     _base: str
     _device: str
+
+    def __getattr__(
+        self, name: str
+    ) -> Callable[[dict[str, Any] | None], Awaitable[ConfigFlowResult]]:
+        """Answer `async_step_<family>`: the menu's step for each family asks its base topic."""
+        if name.startswith("async_step_") and (
+            spec := FAMILIES.get(name.removeprefix("async_step_"))
+        ):
+            return partial(self._async_step_base_topic, spec)
+        raise AttributeError(name)
 
     @staticmethod
     @callback
@@ -205,60 +82,38 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         """Offer the families."""
         if not await mqtt.async_wait_for_mqtt_client(self.hass):
             return self.async_abort(reason="mqtt_not_configured")
-        return self.async_show_menu(
-            step_id="user", menu_options=[family.value for family in Family]
-        )
-
-    async def async_step_autocore(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Ask for the AutoCore base topic."""
-        return await self._async_step_base_topic(Family.AUTOCORE, user_input)
-
-    async def async_step_janus(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the Janus base topic and admin secret."""
-        return await self._async_step_base_topic(Family.JANUS, user_input)
-
-    async def async_step_spotfi(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the SpotFi base topic."""
-        return await self._async_step_base_topic(Family.SPOTFI, user_input)
-
-    async def async_step_container_logs(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Ask for the container-log base topic."""
-        return await self._async_step_base_topic(Family.CONTAINER_LOGS, user_input)
+        return self.async_show_menu(step_id="user", menu_options=list(FAMILIES))
 
     async def _async_step_base_topic(
-        self, family: Family, user_input: dict[str, Any] | None
+        self, spec: FamilySpec, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
         errors: dict[str, str] = {}
         if user_input is not None:
             base = user_input[CONF_BASE_TOPIC].strip(" ")
             if (problem := base_topic_problem(base)) is not None:
                 errors[CONF_BASE_TOPIC] = f"base_topic_{problem}"
-            elif self._overlaps_an_entry(family, base):
+            elif self._overlaps_an_entry(spec, base):
                 errors[CONF_BASE_TOPIC] = "base_topic_overlaps"
             else:
-                self._family, self._base = family, base
-                await self.async_set_unique_id(f"{family}:{base}")
+                self._spec, self._base = spec, base
+                await self.async_set_unique_id(entry_unique_id(spec, base))
                 self._abort_if_unique_id_configured()
-                return self._async_create_entry(user_input.get(CONF_ADMIN_SECRET))
-        fields: dict[vol.Marker, Any] = {
-            vol.Required(CONF_BASE_TOPIC, default=DEFAULT_BASE_TOPICS[family]): TextSelector()
-        }
-        if family is Family.JANUS:
-            fields[vol.Optional(CONF_ADMIN_SECRET)] = SECRET_SELECTOR
-        schema = vol.Schema(fields)
+                return self._async_create_entry(user_input)
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_BASE_TOPIC, default=spec.default_base): TextSelector(),
+                **spec.entry_fields(),
+            }
+        )
         return self.async_show_form(
-            step_id=family.value,
+            step_id=spec.key,
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
             description_placeholders=TEXT_PLACEHOLDERS,
         )
 
-    def _overlaps_an_entry(self, family: Family, base: str, moving: str | None = None) -> bool:
-        """Return True when `base` nests inside (or holds) another entry's base of `family`.
+    def _overlaps_an_entry(self, spec: FamilySpec, base: str, moving: str | None = None) -> bool:
+        """Return True when `base` nests inside (or holds) another entry's base of the family.
 
         Equal bases are left to the unique id check, which aborts with a clearer reason.
         The entry being moved (`moving`, an entry id) does not count.
@@ -267,7 +122,7 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             other = entry.data.get(CONF_BASE_TOPIC)
             if (
                 entry.entry_id != moving
-                and entry.data.get(CONF_FAMILY) == family
+                and entry.data.get(CONF_FAMILY) == spec.key
                 and isinstance(other, str)
                 and (base.startswith(f"{other}/") or other.startswith(f"{base}/"))
             ):
@@ -280,17 +135,17 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         HA starts a flow for every new payload on these topics (a status changes with
         each report), so a configured stream aborts before the payload is parsed.
         """
-        if (known := DISCOVERY_TOPICS.get(discovery_info.subscribed_topic)) is None:
+        if (spec := DISCOVERY_TOPICS.get(discovery_info.subscribed_topic)) is None:
             return self.async_abort(reason="invalid_discovery_info")
-        family, base = known
-        await self.async_set_unique_id(f"{family}:{base}")
+        base = spec.default_base
+        await self.async_set_unique_id(entry_unique_id(spec, base))
         self._abort_if_unique_id_configured()
         payload = discovery_info.payload
         raw = payload.encode() if isinstance(payload, str) else bytes(payload)
-        if (device := discovered_device(family, base, discovery_info.topic, raw)) is None:
+        if (device := spec.discovered_device(base, discovery_info.topic, raw)) is None:
             return self.async_abort(reason="invalid_discovery_info")
-        self._family, self._base, self._device = family, base, device
-        self.context["title_placeholders"] = {"name": entry_title(family, base)}
+        self._spec, self._base, self._device = spec, base, device
+        self.context["title_placeholders"] = {"name": entry_title(spec, base)}
         return await self.async_step_discovery_confirm()
 
     async def async_step_discovery_confirm(
@@ -298,15 +153,12 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Confirm a discovered stream; Janus also asks for its admin secret."""
         if user_input is not None:
-            return self._async_create_entry(user_input.get(CONF_ADMIN_SECRET))
-        fields: dict[vol.Marker, Any] = {}
-        if self._family is Family.JANUS:
-            fields[vol.Optional(CONF_ADMIN_SECRET)] = SECRET_SELECTOR
+            return self._async_create_entry(user_input)
         return self.async_show_form(
             step_id="discovery_confirm",
-            data_schema=vol.Schema(fields),
+            data_schema=vol.Schema(self._spec.entry_fields()),
             description_placeholders={
-                "family": FAMILY_TITLES[self._family],
+                "family": self._spec.title,
                 "base_topic": self._base,
                 "device": self._device,
             },
@@ -315,37 +167,38 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Move the entry to another base topic, or change the Janus admin secret.
+        """Move the entry to another base topic, or change what the family asks with it.
 
-        The devices and entities move with it: their ids and history are kept.
+        Registry ids do not contain the base topic: devices, entities and history stay.
         """
         entry = self._get_reconfigure_entry()
-        family = Family(entry.data[CONF_FAMILY])
+        spec = FAMILIES[entry.data[CONF_FAMILY]]
         errors: dict[str, str] = {}
         if user_input is not None:
             base = user_input[CONF_BASE_TOPIC].strip(" ")
             if (problem := base_topic_problem(base)) is not None:
                 errors[CONF_BASE_TOPIC] = f"base_topic_{problem}"
-            elif self._overlaps_an_entry(family, base, moving=entry.entry_id):
+            elif self._overlaps_an_entry(spec, base, moving=entry.entry_id):
                 errors[CONF_BASE_TOPIC] = "base_topic_overlaps"
             else:
-                unique_id = f"{family}:{base}"
+                unique_id = entry_unique_id(spec, base)
                 if unique_id != entry.unique_id:
                     await self.async_set_unique_id(unique_id)
                     self._abort_if_unique_id_configured()
-                    _move_registry_entries(self.hass, entry, unique_id)
                 data = {CONF_BASE_TOPIC: base}
-                if secret := user_input.get(CONF_ADMIN_SECRET):
-                    data[CONF_ADMIN_SECRET] = secret
+                for field in spec.entry_fields():  # a blank secret keeps the stored one
+                    if value := user_input.get(field.schema):
+                        data[field.schema] = value
                 return self.async_update_reload_and_abort(
                     entry,
                     unique_id=unique_id,
-                    title=entry_title(family, base),
+                    title=entry_title(spec, base),
                     data_updates=data,
                 )
-        fields: dict[vol.Marker, Any] = {vol.Required(CONF_BASE_TOPIC): TextSelector()}
-        if family is Family.JANUS:
-            fields[vol.Optional(CONF_ADMIN_SECRET)] = SECRET_SELECTOR
+        fields: dict[vol.Marker, Any] = {
+            vol.Required(CONF_BASE_TOPIC): TextSelector(),
+            **spec.entry_fields(),
+        }
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
@@ -353,7 +206,7 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
                 {CONF_BASE_TOPIC: entry.data[CONF_BASE_TOPIC], **(user_input or {})},
             ),
             errors=errors,
-            description_placeholders={"family": FAMILY_TITLES[family]},
+            description_placeholders={"family": spec.title},
         )
 
     async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
@@ -376,38 +229,14 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"name": entry.title},
         )
 
-    def _async_create_entry(self, admin_secret: str | None) -> ConfigFlowResult:
-        data: dict[str, Any] = {CONF_FAMILY: self._family.value, CONF_BASE_TOPIC: self._base}
-        if self._family is Family.JANUS:
-            data[CONF_ADMIN_SECRET] = admin_secret or ""
+    def _async_create_entry(self, user_input: dict[str, Any]) -> ConfigFlowResult:
+        spec = self._spec
+        data: dict[str, Any] = {CONF_FAMILY: spec.key, CONF_BASE_TOPIC: self._base}
+        for field in spec.entry_fields():
+            data[field.schema] = user_input.get(field.schema) or ""
         return self.async_create_entry(
-            title=entry_title(self._family, self._base),
-            data=data,
-            options=default_options(self._family),
+            title=entry_title(spec, self._base), data=data, options=dict(spec.default_options)
         )
-
-
-def _move_registry_entries(hass: HomeAssistant, entry: FleetConfigEntry, unique_id: str) -> None:
-    """Re-key the entry's devices and entities from its old unique id to `unique_id`."""
-    old = entry.unique_id or entry.entry_id
-
-    def moved(key: str) -> str | None:
-        if key == old:
-            return unique_id
-        return f"{unique_id}/{key.removeprefix(f'{old}/')}" if key.startswith(f"{old}/") else None
-
-    device_registry = dr.async_get(hass)
-    for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id):
-        identifiers = {
-            (domain, moved(key) or key) if domain == DOMAIN else (domain, key)
-            for domain, key in device.identifiers
-        }
-        if identifiers != device.identifiers:
-            device_registry.async_update_device(device.id, new_identifiers=identifiers)
-    entity_registry = er.async_get(hass)
-    for entity in er.async_entries_for_config_entry(entity_registry, entry.entry_id):
-        if (new_unique_id := moved(entity.unique_id)) is not None:
-            entity_registry.async_update_entity(entity.entity_id, new_unique_id=new_unique_id)
 
 
 class MqttFleetOptionsFlow(OptionsFlowWithReload):
@@ -415,94 +244,36 @@ class MqttFleetOptionsFlow(OptionsFlowWithReload):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and validate the options of the entry's family."""
-        family = Family(self.config_entry.data[CONF_FAMILY])
+        spec = FAMILIES[self.config_entry.data[CONF_FAMILY]]
+        fields = spec.option_fields()
         errors: dict[str, str] = {}
         if user_input is not None:
-            options = _clean_options(user_input)
-            errors = _options_errors(options)
+            options = _clean_options(fields, user_input)
+            errors = spec.options_errors(options)
             if not errors:
                 return self.async_create_entry(data=options)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(_options_fields(family)),
-                {**default_options(family), **self.config_entry.options, **(user_input or {})},
+                vol.Schema(fields),
+                {**spec.default_options, **self.config_entry.options, **(user_input or {})},
             ),
             errors=errors,
             description_placeholders=TEXT_PLACEHOLDERS,
         )
 
 
-def _options_fields(family: Family) -> dict[vol.Marker, Any]:
-    if family is Family.CONTAINER_LOGS:
-        return {
-            vol.Required(CONF_BATCH_LOGS): BooleanSelector(),
-            vol.Required(CONF_BATCH_INTERVAL): NumberSelector(
-                NumberSelectorConfig(
-                    min=0.1, max=60, step=0.1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
-                )
-            ),
-            vol.Required(CONF_BATCH_MAX): NumberSelector(
-                NumberSelectorConfig(min=1, max=1000, step=1, mode=NumberSelectorMode.BOX)
-            ),
-            vol.Required(CONF_FORWARD_HA_LOGS): BooleanSelector(),
-            vol.Required(CONF_FORWARD_HA_LEVEL): FORWARD_LEVEL_SELECTOR,
-            vol.Required(CONF_LOG_EVENT_LEVEL): LEVEL_SELECTOR,
-            vol.Optional(
-                CONF_STALE_DEVICE_DAYS, default=DEFAULT_STALE_DEVICE_DAYS
-            ): STALE_DAYS_SELECTOR,
-        }
-    fields: dict[vol.Marker, Any] = {
-        vol.Required(CONF_OFFLINE_TIMEOUT): _seconds(MIN_OFFLINE_TIMEOUT, MAX_OFFLINE_TIMEOUT),
-        vol.Optional(
-            CONF_STALE_DEVICE_DAYS, default=DEFAULT_STALE_DEVICE_DAYS
-        ): STALE_DAYS_SELECTOR,
-    }
-    if family is Family.AUTOCORE:
-        fields[vol.Required(CONF_RELAY_COMMAND_TOPIC)] = TextSelector()
-    elif family is Family.JANUS:
-        fields[vol.Required(CONF_POLL_INTERVAL)] = _seconds(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL)
-        fields[vol.Optional(CONF_SERVERS)] = LIST_SELECTOR
-    elif family is Family.SPOTFI:
-        fields[vol.Optional(CONF_RPC_ALLOW_LIST)] = LIST_SELECTOR
-        fields[vol.Required(CONF_TERMINAL_ENABLED)] = BooleanSelector()
-    return fields
-
-
-def _seconds(minimum: int, maximum: int) -> NumberSelector:
-    return NumberSelector(
-        NumberSelectorConfig(
-            min=minimum, max=maximum, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
-        )
-    )
-
-
-def _clean_options(user_input: dict[str, Any]) -> dict[str, Any]:
-    """Whole seconds, and lists without blank or repeated entries."""
+def _clean_options(fields: dict[vol.Marker, Any], user_input: dict[str, Any]) -> dict[str, Any]:
+    """Whole numbers where the field steps by one, and lists without blank or repeated items."""
     options = dict(user_input)
-    for key in (CONF_OFFLINE_TIMEOUT, CONF_POLL_INTERVAL, CONF_BATCH_MAX, CONF_STALE_DEVICE_DAYS):
-        if key in options:
-            options[key] = int(options[key])
-    if CONF_BATCH_INTERVAL in options:
-        options[CONF_BATCH_INTERVAL] = float(options[CONF_BATCH_INTERVAL])
-    for key in (CONF_SERVERS, CONF_RPC_ALLOW_LIST):
-        if key in options:
+    for marker, selector in fields.items():
+        if (key := marker.schema) not in options:
+            continue
+        if isinstance(selector, NumberSelector):
+            whole = selector.config.get("step", 1) == 1
+            options[key] = int(options[key]) if whole else float(options[key])
+        elif selector is LIST_SELECTOR:
             options[key] = list(
                 dict.fromkeys(item.strip() for item in options[key] if item.strip())
             )
     return options
-
-
-def _options_errors(options: dict[str, Any]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    template = options.get(CONF_RELAY_COMMAND_TOPIC)
-    if template is not None and (problem := relay_topic_template_problem(template)):
-        errors[CONF_RELAY_COMMAND_TOPIC] = f"template_{problem}"
-    poll_interval = options.get(CONF_POLL_INTERVAL)
-    if poll_interval is not None and poll_interval >= options.get(CONF_OFFLINE_TIMEOUT, 0):
-        errors[CONF_POLL_INTERVAL] = "poll_interval_too_long"
-    if not all(is_safe_id(server) for server in options.get(CONF_SERVERS, [])):
-        errors[CONF_SERVERS] = "servers_invalid"
-    if not all(is_allow_pattern(pattern) for pattern in options.get(CONF_RPC_ALLOW_LIST, [])):
-        errors[CONF_RPC_ALLOW_LIST] = "allow_list_invalid"
-    return errors

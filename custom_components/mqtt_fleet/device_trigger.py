@@ -1,4 +1,4 @@
-"""Device triggers: a device going online or offline, and AutoCore display interactions."""
+"""Device triggers: a device going online or offline, and what its family adds."""
 
 from __future__ import annotations
 
@@ -16,49 +16,45 @@ from homeassistant.const import (
 from homeassistant.helpers import device_registry as dr
 import probatio as vol
 
-from .const import (
-    CONF_FAMILY,
-    DOMAIN,
-    EVENT_DEVICE_OFFLINE,
-    EVENT_DEVICE_ONLINE,
-    EVENT_DISPLAY_INTERACTION,
-    Family,
-)
+from .const import ATTR_DEVICE_ID, CONF_FAMILY, DOMAIN, EVENT_DEVICE_OFFLINE, EVENT_DEVICE_ONLINE
+from .families import FAMILIES
 
 if TYPE_CHECKING:
     from homeassistant.core import CALLBACK_TYPE, HomeAssistant
     from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
     from homeassistant.helpers.typing import ConfigType
 
+    from .family import FamilySpec
+
+CONNECTIVITY_TRIGGERS: Final = {"online": EVENT_DEVICE_ONLINE, "offline": EVENT_DEVICE_OFFLINE}
 TRIGGER_EVENTS: Final = {
-    "online": EVENT_DEVICE_ONLINE,
-    "offline": EVENT_DEVICE_OFFLINE,
-    "display_interaction": EVENT_DISPLAY_INTERACTION,
+    **CONNECTIVITY_TRIGGERS,
+    **{kind: event for spec in FAMILIES.values() for kind, event in spec.trigger_events.items()},
 }
 TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
     {vol.Required(CONF_TYPE): vol.In(TRIGGER_EVENTS)}
 )
 
 
+def family_triggers(spec: FamilySpec) -> list[str]:
+    """Return the trigger types a family's devices offer."""
+    connectivity = list(CONNECTIVITY_TRIGGERS) if spec.hub_type.has_connectivity else []
+    return [*connectivity, *spec.trigger_events]
+
+
 def _trigger_types(hass: HomeAssistant, device_id: str) -> list[str]:
-    """Return the trigger types a registry device offers (none for hubs and log sources)."""
+    """Return the trigger types a registry device offers (none for a hub)."""
     if (device := dr.async_get(hass).async_get(device_id)) is None:
         return []
     entry = hass.config_entries.async_get_entry(device.config_entry_id)
-    if entry is not None and entry.domain == DOMAIN:
-        key = entry.unique_id or entry.entry_id
-        if not any(
-            domain == DOMAIN and ident.startswith(f"{key}/") for domain, ident in device.identifiers
-        ):
-            return []  # the entry's hub device
-        match Family(entry.data[CONF_FAMILY]):
-            case Family.AUTOCORE:
-                return ["online", "offline", "display_interaction"]
-            case Family.CONTAINER_LOGS:
-                return []
-            case _:
-                return ["online", "offline"]
-    return []
+    if entry is None or entry.domain != DOMAIN:
+        return []
+    prefix = f"{entry.entry_id}/"
+    if not any(
+        domain == DOMAIN and ident.startswith(prefix) for domain, ident in device.identifiers
+    ):
+        return []  # the entry's hub device
+    return family_triggers(FAMILIES[entry.data[CONF_FAMILY]])
 
 
 async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
@@ -80,7 +76,7 @@ async def async_attach_trigger(
         {
             CONF_PLATFORM: "event",
             event_trigger.CONF_EVENT_TYPE: TRIGGER_EVENTS[config[CONF_TYPE]],
-            CONF_EVENT_DATA: {"device_id": config[CONF_DEVICE_ID]},
+            CONF_EVENT_DATA: {ATTR_DEVICE_ID: config[CONF_DEVICE_ID]},
         }
     )
     return await event_trigger.async_attach_trigger(

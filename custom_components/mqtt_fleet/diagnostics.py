@@ -44,8 +44,8 @@ async def async_get_device_diagnostics(
 ) -> dict[str, Any]:
     """Return one device's state, or the hub's for the hub device."""
     hub = entry.runtime_data
-    device_id = hub.device_id_from_identifiers(device.identifiers)
-    if device_id is not None and (fleet_device := hub.devices.get(device_id)) is not None:
+    wire_id = hub.wire_id_from_identifiers(device.identifiers)
+    if wire_id is not None and (fleet_device := hub.devices.get(wire_id)) is not None:
         return async_redact_data(fleet_device.as_diagnostics(), TO_REDACT)
     return {"hub": hub.as_diagnostics(), "dead_letters": _dead_letters(hub)}
 

@@ -1,71 +1,28 @@
-"""Repair issues: what the user must fix on the device side, and stale devices to remove."""
+"""Repair flows: remove a stale device once the user confirms; other issues only explain."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow, RepairsFlowResult
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
+from .issues import STALE_DEVICE
 
 if TYPE_CHECKING:
-    from .hub import FleetConfigEntry, FleetDevice
+    from homeassistant.core import HomeAssistant
 
-# Issue kinds (translation keys): the issue id is `{kind}.{entry_id}.{device_id}`.
-JANUS_WRONG_PATH: Final = "janus_wrong_path"
-STATUS_NOT_RETAINED: Final = "status_not_retained"
-STALE_DEVICE: Final = "stale_device"
-
-
-def issue_id(kind: str, device: FleetDevice) -> str:
-    """Return the id of a device's issue of `kind`."""
-    return f"{kind}.{device.hub.entry.entry_id}.{device.device_id}"
-
-
-@callback
-def async_raise(hass: HomeAssistant, kind: str, device: FleetDevice, **placeholders: str) -> None:
-    """Create (or refresh) a device's issue."""
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        issue_id(kind, device),
-        is_fixable=kind == STALE_DEVICE,
-        is_persistent=False,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=kind,
-        translation_placeholders={
-            "device": device.device_id,
-            "entry": device.hub.entry.title,
-            "base_topic": device.hub.base,
-            **placeholders,
-        },
-        data={"entry_id": device.hub.entry.entry_id, "device_id": device.device_id},
-    )
-
-
-@callback
-def async_clear(hass: HomeAssistant, kind: str, device: FleetDevice) -> None:
-    """Delete a device's issue of `kind`, if there is one."""
-    ir.async_delete_issue(hass, DOMAIN, issue_id(kind, device))
-
-
-@callback
-def async_clear_device(hass: HomeAssistant, device: FleetDevice) -> None:
-    """Delete every issue of a device (it was removed)."""
-    for kind in (JANUS_WRONG_PATH, STATUS_NOT_RETAINED, STALE_DEVICE):
-        async_clear(hass, kind, device)
+    from .hub import FleetConfigEntry
 
 
 class StaleDeviceRepairFlow(RepairsFlow):
     """Remove a device that has not been heard from for the entry's stale time."""
 
-    def __init__(self, entry_id: str, device_id: str) -> None:
+    def __init__(self, entry_id: str, wire_id: str) -> None:
         """Remember which device of which entry."""
         self._entry_id = entry_id
-        self._device_id = device_id
+        self._wire_id = wire_id
 
     async def async_step_init(self, user_input: dict[str, str] | None = None) -> RepairsFlowResult:
         """Start with the confirmation."""
@@ -76,16 +33,19 @@ class StaleDeviceRepairFlow(RepairsFlow):
     ) -> RepairsFlowResult:
         """Remove the device once the user confirms."""
         if user_input is not None:
-            entry: FleetConfigEntry | None = self.hass.config_entries.async_get_entry(
-                self._entry_id
+            entry: FleetConfigEntry | None = next(
+                (
+                    entry
+                    for entry in self.hass.config_entries.async_loaded_entries(DOMAIN)
+                    if entry.entry_id == self._entry_id
+                ),
+                None,
             )
-            if (
-                entry is None
-                or entry.state is not ConfigEntryState.LOADED
-                or not entry.runtime_data.upkeep.async_remove_stale_device(self._device_id)
+            if entry is None or not entry.runtime_data.upkeep.async_remove_stale_device(
+                self._wire_id
             ):  # it spoke while the dialog was open, or its entry went away
                 return self.async_abort(
-                    reason="not_stale", description_placeholders={"device": self._device_id}
+                    reason="not_stale", description_placeholders={"device": self._wire_id}
                 )
             return self.async_create_entry(data={})
         issue = ir.async_get(self.hass).async_get_issue(DOMAIN, self.issue_id)

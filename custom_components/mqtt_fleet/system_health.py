@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import mqtt, system_health
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 
 from .const import DOMAIN
@@ -23,8 +22,9 @@ def async_register(hass: HomeAssistant, register: system_health.SystemHealthRegi
 
 async def system_health_info(hass: HomeAssistant) -> dict[str, Any]:
     """Totals over the loaded entries, then one line per entry."""
-    entries: list[FleetConfigEntry] = hass.config_entries.async_entries(DOMAIN)
-    hubs = [entry.runtime_data for entry in entries if entry.state is ConfigEntryState.LOADED]
+    entries = hass.config_entries.async_entries(DOMAIN)
+    loaded: list[FleetConfigEntry] = hass.config_entries.async_loaded_entries(DOMAIN)
+    hubs = [entry.runtime_data for entry in loaded]
     last = max((hub.last_message_at for hub in hubs if hub.last_message_at), default=None)
     return {
         "broker_connected": mqtt.is_connected(hass),

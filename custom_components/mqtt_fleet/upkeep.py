@@ -22,15 +22,17 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.helpers.storage import Store
 
-from . import repairs
-from .const import CONF_STALE_DEVICE_DAYS, DEFAULT_STALE_DEVICE_DAYS, DOMAIN
+from . import issues
+from .const import DOMAIN
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from datetime import datetime
 
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant
 
-    from .hub import FleetDevice, FleetHub
+    from .device import FleetDevice
 
 STORE_VERSION: Final = 1
 STALE_CHECK_INTERVAL: Final = timedelta(hours=1)
@@ -52,21 +54,33 @@ async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
 class DeviceUpkeep:
     """Track when devices were last heard, and raise or clear their repair issues."""
 
-    def __init__(self, hub: FleetHub[Any]) -> None:
-        """Read the stale time from the entry's options."""
-        self._hub = hub
-        self._hass = hub.hass
-        days = int(hub.options.get(CONF_STALE_DEVICE_DAYS, DEFAULT_STALE_DEVICE_DAYS))
-        self.stale_after = days * 86400
-        self._store: Store[dict[str, float]] = Store(
-            hub.hass, STORE_VERSION, store_key(hub.entry.entry_id)
-        )
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        devices: Mapping[str, FleetDevice],
+        *,
+        stale_days: int,
+        check_statuses: bool,
+        issue_placeholders: Mapping[str, str],
+        remove_device: Callable[[str], None],
+    ) -> None:
+        """Watch `devices` (the hub's own mapping); `remove_device` forgets one."""
+        self._hass = hass
+        self._entry_id = entry.entry_id
+        self._devices = devices
+        self.stale_after = stale_days * 86400
+        self._check_statuses_once = check_statuses  # families whose devices report status
+        self._placeholders = issue_placeholders
+        self._remove_device = remove_device
+        self.connected = False
+        self._store: Store[dict[str, float]] = Store(hass, STORE_VERSION, store_key(entry.entry_id))
         self._last_seen: dict[str, float] = {}
         self._grace: CALLBACK_TYPE | None = None  # the check a grace after a (re)connect
         self._statuses_checked = False
         self._unsubscribes: list[CALLBACK_TYPE] = []
 
-    async def async_start(self) -> None:
+    async def async_start(self, connected: bool) -> None:
         """Load the last-seen times, then check a grace after the broker connects."""
         self._last_seen = await self._store.async_load() or {}
         self._unsubscribes.extend(
@@ -80,12 +94,7 @@ class DeviceUpkeep:
                 self._hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_save_at_stop),
             )
         )
-        self.async_connection_changed(self._hub.mqtt_connected)
-
-    @property
-    def stale(self) -> set[str]:
-        """Return the ids of the devices offered for removal."""
-        return {id_ for id_, device in self._hub.devices.items() if device.stale_reported}
+        self.async_connection_changed(connected)
 
     @callback
     def async_stop(self) -> None:
@@ -93,8 +102,8 @@ class DeviceUpkeep:
         while self._unsubscribes:
             self._unsubscribes.pop()()
         self._cancel_grace()
-        for device in self._hub.devices.values():
-            repairs.async_clear_device(self._hass, device)
+        for wire_id in self._devices:
+            issues.async_clear_device(self._hass, self._entry_id, wire_id)
 
     async def async_save(self) -> None:
         """Write the last-seen times now (the entry unloads; its next start reads them)."""
@@ -108,14 +117,15 @@ class DeviceUpkeep:
     def _snapshot(self) -> dict[str, float]:
         """Return every device's last-seen time: heard since start, else as stored."""
         return {
-            device_id: seen
-            for device_id, device in self._hub.devices.items()
-            if (seen := device.last_live or self._last_seen.get(device_id)) is not None
+            wire_id: seen
+            for wire_id, device in self._devices.items()
+            if (seen := device.last_live or self._last_seen.get(wire_id)) is not None
         }
 
     @callback
     def async_connection_changed(self, connected: bool) -> None:
         """Check a grace after the broker (re)connects; no checks while it is away."""
+        self.connected = connected
         self._cancel_grace()
         if connected:
             self._grace = async_call_later(
@@ -132,30 +142,26 @@ class DeviceUpkeep:
         """Check staleness; after the first connection also whether statuses are retained."""
         self._grace = None
         self.async_check_stale()
-        if self._hub.has_connectivity and not self._statuses_checked:
+        if self._check_statuses_once and not self._statuses_checked:
             self._statuses_checked = True
             self._async_check_statuses()
 
     @callback
     def _async_hourly_check(self, _now: datetime) -> None:
-        if self._hub.mqtt_connected and self._grace is None:
+        if self.connected and self._grace is None:
             self.async_check_stale()
 
     @callback
     def async_check_stale(self) -> None:
         """Offer removal of devices silent for the stale time; withdraw it for those back."""
         now = time.time()
-        for device_id, device in self._hub.devices.items():
-            seen = device.last_live or self._last_seen.setdefault(device_id, now)
+        days = str(self.stale_after // 86400)
+        for wire_id, device in self._devices.items():
+            seen = device.last_live or self._last_seen.setdefault(wire_id, now)
             if now - seen >= self.stale_after:
                 if not device.stale_reported:
                     device.stale_reported = True
-                    repairs.async_raise(
-                        self._hass,
-                        repairs.STALE_DEVICE,
-                        device,
-                        days=str(self.stale_after // 86400),
-                    )
+                    self.async_raise(issues.STALE_DEVICE, device, days=days)
             elif device.stale_reported:  # the clock went back
                 self.async_device_back(device)
         self._store.async_delay_save(self._snapshot, SAVE_DELAY)
@@ -164,27 +170,43 @@ class DeviceUpkeep:
     def async_device_back(self, device: FleetDevice) -> None:
         """Withdraw the removal offer of a stale device that spoke again."""
         device.stale_reported = False
-        repairs.async_clear(self._hass, repairs.STALE_DEVICE, device)
+        issues.async_clear(self._hass, issues.STALE_DEVICE, self._entry_id, device.wire_id)
+
+    @callback
+    def async_raise(self, kind: str, device: FleetDevice, **placeholders: str) -> None:
+        """Raise a device's repair issue, naming its entry and base topic."""
+        issues.async_raise(
+            self._hass,
+            kind,
+            self._entry_id,
+            device.wire_id,
+            {**self._placeholders, **placeholders},
+        )
+
+    @callback
+    def async_clear(self, kind: str, device: FleetDevice) -> None:
+        """Withdraw a device's repair issue of `kind`."""
+        issues.async_clear(self._hass, kind, self._entry_id, device.wire_id)
 
     @callback
     def _async_check_statuses(self) -> None:
         """Restored devices whose status did not come with the subscription: not retained."""
-        for device in self._hub.devices.values():
+        for device in self._devices.values():
             if device.restored and device.online is None:
-                repairs.async_raise(self._hass, repairs.STATUS_NOT_RETAINED, device)
+                self.async_raise(issues.STATUS_NOT_RETAINED, device)
 
     @callback
-    def async_remove_stale_device(self, device_id: str) -> bool:
+    def async_remove_stale_device(self, wire_id: str) -> bool:
         """Remove a device that is still stale (the user confirmed); False if it is not."""
-        if (device := self._hub.devices.get(device_id)) is None or not device.stale_reported:
+        if (device := self._devices.get(wire_id)) is None or not device.stale_reported:
             return False
         dr.async_get(self._hass).async_remove_device(device.registry_id)
-        self._hub.async_remove_device(device_id)
+        self._remove_device(wire_id)
         return True
 
     @callback
     def async_forget(self, device: FleetDevice) -> None:
         """Drop a removed device's issues and last-seen time."""
-        repairs.async_clear_device(self._hass, device)
-        self._last_seen.pop(device.device_id, None)
+        issues.async_clear_device(self._hass, self._entry_id, device.wire_id)
+        self._last_seen.pop(device.wire_id, None)
         self._store.async_delay_save(self._snapshot, SAVE_DELAY)

@@ -1,1 +1,1 @@
-"""Real-broker tests: mosquitto, tools/simulator.py and HA's real MQTT client."""
+"""Real-broker tests: mosquitto, tools/simulator and HA's real MQTT client."""

@@ -35,7 +35,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.mqtt_fleet.families.autocore import AutoCoreHub
+from custom_components.mqtt_fleet.families.autocore.hub import AutoCoreHub
 from tools.mosquitto import HOST, Mosquitto, find_mosquitto, stop_process, tail
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 BASE = "autocore"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SIMULATOR = REPO_ROOT / "tools" / "simulator.py"
+SIMULATOR = REPO_ROOT / "tools" / "simulator"  # a package; `python <dir>` runs its __main__
 PROBE_TOPIC = "mqtt_fleet_tests/probe"
 START_TIMEOUT = 15.0  # seconds for mosquitto, HA's MQTT client or the simulator to come up
 STOP_TIMEOUT = 10.0
@@ -272,7 +272,7 @@ async def fleet(
     mqtt_entry = MockConfigEntry(
         domain=mqtt.DOMAIN,
         data={"broker": HOST, "port": broker.port},
-        version=1,
+        version=2,
         minor_version=2,
     )
     # No configuration.yaml in the test config dir: MQTT reads its YAML at setup.
@@ -317,7 +317,7 @@ async def fleet(
 
 @dataclass
 class Simulator:
-    """tools/simulator.py running against the private broker."""
+    """tools/simulator running against the private broker."""
 
     proc: subprocess.Popen[bytes]
     layout_a: list[str]

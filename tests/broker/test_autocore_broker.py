@@ -1,4 +1,4 @@
-"""AutoCore boards end to end: tools/simulator.py -> mosquitto -> HA's real MQTT client.
+"""AutoCore boards end to end: tools/simulator -> mosquitto -> HA's real MQTT client.
 
 Every message here crosses a real broker. Our own paho subscriber (`wire`) checks what HA
 puts on the wire against PROTOCOLS.md section 1, independently of the integration.
@@ -38,14 +38,10 @@ from homeassistant.util.unit_conversion import (
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
-from custom_components.mqtt_fleet.const import (
-    DOMAIN,
-    EVENT_DEVICE_OFFLINE,
-    EVENT_DEVICE_ONLINE,
-    EVENT_DISPLAY_INTERACTION,
-)
+from custom_components.mqtt_fleet.const import DOMAIN, EVENT_DEVICE_OFFLINE, EVENT_DEVICE_ONLINE
+from custom_components.mqtt_fleet.families.autocore.hub import EVENT_DISPLAY_INTERACTION
 
-from ..common import device_by_identifier
+from ..common import device_by_identifier, entry_id_for
 from .conftest import BASE, wait_for
 
 if TYPE_CHECKING:
@@ -53,7 +49,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.broker
 
-UID = "autocore:autocore"  # the entry's unique_id: {family}:{base}
+UID = entry_id_for("autocore:autocore")  # registry ids start with the entry id
 MODEL_A = "ESP32 (monitor layout)"
 MODEL_B = "ESP32 relay board (firmware v2)"
 SOURCE = "home_assistant"
@@ -433,7 +429,7 @@ async def test_switch_is_not_optimistic(fleet: Fleet, simulator: Simulator, wire
     simulator.send_signal(signal.SIGSTOP)
     try:
         with (
-            patch("custom_components.mqtt_fleet.families.autocore.RELAY_CONFIRM_TIMEOUT", 0.5),
+            patch("custom_components.mqtt_fleet.families.autocore.hub.RELAY_CONFIRM_TIMEOUT", 0.5),
             pytest.raises(HomeAssistantError) as err,
         ):
             await hass.services.async_call(

@@ -40,7 +40,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.mqtt_fleet import config_flow
-from custom_components.mqtt_fleet.const import DOMAIN, EVENT_LOG, Family
+from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.container_logs.hub import EVENT_LOG
+from tests.common import default_options, entry_id_for
 
 from ..common import device_by_identifier
 from .conftest import wait_for
@@ -58,13 +60,13 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.broker
 
 LOGS_BASE = "container-manager/logs"
-UID = f"container_logs:{LOGS_BASE}"
+UID = entry_id_for(f"container_logs:{LOGS_BASE}")  # registry ids start with it
 # Outside the base: HA's log reader never sees it, the recorder does.
 BARRIER_TOPIC = "mqtt-fleet-tests/logs-barrier"
 LEVELS = ("debug", "info", "warn", "error")
 TOTAL = 10_000
 CHUNK = 500  # forward_log calls in flight at once
-# The simulator's log sources, in READY's order (tools/simulator.py docstring).
+# The simulator's log sources, in READY's order (tools/simulator/__main__.py docstring).
 SIMULATOR_SOURCES = [
     "1:web",
     "1:api",
@@ -405,11 +407,12 @@ def config_entry() -> MockConfigEntry:
     """The Container logs entry under `container-manager/logs` (entry_options add to it)."""
     return MockConfigEntry(
         domain=DOMAIN,
-        unique_id=UID,
+        unique_id=f"container_logs:{LOGS_BASE}",
+        entry_id=UID,
         title=f"Container logs ({LOGS_BASE})",
         data={"family": "container_logs", "base_topic": LOGS_BASE},
-        options=config_flow.default_options(Family.CONTAINER_LOGS),
-        version=1,
+        options=default_options("container_logs"),
+        version=2,
         minor_version=1,
     )
 
@@ -472,7 +475,7 @@ def barrier(fleet: Fleet, wire: Wire) -> Iterator[HaBarrier]:
 def logs_hub(fleet: Fleet) -> ContainerLogsHub:
     """The Container logs entry's hub."""
     hub: ContainerLogsHub = fleet.entry.runtime_data
-    assert hub.family is Family.CONTAINER_LOGS
+    assert hub.family == "container_logs"
     return hub
 
 
@@ -551,7 +554,7 @@ async def test_home_assistant_records_are_forwarded_never_our_own(
     statestream = logging.getLogger("homeassistant.components.mqtt_statestream")
     excluded = [
         logging.getLogger("custom_components.mqtt_fleet"),
-        logging.getLogger("custom_components.mqtt_fleet.forwarding"),
+        logging.getLogger("custom_components.mqtt_fleet.families.container_logs.forwarding"),
         logging.getLogger("homeassistant.components.mqtt"),
         logging.getLogger("homeassistant.components.mqtt.client"),
         logging.getLogger("paho.mqtt.client"),

@@ -70,19 +70,19 @@ from pytest_homeassistant_custom_component.common import (
     async_test_home_assistant,
 )
 
-from custom_components.mqtt_fleet.config_flow import default_options, entry_title
 from custom_components.mqtt_fleet.const import (
     CONF_ADMIN_SECRET,
     CONF_BASE_TOPIC,
     CONF_FAMILY,
-    CONF_POLL_INTERVAL,
     DOMAIN,
-    Family,
 )
-from custom_components.mqtt_fleet.families.container_logs import ContainerLogsHub, count_key
+from custom_components.mqtt_fleet.families.container_logs.hub import ContainerLogsHub
+from custom_components.mqtt_fleet.families.container_logs.keys import LOG_COUNTS
+from custom_components.mqtt_fleet.families.janus.hub import CONF_POLL_INTERVAL
 from custom_components.mqtt_fleet.hub import FleetHub
 from custom_components.mqtt_fleet.protocol.autocore import Layout
 from custom_components.mqtt_fleet.protocol.container_logs import Level
+from tests.common import default_options, entry_id_for, entry_title
 
 from ..report import Reliability, scaled
 from .conftest import (
@@ -103,11 +103,11 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
 
-STREAMS: dict[Family, str] = {
-    Family.AUTOCORE: BASE,
-    Family.JANUS: "janus",
-    Family.SPOTFI: "spotfi/router",
-    Family.CONTAINER_LOGS: "container-manager/logs",
+STREAMS: dict[str, str] = {
+    "autocore": BASE,
+    "janus": "janus",
+    "spotfi": "spotfi/router",
+    "container_logs": "container-manager/logs",
 }
 SECRET = "fleet-faults-secret"
 POLL_INTERVAL = 2  # seconds between Janus admin polls, the option's minimum
@@ -131,15 +131,15 @@ CRASH_REPORTS = (
 )
 
 
-def stream_uid(family: Family) -> str:
-    """Return a stream's unique id (`{family}:{base}`), the prefix of its entities' ids."""
-    return f"{family.value}:{STREAMS[family]}"
+def stream_uid(family: str) -> str:
+    """Return a stream's entry id, the prefix of its registry ids."""
+    return entry_id_for(f"{family}:{STREAMS[family]}")
 
 
 def stream_entries() -> list[MockConfigEntry]:
     """One config entry per stream, as the config flow creates them."""
-    extra: dict[Family, tuple[dict[str, Any], dict[str, Any]]] = {
-        Family.JANUS: ({CONF_ADMIN_SECRET: SECRET}, {CONF_POLL_INTERVAL: POLL_INTERVAL}),
+    extra: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+        "janus": ({CONF_ADMIN_SECRET: SECRET}, {CONF_POLL_INTERVAL: POLL_INTERVAL}),
     }
     entries = []
     for family, base in STREAMS.items():
@@ -148,10 +148,11 @@ def stream_entries() -> list[MockConfigEntry]:
             MockConfigEntry(
                 domain=DOMAIN,
                 title=entry_title(family, base),
-                data={CONF_FAMILY: family.value, CONF_BASE_TOPIC: base, **data},
+                data={CONF_FAMILY: family, CONF_BASE_TOPIC: base, **data},
                 options=default_options(family) | options,
-                unique_id=stream_uid(family),
-                version=1,
+                unique_id=f"{family}:{base}",
+                entry_id=stream_uid(family),
+                version=2,
                 minor_version=1,
             )
         )
@@ -163,7 +164,7 @@ def mqtt_entry_for(broker: Broker) -> MockConfigEntry:
     return MockConfigEntry(
         domain=mqtt.DOMAIN,
         data={"broker": HOST, "port": broker.port},
-        version=1,
+        version=2,
         minor_version=2,
     )
 
@@ -214,11 +215,10 @@ async def async_round_trip(hass: HomeAssistant) -> None:
 
 
 def hubs_of(hass: HomeAssistant) -> dict[str, FleetHub[Any]]:
-    """Map stream unique id -> its hub, for every loaded MQTT Fleet entry."""
+    """Map stream entry id -> its hub, for every loaded MQTT Fleet entry."""
     return {
-        entry.unique_id or "": entry.runtime_data
-        for entry in hass.config_entries.async_entries(DOMAIN)
-        if entry.state is ConfigEntryState.LOADED
+        entry.entry_id: entry.runtime_data
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
     }
 
 
@@ -238,7 +238,7 @@ class WireView:
         self.latest: dict[str, WireMessage] = {}
         self.retained: dict[str, WireMessage] = {}
         self.sessions: dict[str, int] = {}  # Janus server -> count in its newest reply
-        janus_replies = f"{STREAMS[Family.JANUS]}/+/from-janus-admin"
+        janus_replies = f"{STREAMS['janus']}/+/from-janus-admin"
         first = min(since, retained_since)
         for position, message in enumerate(wire.messages(since=first), start=first):
             if message.retain and position >= retained_since:
@@ -299,15 +299,15 @@ def _on_off(value: object) -> str:
 class Verdict:
     """The outcome of comparing every entity with the wire."""
 
-    problems: dict[Family, list[str]] = field(default_factory=dict)
+    problems: dict[str, list[str]] = field(default_factory=dict)
     compared: int = 0  # entities whose value was compared with the wire
     checked: int = 0  # entities with a state (each at least checked to be available)
 
-    def fail(self, family: Family, what: str) -> None:
+    def fail(self, family: str, what: str) -> None:
         """Keep something that is not right yet."""
         self.problems.setdefault(family, []).append(what)
 
-    def expect(self, family: Family, what: str, ok: bool) -> None:
+    def expect(self, family: str, what: str, ok: bool) -> None:
         """Count one comparison; keep what failed."""
         self.compared += 1
         if not ok:
@@ -411,16 +411,16 @@ def log_expectations(
     """A log counter shows what the hub counted (written on the hub's timer)."""
     assert isinstance(hub, ContainerLogsHub)
     for level in Level:
-        if key == count_key(level):
+        if key == LOG_COUNTS[level]:
             counted = hub.devices[device].counts[level]
             return f"{counted} counted", state.state == str(counted)
     return None
 
 
 EXPECTATIONS = {
-    Family.AUTOCORE: autocore_expectations,
-    Family.JANUS: janus_expectations,
-    Family.SPOTFI: spotfi_expectations,
+    "autocore": autocore_expectations,
+    "janus": janus_expectations,
+    "spotfi": spotfi_expectations,
 }
 
 
@@ -438,7 +438,7 @@ def verdict(hass: HomeAssistant, wire: WireView, heard_since: float) -> Verdict:
         if entry.platform != DOMAIN or entry.disabled:
             continue
         uid, device, key = split_unique_id(entry.unique_id)
-        family, hub = Family(uid.partition(":")[0]), hubs[uid]
+        family, hub = hub_family(uid), hubs[uid]
         state = hass.states.get(entry.entity_id)
         if state is None or state.state == STATE_UNAVAILABLE:
             result.fail(family, f"{entry.entity_id}: {state and state.state}")
@@ -446,7 +446,7 @@ def verdict(hass: HomeAssistant, wire: WireView, heard_since: float) -> Verdict:
         result.checked += 1
         if not device:
             expected = hub_expectation(hub, key, state)
-        elif family is Family.CONTAINER_LOGS:
+        elif family == "container_logs":
             expected = log_expectations(hub, device, key, state)
         else:
             expected = EXPECTATIONS[family](hub, device, key, state, wire)
@@ -456,7 +456,7 @@ def verdict(hass: HomeAssistant, wire: WireView, heard_since: float) -> Verdict:
     return result
 
 
-def check_heard(result: Verdict, family: Family, hub: FleetHub[Any], since: float) -> None:
+def check_heard(result: Verdict, family: str, hub: FleetHub[Any], since: float) -> None:
     """Every device spoke since `since` and counts as online; a log stream delivered again."""
     if not hub.has_connectivity:  # a log source may stay quiet; the stream may not
         if (hub.last_message_at or 0) <= since:
@@ -479,6 +479,12 @@ def hub_expectation(hub: FleetHub[Any], key: str, state: State) -> tuple[str, bo
     return None if expected is None else (expected, state.state == expected)
 
 
+def hub_family(uid: str) -> str:
+    """Return the family of the stream whose entry id is `uid`."""
+    (family,) = [family for family in STREAMS if stream_uid(family) == uid]
+    return family
+
+
 def split_unique_id(unique_id: str) -> tuple[str, str, str]:
     """Split an entity unique id into (stream uid, device id or "", key)."""
     for family in STREAMS:
@@ -494,7 +500,7 @@ class Recovery:
     """How long until every entity was right, overall and per family (seconds)."""
 
     seconds: float
-    families: dict[Family, float]
+    families: dict[str, float]
     verdict: Verdict
 
 
@@ -514,7 +520,7 @@ async def until_correct(
     """
     loop = asyncio.get_running_loop()
     started = loop.time() if measured_from is None else measured_from
-    settled: dict[Family, float] = {}
+    settled: dict[str, float] = {}
     while True:
         found = verdict(hass, WireView(wire, since, retained_since), heard_since)
         elapsed = loop.time() - started
@@ -524,7 +530,7 @@ async def until_correct(
         if not found.problems:
             return Recovery(elapsed, settled, found)
         if elapsed >= timeout:
-            problems = [f"{f.value}: {p}" for f, some in found.problems.items() for p in some]
+            problems = [f"{f}: {p}" for f, some in found.problems.items() for p in some]
             pytest.fail(
                 f"after {timeout:.1f} s, {len(problems)} things are not right:\n"
                 + "\n".join(problems[:40])
@@ -638,7 +644,7 @@ async def switch(hass: HomeAssistant, wire: Wire, device: str, key: str) -> None
     HA takes a firmware v2 board's relay event as the confirmation; the board retains its
     state just after, and that is what a broker hands out later.
     """
-    uid = stream_uid(Family.AUTOCORE)
+    uid = stream_uid("autocore")
     entity = er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{uid}/{device}/{key}")
     assert entity is not None
     mark = wire.mark()
@@ -769,7 +775,7 @@ async def test_broker_killed_mid_stream(
             f"(its retry interval set to {HA_RECONNECT_INTERVAL} s); every entity right "
             f"{_seconds_list([r.seconds for r in recoveries])} after (bound "
             f"{CORRECT_WITHIN:g} s; slowest per stream: "
-            + ", ".join(f"{f.value} {t:.2f} s" for f, t in slowest.items())
+            + ", ".join(f"{f} {t:.2f} s" for f, t in slowest.items())
             + f"; {recoveries[-1].verdict.compared} of {recoveries[-1].verdict.checked} "
             f"entities compared with the wire); {requests_seen} layout-B status requests on "
             f"the wire ({len(simulator.layout_b)} per reconnect); 0 entities unavailable at "
@@ -908,14 +914,14 @@ def snapshot(hass: HomeAssistant) -> Snapshot:
 
 def logs_hub(hass: HomeAssistant) -> ContainerLogsHub:
     """Return the container-log stream's hub."""
-    hub = hubs_of(hass)[stream_uid(Family.CONTAINER_LOGS)]
+    hub = hubs_of(hass)[stream_uid("container_logs")]
     assert isinstance(hub, ContainerLogsHub)
     return hub
 
 
 def log_counts(messages: list[WireMessage]) -> Counter[tuple[str, str]]:
     """Count the logs in MqttLogBackend messages per (source, level) (PROTOCOLS.md 4)."""
-    base = STREAMS[Family.CONTAINER_LOGS]
+    base = STREAMS["container_logs"]
     counts: Counter[tuple[str, str]] = Counter()
     for message in messages:
         *route, level = message.topic.removeprefix(f"{base}/").split("/")
@@ -938,7 +944,7 @@ async def async_logs_not_yet_written(hass: HomeAssistant, wire: Wire) -> None:
     def warnings() -> int:
         return hub.devices["system"].counts[Level.WARN] if "system" in hub.devices else 0
 
-    entity_unique_id = f"{stream_uid(Family.CONTAINER_LOGS)}/system/{count_key(Level.WARN)}"
+    entity_unique_id = f"{stream_uid('container_logs')}/system/{LOG_COUNTS[Level.WARN]}"
     for attempt in range(5):
         before = warnings()
         log = {
@@ -948,7 +954,7 @@ async def async_logs_not_yet_written(hass: HomeAssistant, wire: Wire) -> None:
             "source": {"type": "system", "name": "container-manager"},
             "isSystem": True,
         }
-        wire.publish(f"{STREAMS[Family.CONTAINER_LOGS]}/system/warn", log)
+        wire.publish(f"{STREAMS['container_logs']}/system/warn", log)
         await wait_for(partial(more_than, warnings, before), what="the log to be counted")
         entity = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, entity_unique_id)
         shown = getattr(hass.states.get(entity or ""), "state", None)
@@ -1034,7 +1040,7 @@ class TestHomeAssistantRestart:
         (autocore,) = [
             e
             for e in hass.config_entries.async_entries(DOMAIN)
-            if e.unique_id == stream_uid(Family.AUTOCORE)
+            if e.entry_id == stream_uid("autocore")
         ]
         (mqtt_entry,) = hass.config_entries.async_entries(mqtt.DOMAIN)
         assert isinstance(autocore, MockConfigEntry)
@@ -1104,7 +1110,7 @@ class TestHomeAssistantRestart:
             assert differences(before.states, after.states, skip=is_gauge_or_counter) == []
             # Log counters: what the first run had counted, not only what it had written
             # (counters are written on the hub's timer; a log came after the last write).
-            logs_uid = stream_uid(Family.CONTAINER_LOGS)
+            logs_uid = stream_uid("container_logs")
             shown_counts = {
                 (source, key.removesuffix("_logs")): int(state)
                 for uid, (state, _attributes) in after.states.items()
@@ -1136,7 +1142,7 @@ class TestHomeAssistantRestart:
             }  # a disabled counter has no state to restore
 
             def counts_go_on() -> bool:
-                new = log_counts(wire.messages(f"{STREAMS[Family.CONTAINER_LOGS]}/#", mark))
+                new = log_counts(wire.messages(f"{STREAMS['container_logs']}/#", mark))
                 return any(new.values()) and all(
                     (device := hub.devices.get(source)) is not None
                     and device.counts[Level(level)] == restored.get((source, level), 0) + count
@@ -1166,12 +1172,12 @@ class TestHomeAssistantRestart:
                 "stop (not their last write); "
                 f"{len(before.states) - len(equal) - len(shown_counts)} hub gauges recomputed "
                 "(devices online before the devices resumed: "
-                + ", ".join(f"{f.value} {n}" for f, n in online_at_start.items())
+                + ", ".join(f"{f} {n}" for f, n in online_at_start.items())
                 + ", restored devices not heard yet are not counted); "
                 f"the new instance started and subscribed in {restarted_after:.2f} s; every entity "
                 f"available and right {recovery.seconds:.2f} s after traffic resumed (slowest "
                 "per stream: "
-                + ", ".join(f"{f.value} {t:.2f} s" for f, t in recovery.families.items())
+                + ", ".join(f"{f} {t:.2f} s" for f, t in recovery.families.items())
                 + f"; {recovery.verdict.compared} entities compared with the wire); log "
                 "counters went on from there, log by log"
             ),

@@ -1,4 +1,4 @@
-"""Janus gateways and SpotFi routers end to end: tools/simulator.py -> mosquitto -> HA.
+"""Janus gateways and SpotFi routers end to end: tools/simulator -> mosquitto -> HA.
 
 Every message crosses a real broker. Our own paho subscriber (`wire`) records both
 families' topics, so what HA shows and answers is checked against what the simulated
@@ -14,10 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 import gc
-import importlib.util
 import math
 import signal
-import sys
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
@@ -43,31 +41,27 @@ from homeassistant.util.unit_conversion import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.mqtt_fleet import config_flow
-from custom_components.mqtt_fleet.const import (
-    DOMAIN,
-    EVENT_DEVICE_OFFLINE,
-    EVENT_DEVICE_ONLINE,
-    Family,
-)
+from custom_components.mqtt_fleet.const import DOMAIN, EVENT_DEVICE_OFFLINE, EVENT_DEVICE_ONLINE
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
+from tests.common import default_options, entry_id_for
+from tools.simulator import openwrt
 
 from ..common import device_by_identifier
-from .conftest import SIMULATOR, wait_for
+from .conftest import wait_for
 
 if TYPE_CHECKING:
     from custom_components.mqtt_fleet.families.janus import JanusHub
     from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
-    from custom_components.mqtt_fleet.pending import PendingReplies
+    from custom_components.mqtt_fleet.protocol.correlation import PendingReplies
 
     from .conftest import Broker, Fleet, Simulator, Wire, WireMessage
 
 pytestmark = pytest.mark.broker
 
 JANUS_BASE = "janus"
-JANUS_UID = f"janus:{JANUS_BASE}"
+JANUS_UID = entry_id_for(f"janus:{JANUS_BASE}")  # registry ids start with it
 SPOTFI_BASE = "spotfi/router"
-SPOTFI_UID = f"spotfi:{SPOTFI_BASE}"
+SPOTFI_UID = entry_id_for(f"spotfi:{SPOTFI_BASE}")
 SECRET = "fleet-test-secret"
 SERVERS = ["janus-01", "janus-02"]
 POLL_INTERVAL = 2  # seconds, the option's minimum
@@ -322,19 +316,6 @@ def tunnel_in(wire: Wire, router: str, since: int = 0) -> list[dict[str, Any]]:
     return [m.json() for m in wire.messages(f"{SPOTFI_BASE}/{router}/x/in", since)]
 
 
-def load_simulator() -> Any:
-    """Import tools/simulator.py (a script, not a package) for its router models."""
-    if (module := sys.modules.get("mqtt_fleet_simulator")) is not None:
-        return module
-    spec = importlib.util.spec_from_file_location("mqtt_fleet_simulator", SIMULATOR)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
-
-
 # --- fixtures ------------------------------------------------------------------------------
 
 
@@ -382,9 +363,10 @@ class TestJanus:
             domain=DOMAIN,
             title=f"Janus ({JANUS_BASE})",
             data={"family": "janus", "base_topic": JANUS_BASE, "admin_secret": admin_secret},
-            options=config_flow.default_options(Family.JANUS) | {"poll_interval": POLL_INTERVAL},
-            unique_id=JANUS_UID,
-            version=1,
+            options=default_options("janus") | {"poll_interval": POLL_INTERVAL},
+            unique_id=f"janus:{JANUS_BASE}",
+            entry_id=JANUS_UID,
+            version=2,
             minor_version=1,
         )
 
@@ -709,9 +691,10 @@ class TestSpotFi:
             domain=DOMAIN,
             title=f"SpotFi ({SPOTFI_BASE})",
             data={"family": "spotfi", "base_topic": SPOTFI_BASE},
-            options=config_flow.default_options(Family.SPOTFI),
-            unique_id=SPOTFI_UID,
-            version=1,
+            options=default_options("spotfi"),
+            unique_id=f"spotfi:{SPOTFI_BASE}",
+            entry_id=SPOTFI_UID,
+            version=2,
             minor_version=1,
         )
 
@@ -878,7 +861,7 @@ class TestSpotFi:
         await wait_for(lambda: shown(hass, SPOTFI_UID, router, "connectivity") == STATE_ON)
 
         board = await checked_rpc_call(hass, hub, wire, router, "system", "board")
-        models = {model.model: model for model in load_simulator().ROUTER_MODELS}
+        models = {model.model: model for model in openwrt.ROUTER_MODELS}
         assert board["model"] in models
         assert board["board_name"] == models[board["model"]].board_name
         assert (board["kernel"], board["hostname"]) == ("5.15.150", "OpenWrt")
@@ -970,11 +953,10 @@ class TestSpotFi:
         router = simulator.spotfi[1]
         await wait_for(lambda: shown(hass, SPOTFI_UID, router, "connectivity") == STATE_ON)
         board = await checked_rpc_call(hass, hub, wire, router, "system", "board")
-        sim = load_simulator()
-        model = next(m for m in sim.ROUTER_MODELS if m.model == board["model"])
+        model = next(m for m in openwrt.ROUTER_MODELS if m.model == board["model"])
         uname = (
-            f"Linux {sim.HOSTNAME} {sim.KERNEL} #0 {'SMP ' if model.smp else ''}"
-            f"{sim.KERNEL_BUILT} {model.machine} GNU/Linux"
+            f"Linux {openwrt.HOSTNAME} {openwrt.KERNEL} #0 {'SMP ' if model.smp else ''}"
+            f"{openwrt.KERNEL_BUILT} {model.machine} GNU/Linux"
         )
 
         mark = wire.mark()

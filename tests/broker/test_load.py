@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from custom_components.mqtt_fleet.families.janus import JanusHub
     from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
-    from custom_components.mqtt_fleet.pending import PendingReplies
+    from custom_components.mqtt_fleet.protocol.correlation import PendingReplies
 
     from ..report import Reliability
     from .conftest import Fleet, Simulator, Wire, WireMessage

@@ -48,7 +48,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 import pytest
 
-from custom_components.mqtt_fleet.families.container_logs import (
+from custom_components.mqtt_fleet.families.container_logs.hub import (
     DEFAULT_BATCH_INTERVAL,
     DEFAULT_BATCH_MAX,
 )
@@ -72,7 +72,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
     from pathlib import Path
 
-    from custom_components.mqtt_fleet.forwarding import LogForwarder
+    from custom_components.mqtt_fleet.families.container_logs.forwarding import LogForwarder
     from tests.report import Reliability
 
     from .conftest import Fleet

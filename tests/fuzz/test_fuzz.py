@@ -39,19 +39,17 @@ from paho.mqtt.client import MQTTMessage
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.mqtt_fleet.config_flow import default_options
 from custom_components.mqtt_fleet.const import (
     CONF_BASE_TOPIC,
     CONF_FAMILY,
     CONF_OFFLINE_TIMEOUT,
-    CONF_POLL_INTERVAL,
     DOMAIN,
     MAX_OFFLINE_TIMEOUT,
-    MAX_POLL_INTERVAL,
-    SERVICE_LIST_SESSIONS,
-    Family,
 )
+from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
+from custom_components.mqtt_fleet.families.janus.hub import CONF_POLL_INTERVAL, MAX_POLL_INTERVAL
 from custom_components.mqtt_fleet.hub import FleetHub
+from tests.common import default_options, entry_id_for
 
 from ..report import Reliability, scaled
 from .strategies import (
@@ -329,7 +327,7 @@ class FuzzRun:
         """Return the entity showing `key` of `device`, None before it is made."""
         cache_key = (platform, device, key)
         if (entity_id := self.entity_ids.get(cache_key)) is None:
-            unique_id = f"{self.hub.key}/{device}/{key}"
+            unique_id = f"{self.hub.entry.entry_id}/{device}/{key}"
             registry = er.async_get(self.hass)
             entity_id = registry.async_get_entity_id(platform, DOMAIN, unique_id)
             if entity_id is not None:
@@ -419,7 +417,7 @@ class FuzzRun:
         )
 
 
-def entry_for(family: Family, base: str, **data: Any) -> MockConfigEntry:
+def entry_for(family: str, base: str, **data: Any) -> MockConfigEntry:
     """An entry of `family` under `base` with the family's default options, except timers.
 
     A full run takes minutes of real time: no device may go stale meanwhile (a quiet odd id
@@ -427,13 +425,14 @@ def entry_for(family: Family, base: str, **data: Any) -> MockConfigEntry:
     """
     return MockConfigEntry(
         domain=DOMAIN,
-        title=f"{family.value} ({base})",
-        data={CONF_FAMILY: family.value, CONF_BASE_TOPIC: base, **data},
+        title=f"{family} ({base})",
+        data={CONF_FAMILY: family, CONF_BASE_TOPIC: base, **data},
         options=default_options(family)
         | {CONF_OFFLINE_TIMEOUT: MAX_OFFLINE_TIMEOUT}
-        | ({CONF_POLL_INTERVAL: MAX_POLL_INTERVAL} if family is Family.JANUS else {}),
-        unique_id=f"{family.value}:{base}",
-        version=1,
+        | ({CONF_POLL_INTERVAL: MAX_POLL_INTERVAL} if family == "janus" else {}),
+        unique_id=f"{family}:{base}",
+        entry_id=entry_id_for(f"{family}:{base}"),
+        version=2,
         minor_version=1,
     )
 
@@ -460,7 +459,7 @@ async def test_fuzz_autocore(
     layout: str,
 ) -> None:
     """AutoCore boards of one layout: status, telemetry, relays, displays, system, errors."""
-    entry = entry_for(Family.AUTOCORE, "autocore")
+    entry = entry_for("autocore", "autocore")
     await start(hass, entry, caplog)
     run = FuzzRun(hass, entry, caplog, AUTOCORE_STATES)
     await run.run(AutoCoreFuzzer(SEED, layout), MESSAGES)
@@ -476,7 +475,7 @@ async def test_fuzz_janus(
     reliability: Reliability,
 ) -> None:
     """Janus statuses and admin replies; a real list_sessions round trip per checkpoint."""
-    entry = entry_for(Family.JANUS, "janus", admin_secret="s3cret")
+    entry = entry_for("janus", "janus", admin_secret="s3cret")
     await start(hass, entry, caplog)
     run = FuzzRun(hass, entry, caplog, {"sessions": PLAIN})
     fuzzer = JanusFuzzer(SEED)
@@ -532,7 +531,7 @@ async def test_fuzz_spotfi(
     reliability: Reliability,
 ) -> None:
     """SpotFi statuses, heartbeats (with the bridge's own faults), RPC and terminal output."""
-    entry = entry_for(Family.SPOTFI, "spotfi/router")
+    entry = entry_for("spotfi", "spotfi/router")
     await start(hass, entry, caplog)
     run = FuzzRun(hass, entry, caplog, SPOTFI_STATES, heartbeat_connects=True)
     await run.run(SpotFiFuzzer(SEED), MESSAGES)
@@ -548,7 +547,7 @@ async def test_fuzz_container_logs(
     reliability: Reliability,
 ) -> None:
     """Container logs, single and batched; counters are checked once the hub wrote them."""
-    entry = entry_for(Family.CONTAINER_LOGS, "container-manager/logs")
+    entry = entry_for("container_logs", "container-manager/logs")
     await start(hass, entry, caplog)
     run = FuzzRun(hass, entry, caplog, {}, logs=True)
     await run.run(ContainerLogsFuzzer(SEED), MESSAGES)
@@ -572,7 +571,7 @@ async def test_fuzz_container_logs(
 LIGATURES: Final = "\ufdfa" * 16  # a safe id whose slug has 272 characters
 FOUND: Final = [
     pytest.param(
-        Family.AUTOCORE,
+        "autocore",
         "autocore/d1/status",
         b'{"status": "online", "ip_address": "' + b"x" * 300 + b'"}',
         None,
@@ -580,7 +579,7 @@ FOUND: Final = [
         id="text-over-255-characters",
     ),
     pytest.param(
-        Family.AUTOCORE,
+        "autocore",
         "autocore/d1/status",
         b'{"status": "online", "uptime": 1e308, "ip_address": "10.0.0.1"}',
         "uptime: expected a whole number <= 9223372036854775807",
@@ -588,7 +587,7 @@ FOUND: Final = [
         id="whole-number-1e308",
     ),
     pytest.param(
-        Family.AUTOCORE,
+        "autocore",
         "autocore/d1/telemetry",
         b'{"uptime": 1e300, "temperature": 21.5}',
         "uptime: expected a whole number <= 9223372036854775807",
@@ -596,7 +595,7 @@ FOUND: Final = [
         id="telemetry-uptime-1e300",
     ),
     pytest.param(
-        Family.AUTOCORE,
+        "autocore",
         f"autocore/{LIGATURES}/status",
         b'{"status": "online"}',
         None,
@@ -604,7 +603,7 @@ FOUND: Final = [
         id="id-with-a-272-character-slug",
     ),
     pytest.param(
-        Family.AUTOCORE,
+        "autocore",
         "autocore/d1/relay/" + "9" * 5000 + "/status",
         b'{"state": true}',
         "relay index '9999999999999999' is not a number from 0 to 255",
@@ -612,7 +611,7 @@ FOUND: Final = [
         id="relay-index-of-5000-digits",
     ),
     pytest.param(
-        Family.SPOTFI,
+        "spotfi",
         "spotfi/router/r1/metrics",
         b'{"metrics": {"uptime": "' + b"9" * 5000 + b'", "cpuLoad": 12.5}}',
         "metrics.uptime: expected a whole number <= 9223372036854775807",
@@ -620,7 +619,7 @@ FOUND: Final = [
         id="uptime-of-5000-digits",
     ),
     pytest.param(
-        Family.CONTAINER_LOGS,
+        "container_logs",
         "container-manager/logs/system/warn",
         b'{"message": "disk full", "level": "warn", "timestamp": 1e20}',
         "timestamp: expected a whole number <= 253402300799999",
@@ -635,7 +634,7 @@ async def test_inputs_the_fuzz_found(
     hass: HomeAssistant,
     mqtt_mock: Any,
     caplog: pytest.LogCaptureFixture,
-    family: Family,
+    family: str,
     topic: str,
     payload: bytes,
     reason: str | None,
@@ -655,7 +654,7 @@ async def test_inputs_the_fuzz_found(
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     if shown is not None:
         platform, device, key, state = shown
-        unique_id = f"{hub.key}/{device}/{key}"
+        unique_id = f"{hub.entry.entry_id}/{device}/{key}"
         entity_id = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
         assert entity_id is not None
         assert hass.states.get(entity_id).state == state

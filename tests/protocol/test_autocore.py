@@ -1,7 +1,7 @@
 """Tests for protocol/autocore.py: both AutoCore layouts, parsing and building.
 
-Payloads follow /work/shared/PROTOCOLS.md section 1: layout A from seed 001 (the MQTT
-Monitor Service), layout B from the AutoCore esp32-relay firmware v2.x.
+Payloads follow docs/protocols.md, section "AutoCore": layout A from the MQTT Monitor
+Service, layout B from the AutoCore esp32-relay firmware v2.x.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def dumps(value: object) -> bytes:
 
 # --- realistic payloads ---------------------------------------------------------------
 
-# Layout A, seed 001 ("MQTT Monitor Service"), exactly as documented.
-SEED_STATUS = b"""{
+# Layout A ("MQTT Monitor Service"), exactly as its documentation shows it.
+MONITOR_STATUS = b"""{
     "device_id": "ESP32_001",
     "status": "online",
     "ip_address": "192.168.1.100",
@@ -67,7 +67,7 @@ SEED_STATUS = b"""{
     "uptime": 3600,
     "timestamp": "2025-01-28T10:30:00Z"
 }"""
-SEED_TELEMETRY = b"""{
+MONITOR_TELEMETRY = b"""{
     "device_id": "ESP32_001",
     "temperature": 25.6,
     "humidity": 45.2,
@@ -75,7 +75,7 @@ SEED_TELEMETRY = b"""{
     "memory_free": 45120,
     "timestamp": "2025-01-28T10:30:15Z"
 }"""
-SEED_RELAY = b"""{
+MONITOR_RELAY = b"""{
     "device_id": "ESP32_001",
     "relay_index": 0,
     "state": true,
@@ -142,8 +142,8 @@ FIRMWARE_ERROR = (
 # --- 1. every message type parses -----------------------------------------------------
 
 
-def test_seed_status_parses_every_field() -> None:
-    assert PROTOCOL.parse("autocore/ESP32_001/status", SEED_STATUS) == DeviceStatus(
+def test_monitor_status_parses_every_field() -> None:
+    assert PROTOCOL.parse("autocore/ESP32_001/status", MONITOR_STATUS) == DeviceStatus(
         device_id=DEVICE,
         layout=A,
         online=True,
@@ -153,22 +153,19 @@ def test_seed_status_parses_every_field() -> None:
         wifi_signal=None,
         free_memory=None,
         board_id=None,
-        device_type=None,
-        channels=None,
-        reason=None,
         problems=(),
     )
 
 
-def test_seed_offline_status_parses() -> None:
+def test_monitor_offline_status_parses() -> None:
     payload = dumps({"device_id": DEVICE, "status": "offline", "timestamp": 1738060200000})
     assert PROTOCOL.parse("autocore/ESP32_001/status", payload) == DeviceStatus(
         device_id=DEVICE, layout=A, online=False
     )
 
 
-def test_seed_telemetry_parses_every_field() -> None:
-    message = PROTOCOL.parse("autocore/ESP32_001/telemetry", SEED_TELEMETRY)
+def test_monitor_telemetry_parses_every_field() -> None:
+    message = PROTOCOL.parse("autocore/ESP32_001/telemetry", MONITOR_TELEMETRY)
     assert message == Telemetry(
         device_id=DEVICE,
         layout=A,
@@ -216,16 +213,16 @@ def test_telemetry_with_every_known_key_and_extra_sensors() -> None:
     )
 
 
-def test_seed_relay_status_parses_every_field() -> None:
-    assert PROTOCOL.parse("autocore/ESP32_001/relay/0/status", SEED_RELAY) == RelayState(
-        device_id=DEVICE, layout=A, relay=0, state=True, trigger="manual", problems=()
+def test_monitor_relay_status_parses_every_field() -> None:
+    assert PROTOCOL.parse("autocore/ESP32_001/relay/0/status", MONITOR_RELAY) == RelayState(
+        device_id=DEVICE, layout=A, relay=0, state=True, problems=()
     )
 
 
 def test_relay_index_comes_from_the_topic_not_the_payload() -> None:
     payload = dumps({"device_id": DEVICE, "relay_index": 0, "state": False})
     assert PROTOCOL.parse("autocore/ESP32_001/relay/255/status", payload) == RelayState(
-        device_id=DEVICE, layout=A, relay=255, state=False, trigger=None
+        device_id=DEVICE, layout=A, relay=255, state=False
     )
 
 
@@ -268,9 +265,6 @@ def test_firmware_status_parses_every_field() -> None:
         wifi_signal=-45,
         free_memory=200000,
         board_id="relay-board-1",
-        device_type="esp32_relay",
-        channels=16,
-        reason=None,
         problems=(),
     )
 
@@ -287,9 +281,6 @@ def test_firmware_lwt_with_repeated_timestamp_parses() -> None:
         wifi_signal=None,
         free_memory=None,
         board_id=None,
-        device_type=None,
-        channels=None,
-        reason="unexpected_disconnect",
         problems=(),
     )
 
@@ -302,9 +293,7 @@ def test_firmware_relays_state_parses_every_channel() -> None:
 
 def test_firmware_relay_change_parses_every_field() -> None:
     message = PROTOCOL.parse("autocore/telemetry/relays/data", FIRMWARE_RELAY_CHANGE)
-    assert message == RelayState(
-        device_id=UUID, layout=B, relay=3, state=True, trigger="mqtt", problems=()
-    )
+    assert message == RelayState(device_id=UUID, layout=B, relay=3, state=True, problems=())
 
 
 def test_firmware_safety_shutoff_parses_and_keeps_the_last_timestamp() -> None:
@@ -341,7 +330,7 @@ def test_firmware_error_report_parses() -> None:
 
 
 def test_parsed_messages_are_frozen() -> None:
-    message = PROTOCOL.parse("autocore/ESP32_001/status", SEED_STATUS)
+    message = PROTOCOL.parse("autocore/ESP32_001/status", MONITOR_STATUS)
     with pytest.raises(dataclasses.FrozenInstanceError):
         message.device_id = "other"  # type: ignore[misc]
 
@@ -395,7 +384,7 @@ def test_layout_is_told_apart_per_message(
 
 
 def test_both_layouts_share_one_base() -> None:
-    a = PROTOCOL.parse("autocore/ESP32_001/status", SEED_STATUS)
+    a = PROTOCOL.parse("autocore/ESP32_001/status", MONITOR_STATUS)
     b = PROTOCOL.parse(f"autocore/devices/{UUID}/status", FIRMWARE_STATUS)
     assert (a.layout, a.device_id) == (A, DEVICE)
     assert (b.layout, b.device_id) == (B, UUID)
@@ -419,20 +408,20 @@ def test_layout_b_shapes_win_where_the_two_layouts_collide() -> None:
 def test_multi_level_base() -> None:
     protocol = AutoCoreProtocol("site-a/autocore")
     assert protocol.base == "site-a/autocore"
-    assert protocol.parse("site-a/autocore/ESP32_001/status", SEED_STATUS) == (
-        PROTOCOL.parse("autocore/ESP32_001/status", SEED_STATUS)
+    assert protocol.parse("site-a/autocore/ESP32_001/status", MONITOR_STATUS) == (
+        PROTOCOL.parse("autocore/ESP32_001/status", MONITOR_STATUS)
     )
-    assert protocol.parse("site-a/autocore/ESP32_001/relay/0/status", SEED_RELAY) == RelayState(
-        device_id=DEVICE, layout=A, relay=0, state=True, trigger="manual"
+    assert protocol.parse("site-a/autocore/ESP32_001/relay/0/status", MONITOR_RELAY) == RelayState(
+        device_id=DEVICE, layout=A, relay=0, state=True
     )
     message = protocol.parse("site-a/autocore/telemetry/relays/data", FIRMWARE_RELAY_CHANGE)
     assert (message.layout, message.device_id) == (B, UUID)
     message = protocol.parse(f"site-a/autocore/devices/{UUID}/relays/state", FIRMWARE_RELAYS_STATE)
     assert (type(message), message.device_id) == (RelayStates, UUID)
     with pytest.raises(InvalidMessage, match="outside the base topic"):
-        protocol.parse("autocore/ESP32_001/status", SEED_STATUS)
+        protocol.parse("autocore/ESP32_001/status", MONITOR_STATUS)
     with pytest.raises(InvalidMessage, match="outside the base topic"):
-        protocol.parse("site-b/autocore/ESP32_001/status", SEED_STATUS)
+        protocol.parse("site-b/autocore/ESP32_001/status", MONITOR_STATUS)
 
 
 def test_base_whose_last_level_is_a_layout_word() -> None:
@@ -672,9 +661,6 @@ GOOD_STATUS_FIELDS = {
     "wifi_signal": -45,
     "free_memory": 200000,
     "board_id": "b1",
-    "device_type": "esp32_relay",
-    "channels": 16,
-    "reason": "boot",
 }
 
 
@@ -691,9 +677,6 @@ GOOD_STATUS_FIELDS = {
         ("wifi_signal", "%!f(<nil>)", "wifi_signal", "wifi_signal: expected a number, got string"),
         ("free_memory", [1], "free_memory", "free_memory: expected a number, got array"),
         ("free_memory", 1.5, "free_memory", "free_memory: expected a whole number >= 0"),
-        ("channels", 0, "channels", "channels: expected a whole number >= 1"),
-        ("channels", "16", "channels", "channels: number sent as a string"),
-        ("channels", True, "channels", "channels: expected a number, got boolean"),
         ("ip_address", 192, "ip_address", "ip_address: expected a string, got number"),
         (
             "firmware_version",
@@ -701,8 +684,6 @@ GOOD_STATUS_FIELDS = {
             "firmware_version",
             "firmware_version: expected a string, got object",
         ),
-        ("type", False, "device_type", "type: expected a string, got boolean"),
-        ("reason", ["x"], "reason", "reason: expected a string, got array"),
         ("status", "rebooting", "online", "status: unknown value 'rebooting'"),
         ("status", True, "online", "status: expected a string, got boolean"),
         ("status", 1, "online", "status: expected a string, got number"),
@@ -719,6 +700,17 @@ def test_status_bad_field_is_named_and_the_rest_kept(
     for name, good in GOOD_STATUS_FIELDS.items():
         if name != attribute:
             assert getattr(message, name) == good
+
+
+@pytest.mark.parametrize("topic", STATUS_TOPICS)
+@pytest.mark.parametrize("key", ["type", "channels", "reason", "last_seen", "protocol_version"])
+@pytest.mark.parametrize("value", [False, "16", 0, -1.5, ["x"], {"a": 1}, "x" * 5000])
+def test_status_fields_not_read_take_any_json(topic: str, key: str, value: object) -> None:
+    message = PROTOCOL.parse(topic, dumps(GOOD_STATUS | {key: value}))
+    assert isinstance(message, DeviceStatus)
+    assert message.problems == ()
+    for name, good in GOOD_STATUS_FIELDS.items():
+        assert getattr(message, name) == good
 
 
 @pytest.mark.parametrize("topic", STATUS_TOPICS)
@@ -752,13 +744,13 @@ def test_status_value_is_case_insensitive(value: str, *, online: bool) -> None:
 
 
 def test_status_collects_every_bad_field() -> None:
-    payload = dumps({"status": "up", "uptime": "1", "channels": -3, "ip_address": None})
+    payload = dumps({"status": "up", "uptime": "1", "free_memory": -3, "ip_address": None})
     message = PROTOCOL.parse("autocore/d/status", payload)
     assert isinstance(message, DeviceStatus)
     assert message.problems == (
         "status: unknown value 'up'",
         "uptime: number sent as a string",
-        "channels: expected a whole number >= 1",
+        "free_memory: expected a whole number >= 0",
     )
 
 
@@ -851,7 +843,7 @@ def test_empty_telemetry_is_valid() -> None:
 )
 def test_relay_index_must_be_a_canonical_decimal(index: str) -> None:
     with pytest.raises(InvalidMessage) as err:
-        PROTOCOL.parse(f"autocore/ESP32_001/relay/{index}/status", SEED_RELAY)
+        PROTOCOL.parse(f"autocore/ESP32_001/relay/{index}/status", MONITOR_RELAY)
     assert err.value.reason == f"relay index {index!r} is not a number from 0 to 255"
 
 
@@ -859,7 +851,7 @@ def test_relay_numbers_of_thousands_of_digits_are_refused() -> None:
     # Found by the fuzz tier: int() refuses over 4300 digits, which was an internal error.
     digits = "9" * 5000
     with pytest.raises(InvalidMessage, match="relay index '9999999999999999' is not a number"):
-        PROTOCOL.parse(f"autocore/ESP32_001/relay/{digits}/status", SEED_RELAY)
+        PROTOCOL.parse(f"autocore/ESP32_001/relay/{digits}/status", MONITOR_RELAY)
     payload = dumps({"channels": {"1": True, digits: True}})
     message = PROTOCOL.parse(f"autocore/devices/{UUID}/relays/state", payload)
     assert isinstance(message, RelayStates)
@@ -869,12 +861,12 @@ def test_relay_numbers_of_thousands_of_digits_are_refused() -> None:
 
 def test_empty_relay_index_is_refused() -> None:
     with pytest.raises(InvalidMessage, match="relay index '' is not a number"):
-        PROTOCOL.parse("autocore/ESP32_001/relay//status", SEED_RELAY)
+        PROTOCOL.parse("autocore/ESP32_001/relay//status", MONITOR_RELAY)
 
 
 @pytest.mark.parametrize("index", ["0", "1", "9", "10", "99", "200", "255"])
 def test_relay_index_accepts_0_to_255(index: str) -> None:
-    message = PROTOCOL.parse(f"autocore/ESP32_001/relay/{index}/status", SEED_RELAY)
+    message = PROTOCOL.parse(f"autocore/ESP32_001/relay/{index}/status", MONITOR_RELAY)
     assert isinstance(message, RelayState)
     assert message.relay == int(index)
 
@@ -897,15 +889,11 @@ def test_relay_status_without_a_boolean_state_raises(payload: bytes, reason: str
     assert err.value.reason == reason
 
 
-def test_relay_status_bad_trigger_is_named_and_the_state_kept() -> None:
-    payload = b'{"state": false, "triggered_by": 5}'
+@pytest.mark.parametrize("trigger", [5, None, [1], {"by": "x"}, "x" * 5000])
+def test_relay_status_trigger_is_not_read(trigger: object) -> None:
+    payload = dumps({"state": False, "triggered_by": trigger, "relay_index": "x"})
     assert PROTOCOL.parse("autocore/ESP32_001/relay/2/status", payload) == RelayState(
-        device_id=DEVICE,
-        layout=A,
-        relay=2,
-        state=False,
-        trigger=None,
-        problems=("triggered_by: expected a string, got number",),
+        device_id=DEVICE, layout=A, relay=2, state=False, problems=()
     )
 
 
@@ -1038,15 +1026,11 @@ def test_relay_event_bad_event_or_state_raises(changes: dict[str, object], reaso
     assert err.value.reason == reason
 
 
-def test_relay_event_bad_trigger_is_named_and_the_state_kept() -> None:
-    payload = dumps(RELAY_CHANGE | {"trigger": 7, "state": False})
+@pytest.mark.parametrize("trigger", [7, None, [1], {"by": "x"}, "x" * 5000])
+def test_relay_event_trigger_is_not_read(trigger: object) -> None:
+    payload = dumps(RELAY_CHANGE | {"trigger": trigger, "state": False})
     assert PROTOCOL.parse("autocore/telemetry/relays/data", payload) == RelayState(
-        device_id=UUID,
-        layout=B,
-        relay=3,
-        state=False,
-        trigger=None,
-        problems=("trigger: expected a string, got number",),
+        device_id=UUID, layout=B, relay=3, state=False, problems=()
     )
 
 

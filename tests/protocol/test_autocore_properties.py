@@ -34,7 +34,7 @@ A = Layout.MONITOR
 B = Layout.FIRMWARE_V2
 PROTOCOL = AutoCoreProtocol("autocore")
 
-# database=None: no .hypothesis directory is written into the shared checkout.
+# database=None: no .hypothesis directory is written into the checkout.
 FAST = settings(max_examples=200, deadline=None, database=None)
 
 # Unicode categories that are never printable; a space separator other than ' ' neither.
@@ -161,7 +161,10 @@ def check_invariants(message: AutoCoreMessage) -> None:
     if isinstance(message, DeviceStatus):
         assert message.online in (True, False, None)
         assert message.uptime is None or (type(message.uptime) is int and message.uptime >= 0)
-        assert message.channels is None or (type(message.channels) is int and message.channels >= 1)
+        assert message.free_memory is None or (
+            type(message.free_memory) is int and message.free_memory >= 0
+        )
+        assert message.board_id is None or type(message.board_id) is str
         assert message.wifi_signal is None or type(message.wifi_signal) in (int, float)
     elif isinstance(message, Telemetry):
         for value in [*message.values.values(), *message.extra.values()]:
@@ -267,7 +270,7 @@ def test_layout_a_command_round_trip(base: str, device_id: str, relay: int, *, s
         }
     )
     assert protocol.parse(status_topic, answer) == RelayState(
-        device_id=device_id, layout=A, relay=relay, state=state, trigger="mqtt", problems=()
+        device_id=device_id, layout=A, relay=relay, state=state, problems=()
     )
 
 
@@ -305,7 +308,7 @@ def test_layout_b_command_round_trip(base: str, device_id: str, relay: int, *, s
         }
     )
     assert protocol.parse(f"{base}/telemetry/relays/data", event) == RelayState(
-        device_id=device_id, layout=B, relay=relay, state=state, trigger="mqtt", problems=()
+        device_id=device_id, layout=B, relay=relay, state=state, problems=()
     )
 
 

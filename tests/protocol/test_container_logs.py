@@ -1,7 +1,7 @@
 """Tests for protocol/container_logs.py: topics, single logs and batches of container logs.
 
-Topics and payloads follow /work/shared/PROTOCOLS.md section 4 and seed 004 (MqttLogBackend:
-buildTopic, publishSingle, publishBatch). The seed publishes `JSON.stringify(message)` of a
+Topics and payloads follow docs/protocols.md, section "Container logs", and MqttLogBackend
+(buildTopic, publishSingle, publishBatch). The backend publishes `JSON.stringify(message)` of a
 LogMessage, so keys come in the order the object was built, compact, with raw UTF-8.
 """
 
@@ -33,8 +33,8 @@ PROTOCOL = ContainerLogsProtocol(BASE)
 WEB = f"{BASE}/1/web/info"
 INT64_MIN = -(2**63)
 
-# The seed's example: a container log from service 1001 ("web") of app 1.
-SEED_LOG = LogMessage(
+# The documented example: a container log from service 1001 ("web") of app 1.
+EXAMPLE_LOG = LogMessage(
     message="Server started",
     level=Level.INFO,
     timestamp=1700000000000,
@@ -46,8 +46,8 @@ SEED_LOG = LogMessage(
     is_stderr=False,
     is_system=False,
 )
-# Byte for byte what JSON.stringify gives for SEED_LOG built field by field.
-SEED_PAYLOAD = (
+# Byte for byte what JSON.stringify gives for EXAMPLE_LOG built field by field.
+EXAMPLE_PAYLOAD = (
     b'{"message":"Server started","timestamp":1700000000000,"level":"info",'
     b'"source":{"type":"container","name":"web"},"serviceId":1001,"serviceName":"web",'
     b'"containerId":"3f2a9c","isStdErr":false,"isSystem":false}'
@@ -82,7 +82,7 @@ def container(service_name: str | None = "web", service_id: float | None = 1001)
         message="m",
         level=Level.INFO,
         source_type=SourceType.CONTAINER,
-        service_id=service_id,  # type: ignore[arg-type]  # the seed's ids are JS numbers
+        service_id=service_id,  # type: ignore[arg-type]  # the backend's ids are JS numbers
         service_name=service_name,
     )
 
@@ -171,7 +171,7 @@ def test_levels_rank_in_increasing_severity() -> None:
         (-0.0, "unknown"),
     ],
 )
-def test_app_id_for_is_the_seeds_floor(service_id: float | None, app_id: str) -> None:
+def test_app_id_for_is_the_backends_floor(service_id: float | None, app_id: str) -> None:
     assert app_id_for(service_id) == app_id
 
 
@@ -179,7 +179,7 @@ def test_app_id_for_nan_is_unknown_as_in_js() -> None:
     assert app_id_for(math.nan) == "unknown"
 
 
-# --- topic_for: the seed's buildTopic -------------------------------------------------
+# --- topic_for: the backend's buildTopic ----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,8 @@ def test_app_id_for_nan_is_unknown_as_in_js() -> None:
         (container(service_id=1000), f"{BASE}/1/web/info"),
         (container(service_id=-1500), f"{BASE}/-2/web/info"),
         (container(service_id=1500.5), f"{BASE}/1/web/info"),
-        # The seed's README shows 1001/web for serviceId 1; its code gives 0/web.
+        # Its documentation shows 1001/web for serviceId 1; buildTopic gives 0/web (see
+        # docs/protocols.md, section "Container logs").
         (container(service_id=1), f"{BASE}/0/web/info"),
         (container(service_id=None), f"{BASE}/unknown/web/info"),
         (container(service_id=0), f"{BASE}/unknown/web/info"),
@@ -242,7 +243,7 @@ def test_app_id_for_nan_is_unknown_as_in_js() -> None:
         ),
     ],
 )
-def test_topic_for_matches_the_seeds_build_topic(log: LogMessage, topic: str) -> None:
+def test_topic_for_matches_the_backends_build_topic(log: LogMessage, topic: str) -> None:
     assert PROTOCOL.topic_for(log) == topic
 
 
@@ -309,9 +310,9 @@ def test_an_unusable_base_is_refused(base: str) -> None:
 # --- single: publishSingle -------------------------------------------------------------
 
 
-def test_single_is_the_seeds_topic_and_json_stringify() -> None:
-    assert PROTOCOL.single(SEED_LOG) == OutgoingMessage(
-        f"{BASE}/1/web/info", SEED_PAYLOAD, qos=1, retain=False
+def test_single_is_the_backends_topic_and_json_stringify() -> None:
+    assert PROTOCOL.single(EXAMPLE_LOG) == OutgoingMessage(
+        f"{BASE}/1/web/info", EXAMPLE_PAYLOAD, qos=1, retain=False
     )
 
 
@@ -364,7 +365,7 @@ def test_single_payloads(log: LogMessage, payload: bytes) -> None:
     assert PROTOCOL.single(log).payload == payload
 
 
-def test_single_key_order_is_the_seeds_even_when_built_out_of_order() -> None:
+def test_single_key_order_is_the_backends_even_when_built_out_of_order() -> None:
     log = LogMessage(
         is_system=True,
         is_stderr=True,
@@ -398,10 +399,10 @@ def test_single_key_order_is_the_seeds_even_when_built_out_of_order() -> None:
 
 @pytest.mark.parametrize(("qos", "retain"), [(0, False), (1, True), (2, False), (2, True)])
 def test_single_qos_and_retain_as_asked(qos: int, retain: bool) -> None:
-    message = PROTOCOL.single(SEED_LOG, qos, retain)
+    message = PROTOCOL.single(EXAMPLE_LOG, qos, retain)
     assert (message.topic, message.payload, message.qos, message.retain) == (
         f"{BASE}/1/web/info",
-        SEED_PAYLOAD,
+        EXAMPLE_PAYLOAD,
         qos,
         retain,
     )
@@ -409,7 +410,7 @@ def test_single_qos_and_retain_as_asked(qos: int, retain: bool) -> None:
 
 def test_single_levels_are_lower_case_names() -> None:
     for level in Level:
-        message = PROTOCOL.single(dataclasses.replace(SEED_LOG, level=level))
+        message = PROTOCOL.single(dataclasses.replace(EXAMPLE_LOG, level=level))
         assert message.topic == f"{BASE}/1/web/{level.value}"
         assert f'"level":"{level.value}"'.encode() in message.payload
 
@@ -417,15 +418,22 @@ def test_single_levels_are_lower_case_names() -> None:
 # --- batch: publishBatch ---------------------------------------------------------------
 
 
+def one_batch(topic: str, logs: list[LogMessage], qos: int = 1) -> OutgoingMessage:
+    """Build the logs' batches and return the only one, which must hold every log."""
+    [(message, count)] = PROTOCOL.batches(topic, logs, qos)
+    assert count == len(logs)
+    return message
+
+
 def test_batch_is_topic_slash_batch_with_count_and_logs() -> None:
-    second = dataclasses.replace(SEED_LOG, message="GET /", timestamp=1700000000001)
-    message = PROTOCOL.batch(WEB, [SEED_LOG, second])
+    second = dataclasses.replace(EXAMPLE_LOG, message="GET /", timestamp=1700000000001)
+    message = one_batch(WEB, [EXAMPLE_LOG, second])
     assert message == OutgoingMessage(
         f"{WEB}/batch",
         b'{"count":2,"logs":['
-        + SEED_PAYLOAD
+        + EXAMPLE_PAYLOAD
         + b","
-        + SEED_PAYLOAD.replace(b"Server started", b"GET /").replace(
+        + EXAMPLE_PAYLOAD.replace(b"Server started", b"GET /").replace(
             b"1700000000000", b"1700000000001"
         )
         + b"]}",
@@ -437,7 +445,7 @@ def test_batch_is_topic_slash_batch_with_count_and_logs() -> None:
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
 def test_batches_are_never_retained(qos: int) -> None:
-    message = PROTOCOL.batch(f"{BASE}/system/error", [MINIMAL_LOG], qos)
+    message = one_batch(f"{BASE}/system/error", [MINIMAL_LOG], qos)
     assert message == OutgoingMessage(
         f"{BASE}/system/error/batch",
         b'{"count":1,"logs":[{"message":"m","level":"info","source":{"type":"other"}}]}',
@@ -446,15 +454,13 @@ def test_batches_are_never_retained(qos: int) -> None:
     )
 
 
-def test_an_empty_batch() -> None:
-    assert PROTOCOL.batch(WEB, []) == OutgoingMessage(
-        f"{WEB}/batch", b'{"count":0,"logs":[]}', 1, False
-    )
+def test_no_logs_build_no_batch() -> None:
+    assert PROTOCOL.batches(WEB, []) == []
 
 
 def test_batch_keeps_the_order_of_the_logs() -> None:
     logs = [dataclasses.replace(MINIMAL_LOG, message=str(index)) for index in range(50)]
-    body = orjson.loads(PROTOCOL.batch(WEB, logs).payload)
+    body = orjson.loads(one_batch(WEB, logs).payload)
     assert body["count"] == 50
     assert [log["message"] for log in body["logs"]] == [str(index) for index in range(50)]
 
@@ -468,30 +474,30 @@ def test_subscriptions_cover_the_whole_base() -> None:
 
 
 @pytest.mark.parametrize(
-    ("levels", "source", "app_id", "service_name", "level"),
+    ("levels", "source", "app_id", "service_name"),
     [
-        ("1/web/info", "1:web", "1", "web", Level.INFO),
-        ("0/web/debug", "0:web", "0", "web", Level.DEBUG),
-        ("-2/web/error", "-2:web", "-2", "web", Level.ERROR),
-        ("unknown/web/warn", "unknown:web", "unknown", "web", Level.WARN),
-        ("007/redis/info", "007:redis", "007", "redis", Level.INFO),
-        ("18446744073709552/web/info", "18446744073709552:web", "18446744073709552", "web", "info"),
-        ("1/batch/info", "1:batch", "1", "batch", Level.INFO),
-        ("1/system/info", "1:system", "1", "system", Level.INFO),
-        ("1/info/info", "1:info", "1", "info", Level.INFO),
-        ("1/Web Server/info", "1:Web Server", "1", "Web Server", Level.INFO),
-        (f"1/{'x' * 128}/info", f"1:{'x' * 128}", "1", "x" * 128, Level.INFO),
-        ("1/web/warning", "1:web", "1", "web", Level.WARN),
-        ("1/web/fatal", "1:web", "1", "web", Level.ERROR),
-        ("1/web/WARNING", "1:web", "1", "web", Level.WARN),
-        ("1/web/Fatal", "1:web", "1", "web", Level.ERROR),
-        ("1/web/INFO", "1:web", "1", "web", Level.INFO),
-        ("system/info", "system", None, None, Level.INFO),
-        ("system/error", "system", None, None, Level.ERROR),
-        ("manager/warn", "manager", None, None, Level.WARN),
-        ("manager/warning", "manager", None, None, Level.WARN),
-        ("other/debug", "other", None, None, Level.DEBUG),
-        ("other/FATAL", "other", None, None, Level.ERROR),
+        ("1/web/info", "1:web", "1", "web"),
+        ("0/web/debug", "0:web", "0", "web"),
+        ("-2/web/error", "-2:web", "-2", "web"),
+        ("unknown/web/warn", "unknown:web", "unknown", "web"),
+        ("007/redis/info", "007:redis", "007", "redis"),
+        ("18446744073709552/web/info", "18446744073709552:web", "18446744073709552", "web"),
+        ("1/batch/info", "1:batch", "1", "batch"),
+        ("1/system/info", "1:system", "1", "system"),
+        ("1/info/info", "1:info", "1", "info"),
+        ("1/Web Server/info", "1:Web Server", "1", "Web Server"),
+        (f"1/{'x' * 128}/info", f"1:{'x' * 128}", "1", "x" * 128),
+        ("1/web/warning", "1:web", "1", "web"),
+        ("1/web/fatal", "1:web", "1", "web"),
+        ("1/web/WARNING", "1:web", "1", "web"),
+        ("1/web/Fatal", "1:web", "1", "web"),
+        ("1/web/INFO", "1:web", "1", "web"),
+        ("system/info", "system", None, None),
+        ("system/error", "system", None, None),
+        ("manager/warn", "manager", None, None),
+        ("manager/warning", "manager", None, None),
+        ("other/debug", "other", None, None),
+        ("other/FATAL", "other", None, None),
     ],
 )
 @pytest.mark.parametrize("batch", [False, True])
@@ -500,7 +506,6 @@ def test_topics_are_read_from_the_right(
     source: str,
     app_id: str | None,
     service_name: str | None,
-    level: Level,
     batch: bool,
 ) -> None:
     topic = f"{BASE}/{levels}/batch" if batch else f"{BASE}/{levels}"
@@ -509,8 +514,6 @@ def test_topics_are_read_from_the_right(
         source=source,
         app_id=app_id,
         service_name=service_name,
-        topic_level=level,
-        batch=batch,
         logs=(MINIMAL_LOG,),
         problems=(),
     )
@@ -592,15 +595,13 @@ def test_the_topic_is_checked_before_the_payload() -> None:
 # --- parse: single logs ---------------------------------------------------------------
 
 
-def test_the_seeds_log_is_read_back() -> None:
-    stream = PROTOCOL.parse(f"{BASE}/1/web/info", SEED_PAYLOAD)
+def test_the_backends_log_is_read_back() -> None:
+    stream = PROTOCOL.parse(f"{BASE}/1/web/info", EXAMPLE_PAYLOAD)
     assert stream == LogStream(
         source="1:web",
         app_id="1",
         service_name="web",
-        topic_level=Level.INFO,
-        batch=False,
-        logs=(SEED_LOG,),
+        logs=(EXAMPLE_LOG,),
     )
 
 
@@ -611,7 +612,7 @@ def test_a_pretty_printed_log_in_another_key_order_is_read() -> None:
       "source": {"name": "web", "type": "container"},
       "level": "info", "timestamp": 1700000000000, "message": "Server started"
     }"""
-    assert PROTOCOL.parse(WEB, payload).logs == (SEED_LOG,)
+    assert PROTOCOL.parse(WEB, payload).logs == (EXAMPLE_LOG,)
 
 
 @pytest.mark.parametrize(
@@ -635,9 +636,8 @@ def test_payload_levels_and_aliases(name: str, level: Level) -> None:
     assert stream.problems == ()
 
 
-def test_the_payload_level_is_kept_apart_from_the_topic_level() -> None:
+def test_the_payload_level_counts_not_the_topic_level() -> None:
     stream = PROTOCOL.parse(f"{BASE}/system/info", log_payload(level="error"))
-    assert stream.topic_level is Level.INFO
     assert stream.logs[0].level is Level.ERROR
     assert stream.problems == ()
 
@@ -856,16 +856,14 @@ def test_a_payload_of_exactly_64_kib_is_read() -> None:
 # --- parse: batches -------------------------------------------------------------------
 
 
-def test_the_seeds_batch_is_read_back() -> None:
-    second = dataclasses.replace(SEED_LOG, message="GET /", is_stderr=True)
-    outgoing = PROTOCOL.batch(WEB, [SEED_LOG, second])
+def test_the_backends_batch_is_read_back() -> None:
+    second = dataclasses.replace(EXAMPLE_LOG, message="GET /", is_stderr=True)
+    outgoing = one_batch(WEB, [EXAMPLE_LOG, second])
     assert PROTOCOL.parse(outgoing.topic, outgoing.payload) == LogStream(
         source="1:web",
         app_id="1",
         service_name="web",
-        topic_level=Level.INFO,
-        batch=True,
-        logs=(SEED_LOG, second),
+        logs=(EXAMPLE_LOG, second),
     )
 
 
@@ -898,7 +896,7 @@ def test_bad_entries_are_problems_and_good_ones_are_kept_in_order() -> None:
         "logs[4].isStdErr: expected a boolean, got string",
         "logs[5].message and level are required",
     )
-    assert (stream.source, stream.batch, stream.topic_level) == ("system", True, Level.INFO)
+    assert (stream.source, stream.app_id, stream.service_name) == ("system", None, None)
 
 
 def test_a_batch_of_only_bad_entries_has_no_logs() -> None:
@@ -960,5 +958,4 @@ def test_logs_that_are_not_a_list_are_refused(payload: bytes) -> None:
 def test_batch_entries_keep_their_own_levels() -> None:
     payload = dumps({"count": 2, "logs": [MINIMAL_LOG_BODY, {"message": "e", "level": "error"}]})
     stream = PROTOCOL.parse(f"{BASE}/1/web/debug/batch", payload)
-    assert stream.topic_level is Level.DEBUG
     assert [log.level for log in stream.logs] == [Level.INFO, Level.ERROR]

@@ -1,6 +1,6 @@
-"""Property tests for container logs: the seed's buildTopic and JSON.stringify, round trips.
+"""Property tests for container logs: MqttLogBackend's buildTopic and JSON.stringify, round trips.
 
-The reference functions below transliterate seed 004's JavaScript (MqttLogBackend) to Python,
+The reference functions below transliterate MqttLogBackend's JavaScript to Python,
 number semantics included: serviceId is a double, `Math.floor` keeps it a double and
 `toString` prints it the way JavaScript does.
 """
@@ -33,10 +33,10 @@ BASE = "container-manager/logs"
 PROTOCOL = ContainerLogsProtocol(BASE)
 MAX_SAFE_INTEGER = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
-# database=None: no .hypothesis directory is written into the shared checkout.
+# database=None: no .hypothesis directory is written into the checkout.
 FAST = settings(max_examples=200, deadline=None, database=None)
 
-# --- the seed's JavaScript, in Python ---------------------------------------------------
+# --- the backend's JavaScript, in Python ----------------------------------------------
 
 
 def js_truthy(value: object) -> bool:
@@ -81,7 +81,7 @@ def js_app_id(service_id: float | None) -> str:
 
 
 def js_build_topic(base: str, log: LogMessage) -> str:
-    """MqttLogBackend.buildTopic from seed 004, line for line:
+    """MqttLogBackend.buildTopic, line for line:
 
     private buildTopic(message: LogMessage): string {
         const parts = [this.options.baseTopic];
@@ -114,7 +114,7 @@ def js_build_topic(base: str, log: LogMessage) -> str:
 
 
 def js_log_object(log: LogMessage) -> dict[str, object]:
-    """The LogMessage object the seed stringifies, built field by field.
+    """The LogMessage object the backend stringifies, built field by field.
 
     `undefined` fields (None here) are left out by JSON.stringify.
     """
@@ -159,7 +159,7 @@ source_types = st.one_of(
     st.sampled_from(["container", "system", "manager", "other", "Container", "docker", ""]),
     st.text(max_size=10),
 )
-# serviceIds as JavaScript numbers: safe integers, the seed's examples, zeros and fractions.
+# serviceIds as JavaScript numbers: safe integers, documented examples, zeros and fractions.
 js_service_ids = st.one_of(
     st.none(),
     st.sampled_from([0, 0.0, -0.0, 1, 999, 1000, 1001, 1999, 2500, -1, -1000, -1001, -1500]),
@@ -176,7 +176,7 @@ optional_booleans = st.one_of(st.none(), st.booleans())
 
 @st.composite
 def js_logs(draw: st.DrawFn) -> LogMessage:
-    """LogMessages as the seed may hold them, unsafe service names and fractional ids too."""
+    """LogMessages as the backend may hold them, unsafe service names and fractional ids too."""
     return LogMessage(
         message=draw(texts),
         level=draw(st.sampled_from(Level)),
@@ -254,11 +254,11 @@ def test_reference_truthiness_is_javascripts() -> None:
 @FAST
 @given(log=js_logs(), base=st.sampled_from([BASE, "logs", "a/b/c"]))
 @example(log=LogMessage(message="m", level=Level.INFO, source_type="container"), base=BASE)
-def test_topic_for_is_the_seeds_build_topic(log: LogMessage, base: str) -> None:
+def test_topic_for_is_the_backends_build_topic(log: LogMessage, base: str) -> None:
     protocol = PROTOCOL if base == BASE else ContainerLogsProtocol(base)
     expected = js_build_topic(base, log)
     if log.source_type == "container" and log.service_name and not is_safe_id(log.service_name):
-        # Where the seed would publish a name with / + # or NUL in it, nothing is published.
+        # Where the backend would publish a name with / + # or NUL in it, nothing is published.
         with pytest.raises(UnsafeIdError):
             protocol.topic_for(log)
         with pytest.raises(UnsafeIdError):
@@ -274,7 +274,7 @@ def test_topic_for_is_the_seeds_build_topic(log: LogMessage, base: str) -> None:
 @example(service_id=-0.0)
 @example(service_id=5e-324)
 @example(service_id=-5e-324)
-def test_app_id_for_is_the_seeds_app_id(service_id: float | None) -> None:
+def test_app_id_for_is_the_backends_app_id(service_id: float | None) -> None:
     assert app_id_for(service_id) == js_app_id(service_id)
 
 
@@ -301,12 +301,13 @@ def test_single_payload_is_json_stringify(log: LogMessage) -> None:
 
 @FAST
 @given(
-    logs=st.lists(valid_logs(), max_size=6),
+    logs=st.lists(valid_logs(), min_size=1, max_size=6),
     qos=st.sampled_from([0, 1, 2]),
     topic=st.sampled_from([f"{BASE}/1/web/info", f"{BASE}/system/error", f"{BASE}/other/debug"]),
 )
 def test_batch_payload_is_json_stringify(logs: list[LogMessage], qos: int, topic: str) -> None:
-    message = PROTOCOL.batch(topic, logs, qos)
+    [(message, count)] = PROTOCOL.batches(topic, logs, qos)
+    assert count == len(logs)
     body = {"count": len(logs), "logs": [js_log_object(log) for log in logs]}
     assert message.payload == json_stringify(body)
     assert (message.topic, message.qos, message.retain) == (f"{topic}/batch", qos, False)
@@ -324,8 +325,6 @@ def test_single_round_trip(log: LogMessage) -> None:
         source=source,
         app_id=app_id,
         service_name=service_name,
-        topic_level=log.level,
-        batch=False,
         logs=(log,),
         problems=(),
     )
@@ -335,14 +334,12 @@ def test_single_round_trip(log: LogMessage) -> None:
 @given(first=valid_logs(), rest=st.lists(valid_logs(), max_size=6))
 def test_batch_round_trip(first: LogMessage, rest: list[LogMessage]) -> None:
     logs = [first, *rest]
-    message = PROTOCOL.batch(PROTOCOL.topic_for(first), logs)
+    [(message, _)] = PROTOCOL.batches(PROTOCOL.topic_for(first), logs)
     source, app_id, service_name = expected_source(first)
     assert PROTOCOL.parse(message.topic, message.payload) == LogStream(
         source=source,
         app_id=app_id,
         service_name=service_name,
-        topic_level=first.level,
-        batch=True,
         logs=tuple(logs),
         problems=(),
     )
@@ -350,9 +347,9 @@ def test_batch_round_trip(first: LogMessage, rest: list[LogMessage]) -> None:
 
 @FAST
 @given(log=valid_logs(), size=st.integers(min_value=1, max_value=50))
-def test_seed_sized_batches_of_one_topic_round_trip(log: LogMessage, size: int) -> None:
+def test_backend_sized_batches_of_one_topic_round_trip(log: LogMessage, size: int) -> None:
     logs = [log] * size
-    message = PROTOCOL.batch(PROTOCOL.topic_for(log), logs)
+    [(message, _)] = PROTOCOL.batches(PROTOCOL.topic_for(log), logs)
     stream = PROTOCOL.parse(message.topic, message.payload)
     assert (stream.logs, stream.problems) == (tuple(logs), ())
 
@@ -484,8 +481,8 @@ def test_parse_returns_a_stream_or_raises_invalid_message(topic: str, payload: b
         assert reason
         return
     assert topic.startswith(f"{BASE}/")
-    assert isinstance(stream.topic_level, Level)
-    assert stream.batch == topic.endswith("/batch")
+    batch = topic.endswith("/batch")
+    assert read_level(topic.split("/")[-2 if batch else -1]) is not None
     assert all(isinstance(log.level, Level) for log in stream.logs)
     assert all(isinstance(log.message, str) for log in stream.logs)
     assert all(isinstance(problem, str) and problem for problem in stream.problems)
@@ -495,18 +492,18 @@ def test_parse_returns_a_stream_or_raises_invalid_message(topic: str, payload: b
     else:
         assert is_safe_id(stream.service_name)
         assert stream.source == f"{stream.app_id}:{stream.service_name}"
-    if not stream.batch:
+    if not batch:
         assert len(stream.logs) == 1
 
 
 @FAST
 @given(log=js_logs().filter(lambda log: not log.service_name or is_safe_id(log.service_name)))
-def test_every_topic_the_seed_publishes_for_js_safe_ids_is_read(log: LogMessage) -> None:
+def test_every_topic_the_backend_publishes_for_js_safe_ids_is_read(log: LogMessage) -> None:
     topic = js_build_topic(BASE, log)
     for suffix in ("", "/batch"):
         payload = b'{"count":0,"logs":[]}' if suffix else b'{"message":"m","level":"info"}'
         stream = PROTOCOL.parse(topic + suffix, payload)
-        assert stream.topic_level is log.level
+        assert read_level(topic.rsplit("/", 1)[1]) is log.level
         if log.source_type == "container" and log.service_name:
             app_id = js_app_id(log.service_id)
             expected = (f"{app_id}:{log.service_name}", app_id, log.service_name)
@@ -517,11 +514,11 @@ def test_every_topic_the_seed_publishes_for_js_safe_ids_is_read(log: LogMessage)
         assert (stream.source, stream.app_id, stream.service_name) == expected
 
 
-# --- the seed's own JavaScript, where node is installed -------------------------------
+# --- the backend's own JavaScript, where node is installed ----------------------------
 
 NODE = shutil.which("node")
-# buildTopic and the payload of publishSingle from seed 004, types removed.
-SEED_JS = r"""
+# buildTopic and the payload of MqttLogBackend's publishSingle, types removed.
+BACKEND_JS = r"""
 function buildTopic(baseTopic, message) {
     const parts = [baseTopic];
     if (message.source.type === 'container' && message.serviceName) {
@@ -545,12 +542,16 @@ NODE_RUNS = settings(max_examples=10, deadline=None, database=None)
 js_safe_ints = st.integers(min_value=-MAX_SAFE_INTEGER, max_value=MAX_SAFE_INTEGER)
 
 
-def run_seed(logs: list[LogMessage]) -> list[tuple[str, bytes]]:
-    """Each log's topic and payload as the seed's JavaScript makes them."""
+def run_backend(logs: list[LogMessage]) -> list[tuple[str, bytes]]:
+    """Each log's topic and payload as the backend's JavaScript makes them."""
     assert NODE is not None
     request = json.dumps({"base": BASE, "logs": [js_log_object(log) for log in logs]})
     result = subprocess.run(  # noqa: S603 - a fixed script on our own input
-        [NODE, "-e", SEED_JS], input=request.encode(), capture_output=True, check=True, timeout=60
+        [NODE, "-e", BACKEND_JS],
+        input=request.encode(),
+        capture_output=True,
+        check=True,
+        timeout=60,
     )
     return [(topic, payload.encode()) for topic, payload in json.loads(result.stdout)]
 
@@ -558,8 +559,8 @@ def run_seed(logs: list[LogMessage]) -> list[tuple[str, bytes]]:
 @pytest.mark.skipif(NODE is None, reason="node is not installed")
 @NODE_RUNS
 @given(logs=st.lists(js_logs(), min_size=1, max_size=40))
-def test_topic_for_is_what_node_runs_the_seed_to(logs: list[LogMessage]) -> None:
-    for log, (topic, _) in zip(logs, run_seed(logs), strict=True):
+def test_topic_for_is_what_node_runs_the_backend_to(logs: list[LogMessage]) -> None:
+    for log, (topic, _) in zip(logs, run_backend(logs), strict=True):
         assert js_build_topic(BASE, log) == topic
         if log.source_type == "container" and log.service_name and not is_safe_id(log.service_name):
             continue
@@ -575,7 +576,7 @@ def test_topic_for_is_what_node_runs_the_seed_to(logs: list[LogMessage]) -> None
         max_size=40,
     )
 )
-def test_single_is_what_node_runs_the_seed_to(logs: list[LogMessage]) -> None:
-    for log, seed in zip(logs, run_seed(logs), strict=True):
+def test_single_is_what_node_runs_the_backend_to(logs: list[LogMessage]) -> None:
+    for log, expected in zip(logs, run_backend(logs), strict=True):
         message = PROTOCOL.single(log)
-        assert (message.topic, message.payload) == seed
+        assert (message.topic, message.payload) == expected

@@ -38,7 +38,7 @@ from custom_components.mqtt_fleet.protocol.topics import UnsafeIdError, is_safe_
 JANUS = JanusProtocol("janus")
 SPOTFI = SpotFiProtocol("spotfi/router")
 
-# database=None: no .hypothesis directory is written into the shared checkout.
+# database=None: no .hypothesis directory is written into the checkout.
 FAST = settings(max_examples=150, deadline=None, database=None)
 HEX_24 = re.compile(r"[0-9a-f]{24}")
 SAFE_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -665,21 +665,21 @@ def test_janus_admin_request_keeps_a_given_transaction(transaction: str, secret:
 @given(server=st.text(max_size=12))
 def test_builders_accept_exactly_the_safe_ids(server: str) -> None:
     if is_safe_id(server):
-        outgoing, _ = JANUS.admin_request(server, AdminRequest.PING, None, "t")
+        outgoing, _ = JANUS.admin_request(server, AdminRequest.INFO, None, "t")
         assert outgoing.topic == f"janus/{server}/to-janus-admin"
         assert SPOTFI.tunnel_stop(server, "s").topic == f"spotfi/router/{server}/x/in"
     else:
         with pytest.raises(UnsafeIdError):
-            JANUS.admin_request(server, AdminRequest.PING, None, "t")
+            JANUS.admin_request(server, AdminRequest.INFO, None, "t")
         with pytest.raises(UnsafeIdError):
             SPOTFI.rpc_request(server, "system", "board", {})
 
 
 def test_janus_transactions_are_unique_across_many_calls() -> None:
     transactions = [
-        JANUS.admin_request("gxy1", kind, "s")[1] for _ in range(700) for kind in AdminRequest
+        JANUS.admin_request("gxy1", kind, "s")[1] for _ in range(1050) for kind in AdminRequest
     ]
-    assert len(set(transactions)) == len(transactions) == 2100
+    assert len(set(transactions)) == len(transactions) == 1050 * len(AdminRequest)
     assert all(HEX_24.fullmatch(transaction) for transaction in transactions)
 
 

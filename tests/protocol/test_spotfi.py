@@ -1,7 +1,7 @@
 """Tests for protocol/spotfi.py: status, metrics, ubus RPC, the x-tunnel and the allow-list.
 
-Payloads follow /work/shared/PROTOCOLS.md section 3 (seed 003, rufaromugabe/spotfi
-spotfi-bridge-go) and its section 6 quirks: the bridge marshals with Go's encoding/json (keys
+Payloads follow docs/protocols.md, section "SpotFi" (spotfi-bridge-go), quirks
+included: the bridge marshals with Go's encoding/json (keys
 sorted, `<` `>` `&` escaped as \\u003c..., whole floats without a decimal point) and formats
 uptime with `fmt.Sprintf("%.0f", ...)`, which yields "%!f(<nil>)" when ubus failed.
 """
@@ -63,7 +63,7 @@ def reason_of(topic: str, payload: bytes, protocol: SpotFiProtocol = PROTOCOL) -
 
 
 def metrics_payload(**fields: object) -> bytes:
-    """A Go-marshalled heartbeat with the seed's values, some replaced."""
+    """A Go-marshalled heartbeat with the documented example's values, some replaced."""
     metrics: dict[str, object] = {
         "uptime": "86400",
         "cpuLoad": 12.5,
@@ -75,12 +75,12 @@ def metrics_payload(**fields: object) -> bytes:
     return go_marshal({"type": "metrics", "metrics": metrics})
 
 
-# Byte for byte what spotfi-bridge-go publishes for the seed's example heartbeat.
-SEED_METRICS = (
+# Byte for byte what spotfi-bridge-go publishes for the documented example heartbeat.
+EXAMPLE_METRICS = (
     b'{"metrics":{"activeUsers":7,"cpuLoad":12.5,"freeMemory":104857600,'
     b'"totalMemory":262144000,"uptime":"86400"},"type":"metrics"}'
 )
-SEED_METRICS_MESSAGE = Metrics(
+EXAMPLE_METRICS_MESSAGE = Metrics(
     router=ROUTER,
     uptime=86400,
     cpu_load=12.5,
@@ -177,12 +177,12 @@ def test_oversized_status_payload_raises() -> None:
 # --- 2. metrics -----------------------------------------------------------------------
 
 
-def test_seed_metrics_in_exact_go_form_are_read() -> None:
-    assert metrics_payload() == SEED_METRICS
-    assert PROTOCOL.parse(METRICS, SEED_METRICS) == SEED_METRICS_MESSAGE
+def test_example_metrics_in_exact_go_form_are_read() -> None:
+    assert metrics_payload() == EXAMPLE_METRICS
+    assert PROTOCOL.parse(METRICS, EXAMPLE_METRICS) == EXAMPLE_METRICS_MESSAGE
 
 
-def test_seed_metrics_pretty_printed_in_seed_key_order_are_read() -> None:
+def test_example_metrics_pretty_printed_in_documented_key_order_are_read() -> None:
     payload = b"""{
       "type": "metrics",
       "metrics": {
@@ -193,11 +193,11 @@ def test_seed_metrics_pretty_printed_in_seed_key_order_are_read() -> None:
         "activeUsers": 7
       }
     }"""
-    assert PROTOCOL.parse(METRICS, payload) == SEED_METRICS_MESSAGE
+    assert PROTOCOL.parse(METRICS, payload) == EXAMPLE_METRICS_MESSAGE
 
 
 def test_memory_used_is_a_percentage() -> None:
-    message = PROTOCOL.parse(METRICS, SEED_METRICS)
+    message = PROTOCOL.parse(METRICS, EXAMPLE_METRICS)
     assert isinstance(message, Metrics)
     assert message.memory_used == 60.0
 
@@ -230,7 +230,7 @@ def test_memory_used_rounds_and_is_none_without_a_total(
 def test_free_memory_above_the_total_is_a_problem(total: int, free: int) -> None:
     message = PROTOCOL.parse(METRICS, metrics_payload(totalMemory=total, freeMemory=free))
     assert message == dataclasses.replace(
-        SEED_METRICS_MESSAGE,
+        EXAMPLE_METRICS_MESSAGE,
         total_memory=total,
         free_memory=None,
         problems=("metrics.freeMemory: more than totalMemory",),
@@ -280,7 +280,9 @@ def test_uptime_as_a_string_of_seconds_or_a_number(
     uptime: object, expected: int | None, problems: tuple[str, ...]
 ) -> None:
     message = PROTOCOL.parse(METRICS, metrics_payload(uptime=uptime))
-    assert message == dataclasses.replace(SEED_METRICS_MESSAGE, uptime=expected, problems=problems)
+    assert message == dataclasses.replace(
+        EXAMPLE_METRICS_MESSAGE, uptime=expected, problems=problems
+    )
 
 
 def test_uptime_garbage_reason_is_truncated_to_32_characters() -> None:
@@ -306,7 +308,7 @@ def test_ubus_garbage_invalidates_only_that_field(key: str, attribute: str) -> N
         else f"metrics.{key}: expected a number, got string"
     )
     assert message == dataclasses.replace(
-        SEED_METRICS_MESSAGE, **{attribute: None}, problems=(expected_problem,)
+        EXAMPLE_METRICS_MESSAGE, **{attribute: None}, problems=(expected_problem,)
     )
 
 
@@ -365,7 +367,7 @@ def test_what_the_bridge_sends_when_ubus_failed_entirely() -> None:
 def test_failed_system_info_drops_cpu_and_memory_whatever_their_values() -> None:
     payload = metrics_payload(uptime=GARBAGE, totalMemory=0.0, cpuLoad=-1, freeMemory=5)
     assert PROTOCOL.parse(METRICS, payload) == dataclasses.replace(
-        SEED_METRICS_MESSAGE,
+        EXAMPLE_METRICS_MESSAGE,
         uptime=None,
         cpu_load=None,
         total_memory=None,
@@ -408,7 +410,7 @@ def test_system_info_failure_needs_a_garbage_uptime_and_a_zero_total(
     fields: dict[str, object], expected: dict[str, object], problems: tuple[str, ...]
 ) -> None:
     message = PROTOCOL.parse(METRICS, metrics_payload(**fields))
-    assert message == dataclasses.replace(SEED_METRICS_MESSAGE, **expected, problems=problems)
+    assert message == dataclasses.replace(EXAMPLE_METRICS_MESSAGE, **expected, problems=problems)
 
 
 def test_zero_total_without_an_uptime_is_read_as_sent() -> None:
@@ -477,7 +479,7 @@ def test_numeric_fields_are_checked_one_by_one(
     fields: dict[str, object], expected: dict[str, object], problems: tuple[str, ...]
 ) -> None:
     message = PROTOCOL.parse(METRICS, metrics_payload(**fields))
-    assert message == dataclasses.replace(SEED_METRICS_MESSAGE, **expected, problems=problems)
+    assert message == dataclasses.replace(EXAMPLE_METRICS_MESSAGE, **expected, problems=problems)
 
 
 def test_metrics_without_type_are_accepted() -> None:
@@ -485,7 +487,7 @@ def test_metrics_without_type_are_accepted() -> None:
         b'{"metrics":{"activeUsers":7,"cpuLoad":12.5,"freeMemory":104857600,'
         b'"totalMemory":262144000,"uptime":"86400"}}'
     )
-    assert PROTOCOL.parse(METRICS, payload) == SEED_METRICS_MESSAGE
+    assert PROTOCOL.parse(METRICS, payload) == EXAMPLE_METRICS_MESSAGE
 
 
 def test_metrics_with_extra_fields_are_accepted() -> None:
@@ -960,7 +962,7 @@ def test_unusable_base_topics_are_refused(base: str, problem: str) -> None:
 
 
 def test_parsed_messages_are_frozen() -> None:
-    message = PROTOCOL.parse(METRICS, SEED_METRICS)
+    message = PROTOCOL.parse(METRICS, EXAMPLE_METRICS)
     with pytest.raises(dataclasses.FrozenInstanceError):
         message.router = "other"  # type: ignore[misc]
 

@@ -24,17 +24,16 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     MockConfigEntry,
 )
 
-from custom_components.mqtt_fleet.config_flow import default_options
+from custom_components.mqtt_fleet.config_flow import MqttFleetConfigFlow
 from custom_components.mqtt_fleet.const import (
     CONF_ADMIN_SECRET,
     CONF_BASE_TOPIC,
     CONF_FAMILY,
     CONF_OFFLINE_TIMEOUT,
-    CONF_POLL_INTERVAL,
     DOMAIN,
-    MAX_POLL_INTERVAL,
-    Family,
 )
+from custom_components.mqtt_fleet.families import FAMILIES
+from custom_components.mqtt_fleet.families.janus.hub import CONF_POLL_INTERVAL, MAX_POLL_INTERVAL
 
 from .harness import BenchError, publish, setup_mqtt, subscriptions_live
 from .workload import (
@@ -67,14 +66,14 @@ FILTERS: Final = (
 JANUS_SECRET: Final = "bench"  # noqa: S105 - nobody answers the admin API in the benchmark
 MAX_SETUP_SECONDS: Final = 600.0
 ENTRY_IDS: Final = {
-    Family.AUTOCORE: "bench_autocore",
-    Family.SPOTFI: "bench_spotfi",
-    Family.JANUS: "bench_janus",
+    "autocore": "bench_autocore",
+    "spotfi": "bench_spotfi",
+    "janus": "bench_janus",
 }
 BASES: Final = {
-    Family.AUTOCORE: AUTOCORE_BASE,
-    Family.SPOTFI: SPOTFI_BASE,
-    Family.JANUS: JANUS_BASE,
+    "autocore": AUTOCORE_BASE,
+    "spotfi": SPOTFI_BASE,
+    "janus": JANUS_BASE,
 }
 
 
@@ -138,21 +137,23 @@ class Fleet(Contender):
         entries = []
         for family, entry_id in ENTRY_IDS.items():
             base = BASES[family]
-            options = default_options(family) | {CONF_OFFLINE_TIMEOUT: OFFLINE_TIMEOUT}
-            data: dict[str, Any] = {CONF_FAMILY: family.value, CONF_BASE_TOPIC: base}
-            if family is Family.JANUS:
+            options = dict(FAMILIES[family].default_options) | {
+                CONF_OFFLINE_TIMEOUT: OFFLINE_TIMEOUT
+            }
+            data: dict[str, Any] = {CONF_FAMILY: family, CONF_BASE_TOPIC: base}
+            if family == "janus":
                 data[CONF_ADMIN_SECRET] = JANUS_SECRET
                 options[CONF_POLL_INTERVAL] = MAX_POLL_INTERVAL  # no admin traffic
             entries.append(
                 MockConfigEntry(
                     domain=DOMAIN,
-                    title=f"{family.value} ({base})",
+                    title=f"{family} ({base})",
                     data=data,
                     options=options,
-                    unique_id=f"{family.value}:{base}",
+                    unique_id=f"{family}:{base}",
                     entry_id=entry_id,
-                    version=1,
-                    minor_version=1,
+                    version=MqttFleetConfigFlow.VERSION,
+                    minor_version=MqttFleetConfigFlow.MINOR_VERSION,
                 )
             )
         return entries
@@ -171,7 +172,7 @@ class Fleet(Contender):
 
     def entity_id(self, device: Device, key: str) -> str | None:
         """Look the entity up by its unique id."""
-        unique_id = f"{device.family}:{BASES[Family(device.family)]}/{device.device_id}/{key}"
+        unique_id = f"{ENTRY_IDS[device.family]}/{device.device_id}/{key}"
         return er.async_get(self.hass).async_get_entity_id(platform_of(key), DOMAIN, unique_id)
 
     def counters(self) -> dict[str, int]:

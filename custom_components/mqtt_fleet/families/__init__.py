@@ -1,28 +1,18 @@
-"""Family hubs: what each family subscribes to and how its messages change devices."""
+"""The families MQTT Fleet speaks: each folder holds one, described by its `SPEC`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Final
 
-from ..const import CONF_FAMILY, Family
-from .autocore import AutoCoreHub
-from .container_logs import ContainerLogsHub
-from .janus import JanusHub
-from .spotfi import SpotFiHub
+from .autocore import SPEC as AUTOCORE
+from .container_logs import SPEC as CONTAINER_LOGS
+from .janus import SPEC as JANUS
+from .spotfi import SPEC as SPOTFI
 
 if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
+    from ..family import FamilySpec
 
-    from ..hub import FleetConfigEntry, FleetHub
-
-HUB_TYPES: dict[Family, type[FleetHub[Any]]] = {
-    Family.AUTOCORE: AutoCoreHub,
-    Family.JANUS: JanusHub,
-    Family.SPOTFI: SpotFiHub,
-    Family.CONTAINER_LOGS: ContainerLogsHub,
+# In the order the "add entry" menu offers them.
+FAMILIES: Final[dict[str, FamilySpec]] = {
+    spec.key: spec for spec in (AUTOCORE, JANUS, SPOTFI, CONTAINER_LOGS)
 }
-
-
-def create_hub(hass: HomeAssistant, entry: FleetConfigEntry) -> FleetHub[Any]:
-    """Make the hub for the family the entry serves."""
-    return HUB_TYPES[Family(entry.data[CONF_FAMILY])](hass, entry)

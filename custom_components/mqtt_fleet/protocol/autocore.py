@@ -1,6 +1,7 @@
-"""AutoCore ESP32 boards: layout A (the seed's monitor contract) and layout B (firmware v2.x).
+"""AutoCore ESP32 boards: layout A (the MQTT Monitor contract) and layout B (firmware v2.x).
 
-Both layouts may share one base topic; each message is told apart by its topic shape.
+Both layouts may share one base topic; each message is told apart by its topic shape. The
+topics and payloads are described in docs/protocols.md, section "AutoCore".
 """
 
 from __future__ import annotations
@@ -26,6 +27,27 @@ from .topics import BaseTopic, OutgoingMessage, base_topic_problem, is_safe_id, 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+__all__ = [
+    "COMMAND_SOURCE",
+    "DEFAULT_RELAY_COMMAND_TOPIC",
+    "FIRMWARE_PROTOCOL_VERSION",
+    "KNOWN_TELEMETRY",
+    "MAX_RELAY",
+    "WHOLE_TELEMETRY",
+    "AutoCoreMessage",
+    "AutoCoreProtocol",
+    "DeviceCommand",
+    "DeviceStatus",
+    "DisplayInteraction",
+    "Layout",
+    "RelayState",
+    "RelayStates",
+    "SafetyShutoff",
+    "SystemMessage",
+    "Telemetry",
+    "relay_topic_template_problem",
+]
+
 DEFAULT_RELAY_COMMAND_TOPIC: Final = "{base}/{device_id}/relay/{relay}/set"
 FIRMWARE_PROTOCOL_VERSION: Final = "2.2"
 COMMAND_SOURCE: Final = "home_assistant"
@@ -50,7 +72,7 @@ _TEMPLATE_FIELDS: Final = frozenset({"base", "device_id", "relay"})
 class Layout(StrEnum):
     """Which AutoCore contract a board speaks."""
 
-    MONITOR = "monitor"  # layout A: {base}/{device_id}/..., the seed's MQTT Monitor Service
+    MONITOR = "monitor"  # layout A: {base}/{device_id}/..., the MQTT Monitor Service
     FIRMWARE_V2 = "firmware_v2"  # layout B: {base}/devices/{uuid}/..., firmware v2.x
 
 
@@ -82,9 +104,6 @@ class DeviceStatus(AutoCoreMessage):
     wifi_signal: float | None = None
     free_memory: int | None = None
     board_id: str | None = None
-    device_type: str | None = None
-    channels: int | None = None
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +120,6 @@ class RelayState(AutoCoreMessage):
 
     relay: int
     state: bool
-    trigger: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,7 +189,7 @@ def _relay_number(text: str, minimum: int) -> int | None:
 
 
 def _board_id(fields: FieldReader) -> str | None:
-    """Read board_id, which firmware documentation shows as a number and the seed as text."""
+    """Read board_id, documented both as a number and as text: a whole number becomes text."""
     value = fields.data.get("board_id")
     if type(value) is int:
         return str(value)
@@ -269,9 +287,6 @@ class AutoCoreProtocol:
             wifi_signal=fields.number("wifi_signal"),
             free_memory=fields.integer("free_memory"),
             board_id=_board_id(fields),
-            device_type=fields.string("type"),
-            channels=fields.integer("channels", minimum=1),
-            reason=fields.string("reason"),
             problems=tuple(fields.problems),
         )
 
@@ -320,7 +335,6 @@ class AutoCoreProtocol:
             layout=Layout.MONITOR,
             relay=relay,
             state=state,
-            trigger=fields.string("triggered_by"),
             problems=tuple(fields.problems),
         )
 
@@ -359,7 +373,6 @@ class AutoCoreProtocol:
                     layout=Layout.FIRMWARE_V2,
                     relay=channel,
                     state=state,
-                    trigger=fields.string("trigger"),
                     problems=tuple(fields.problems),
                 )
             case "safety_shutoff":

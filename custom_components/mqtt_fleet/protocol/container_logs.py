@@ -1,7 +1,8 @@
-"""Container log streams: seed 004's MqttLogBackend topics, single logs and batches.
+"""Container log streams: MqttLogBackend's topics, single logs and batches.
 
 Topics vary in depth (`{base}/{appId}/{serviceName}/{level}`, `{base}/system/{level}`,
-...), so they are read from the right-hand end.
+...), so they are read from the right-hand end. The topics and payloads are described in
+docs/protocols.md, section "Container logs".
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ from .payload import (
     decode_json_object,
 )
 from .topics import BaseTopic, OutgoingMessage, is_safe_id, require_safe_id
+
+__all__ = [
+    "BATCH_LEVEL",
+    "MAX_TIMESTAMP_MS",
+    "ContainerLogsProtocol",
+    "Level",
+    "LogMessage",
+    "LogStream",
+    "SourceType",
+    "app_id_for",
+    "log_body",
+    "read_level",
+]
 
 BATCH_LEVEL: Final = "batch"
 _APP_ID: Final = re.compile(r"-?[0-9]+")
@@ -49,7 +63,7 @@ _RANKS: Final = {level: rank for rank, level in enumerate(Level)}
 
 
 class SourceType(StrEnum):
-    """Where a log comes from, as the seed's LogMessage names it."""
+    """Where a log comes from, as MqttLogBackend's LogMessage names it."""
 
     CONTAINER = "container"
     SYSTEM = "system"
@@ -80,8 +94,6 @@ class LogStream:
     source: str  # `{appId}:{serviceName}`, `system`, `manager` or `other`
     app_id: str | None
     service_name: str | None
-    topic_level: Level
-    batch: bool
     logs: tuple[LogMessage, ...]
     problems: tuple[str, ...] = ()
 
@@ -95,9 +107,9 @@ def read_level(value: str) -> Level | None:
 
 
 def app_id_for(service_id: float | None) -> str:
-    """Return the seed's `{appId}` level: floor(serviceId/1000), `unknown` without one.
+    """Return MqttLogBackend's `{appId}` level: floor(serviceId/1000), `unknown` without one.
 
-    Like the seed's JavaScript, a serviceId of 0 (or NaN) counts as none.
+    As in MqttLogBackend's JavaScript, a serviceId of 0 (or NaN) counts as none.
     """
     if not service_id or not math.isfinite(service_id):
         return "unknown"
@@ -116,7 +128,7 @@ class ContainerLogsProtocol:
         self.subscriptions: tuple[str, ...] = (f"{base}/#",)
 
     def topic_for(self, log: LogMessage) -> str:
-        """Return the topic the seed's buildTopic gives a log (raises on unsafe levels)."""
+        """Return the topic MqttLogBackend's buildTopic gives a log (raises on unsafe levels)."""
         if log.source_type == SourceType.CONTAINER and log.service_name:
             parts = [app_id_for(log.service_id), require_safe_id(log.service_name)]
         elif log.source_type in (SourceType.SYSTEM, SourceType.MANAGER):
@@ -129,16 +141,13 @@ class ContainerLogsProtocol:
         """Build one log's message."""
         return OutgoingMessage(self.topic_for(log), orjson.dumps(log_body(log)), qos, retain)
 
-    def batch(self, topic: str, logs: list[LogMessage], qos: int = 1) -> OutgoingMessage:
-        """Build `{topic}/batch` with `{count, logs}`; batches are never retained."""
-        return self._batch(topic, [orjson.dumps(log_body(log)) for log in logs], qos)
-
     def batches(
         self, topic: str, logs: list[LogMessage], qos: int = 1
     ) -> list[tuple[OutgoingMessage, int]]:
         """Build as few batches as the 64 KiB payload limit allows, with their log counts.
 
-        Raises ValueError for a log that does not fit a batch on its own (see `fits`).
+        Each is `{topic}/batch` with `{count, logs}`, never retained. Raises ValueError for
+        a log that does not fit a batch on its own (see `fits`).
         """
         built: list[tuple[OutgoingMessage, int]] = []
         parts: list[bytes] = []
@@ -170,7 +179,7 @@ class ContainerLogsProtocol:
         batch = levels[-1] == BATCH_LEVEL
         if batch:
             levels = levels[:-1]
-        if not levels or (topic_level := read_level(levels[-1])) is None:
+        if not levels or read_level(levels[-1]) is None:
             raise InvalidMessage("the topic does not end in a log level")
         app: str | None = None
         service: str | None = None
@@ -187,8 +196,6 @@ class ContainerLogsProtocol:
             source=source,
             app_id=app,
             service_name=service,
-            topic_level=topic_level,
-            batch=batch,
             logs=logs,
             problems=tuple(fields.problems),
         )

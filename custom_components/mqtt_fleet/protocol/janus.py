@@ -1,7 +1,8 @@
 """Janus WebRTC gateways: status, and the admin API over the MQTT transport.
 
 Replies are matched to requests by `transaction`; Janus uses no MQTT v5 response topic
-or correlation data for admin replies.
+or correlation data for admin replies. The topics and payloads are described in
+docs/protocols.md, section "Janus".
 """
 
 from __future__ import annotations
@@ -16,6 +17,19 @@ import orjson
 from .payload import FieldReader, InvalidMessage, decode_json, decode_json_object, decode_text
 from .topics import BaseTopic, OutgoingMessage, is_safe_id, require_safe_id
 
+__all__ = [
+    "AdminError",
+    "AdminErrorCode",
+    "AdminReply",
+    "AdminRequest",
+    "AdminSuccess",
+    "JanusMessage",
+    "JanusProtocol",
+    "ServerInfo",
+    "ServerStatus",
+    "new_transaction",
+]
+
 _ONLINE_WORDS: Final = {"online": True, "true": True, "offline": False, "false": False}
 
 
@@ -24,17 +38,13 @@ class AdminRequest(StrEnum):
 
     LIST_SESSIONS = "list_sessions"
     INFO = "info"
-    PING = "ping"
 
 
 class AdminErrorCode(IntEnum):
     """Admin API error codes a monitor has to tell apart."""
 
-    UNAUTHORIZED = 403
-    MISSING_ELEMENT = 456
+    UNAUTHORIZED = 403  # wrong or missing admin_secret
     NOT_HANDLED_AT_PATH = 457  # admin topics wired as plain API topics
-    SESSION_NOT_FOUND = 458
-    INVALID_ELEMENT_TYPE = 467
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +64,10 @@ class ServerStatus(JanusMessage):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdminReply(JanusMessage):
-    """A reply on from-janus-admin; None transaction means it cannot be matched."""
+    """A reply on from-janus-admin; None transaction means it cannot be matched.
+
+    A reply with nothing more to read (`pong`) is an AdminReply itself.
+    """
 
     transaction: str | None
 
@@ -79,13 +92,6 @@ class ServerInfo(AdminReply):
     """`server_info`, the answer to `info`."""
 
     version: str | None
-    name: str | None
-    server_name: str | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pong(AdminReply):
-    """`pong`, the answer to `ping`."""
 
 
 def new_transaction() -> str:
@@ -179,12 +185,10 @@ def _admin_reply(server: str, payload: bytes) -> AdminReply:
                 server=server,
                 transaction=transaction,
                 version=fields.string("version_string"),
-                name=fields.string("name"),
-                server_name=fields.string("server-name"),
                 problems=tuple(fields.problems),
             )
-        case "pong":
-            return Pong(server=server, transaction=transaction)
+        case "pong":  # the answer to someone else's ping: nothing to read but the transaction
+            return AdminReply(server=server, transaction=transaction)
         case other:
             raise InvalidMessage(f"janus: unknown reply {other[:32]!r}")
 

@@ -10,6 +10,19 @@ from typing import Final
 
 import orjson
 
+__all__ = [
+    "MAX_INTEGER",
+    "MAX_PAYLOAD_BYTES",
+    "FieldReader",
+    "InvalidMessage",
+    "JsonObject",
+    "decode_json",
+    "decode_json_object",
+    "decode_text",
+    "json_type",
+    "looks_numeric",
+]
+
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 # The largest whole number read (int64, what the devices' encoders send): larger ones
 # (1e308 is whole) would become states longer than Home Assistant allows.

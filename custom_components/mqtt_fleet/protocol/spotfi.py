@@ -1,7 +1,8 @@
 """SpotFi OpenWrt routers (spotfi-bridge-go): status, metrics, ubus RPC and the x-tunnel.
 
 ubus gives root on the router, so RPC calls pass an allow-list first: its patterns are
-`path.method` names where `*` stands for part of one dotted level, never more.
+`path.method` names where `*` stands for part of one dotted level, never more. The topics
+and payloads are described in docs/protocols.md, section "SpotFi".
 """
 
 from __future__ import annotations
@@ -26,6 +27,23 @@ from .topics import BaseTopic, OutgoingMessage, is_safe_id, require_safe_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+__all__ = [
+    "DEFAULT_RPC_ALLOW_LIST",
+    "Metrics",
+    "RouterStatus",
+    "RpcResult",
+    "SpotFiMessage",
+    "SpotFiProtocol",
+    "TunnelData",
+    "TunnelError",
+    "TunnelMessage",
+    "TunnelStarted",
+    "is_allow_pattern",
+    "new_id",
+    "rpc_allowed",
+    "rpc_name_problem",
+]
 
 DEFAULT_RPC_ALLOW_LIST: Final = (
     "system.board",

@@ -7,6 +7,17 @@ from typing import Final, TypeGuard
 
 from .payload import InvalidMessage
 
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_TOPIC_BYTES",
+    "BaseTopic",
+    "OutgoingMessage",
+    "UnsafeIdError",
+    "base_topic_problem",
+    "is_safe_id",
+    "require_safe_id",
+]
+
 MAX_ID_LENGTH: Final = 128
 MAX_TOPIC_BYTES: Final = 65535
 

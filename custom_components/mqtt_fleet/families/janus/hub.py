@@ -12,20 +12,12 @@ from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
-from .. import repairs
-from ..const import (
-    ADMIN_REPLY_TIMEOUT,
-    CONF_ADMIN_SECRET,
-    CONF_POLL_INTERVAL,
-    CONF_SERVERS,
-    DEFAULT_POLL_INTERVAL,
-    DOMAIN,
-    LOGGER,
-    Family,
-)
-from ..hub import FleetDevice, FleetHub, unloaded_error
-from ..pending import PendingReplies
-from ..protocol.janus import (
+from ...const import CONF_ADMIN_SECRET, DOMAIN, LOGGER
+from ...device import FleetDevice, unloaded_error
+from ...hub import FleetHub
+from ...issues import JANUS_WRONG_PATH
+from ...protocol.correlation import PendingReplies
+from ...protocol.janus import (
     AdminError,
     AdminErrorCode,
     AdminReply,
@@ -35,7 +27,8 @@ from ..protocol.janus import (
     ServerInfo,
     ServerStatus,
 )
-from ..protocol.topics import is_safe_id
+from ...protocol.topics import is_safe_id
+from . import keys
 
 if TYPE_CHECKING:
     import asyncio
@@ -44,9 +37,15 @@ if TYPE_CHECKING:
 
     from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 
-    from ..hub import FleetConfigEntry
+    from ...hub import FleetConfigEntry
 
 MODEL: Final = "Janus WebRTC Server"
+CONF_POLL_INTERVAL: Final = "poll_interval"
+CONF_SERVERS: Final = "servers"
+DEFAULT_POLL_INTERVAL: Final = 10
+MIN_POLL_INTERVAL: Final = 2
+MAX_POLL_INTERVAL: Final = 3600
+ADMIN_REPLY_TIMEOUT: Final = 5.0
 # HA resubscribes a moment after it reconnects (a cooldown, then one filter at a time).
 RECONNECT_POLL_DELAY: Final = 1.5
 
@@ -87,8 +86,10 @@ class JanusDevice(FleetDevice):
 class JanusHub(FleetHub[JanusDevice]):
     """Follow Janus servers under one base topic and poll their admin API."""
 
-    family = Family.JANUS
+    family = "janus"
+    title = "Janus"
     manufacturer = "Meetecho"
+    default_offline_timeout = 60
 
     def __init__(self, hass: HomeAssistant, entry: FleetConfigEntry) -> None:
         """Build the protocol and the transaction map."""
@@ -103,16 +104,22 @@ class JanusHub(FleetHub[JanusDevice]):
         """Return the status and admin reply topics."""
         return self.protocol.subscriptions
 
-    def create_device(self, device_id: str, registry_id: str, *, restored: bool) -> JanusDevice:
+    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> JanusDevice:
         """Make a Janus server."""
-        return JanusDevice(self, device_id, registry_id, restored=restored)
+        return JanusDevice(
+            self.device_hooks,
+            wire_id,
+            self.device_identifier(wire_id),
+            registry_id,
+            restored=restored,
+        )
 
     async def async_start(self) -> None:
         """Subscribe, create the configured servers, and start polling."""
         await super().async_start()
         for server in self.options.get(CONF_SERVERS, []):
             if is_safe_id(server):  # as the options flow checks; a stored list is not trusted
-                self.device_for(server, MODEL)
+                self.async_device_for(server, MODEL)
         self._unsubscribes.append(
             async_track_time_interval(
                 self.hass,
@@ -121,6 +128,10 @@ class JanusHub(FleetHub[JanusDevice]):
                 name=f"{DOMAIN} Janus admin poll",
             )
         )
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Add how many requests wait for a reply."""
+        return {**super().as_diagnostics(), "requests_waiting": len(self.pending)}
 
     @callback
     def async_shutdown(self) -> None:
@@ -131,16 +142,18 @@ class JanusHub(FleetHub[JanusDevice]):
             self._poll_after_reconnect = None
         self.pending.fail_all(unloaded_error(self.entry.title))
 
-    def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
+    def handle(
+        self, topic: str, payload: bytes, monotonic: float, wall: float, *, live: bool
+    ) -> tuple[str, ...]:
         """Apply a status; hand an admin reply to the request that waits for it."""
         message = self.protocol.parse(topic, payload)
         match message:
             case ServerStatus(server=server, online=online):
-                device = self.device_for(server, MODEL)
+                device = self.async_device_for(server, MODEL)
                 if not online:
                     device.has_info = False  # ask again when it is back
-                device.set_online(online)
-                device.mark_heard(wall)
+                device.async_set_online(online)
+                device.async_mark_heard(wall, live=live)
             case AdminReply(transaction=transaction):
                 if not self.pending.resolve(transaction, message):
                     LOGGER.debug("Ignored an admin reply nobody waits for on %s", topic)
@@ -152,9 +165,9 @@ class JanusHub(FleetHub[JanusDevice]):
         for device in self.devices.values():
             # An id that is no topic level (a stray registry entry) is never asked.
             polling = device.poll is not None and not device.poll.done()
-            if device.online is not False and not polling and is_safe_id(device.device_id):
+            if device.online is not False and not polling and is_safe_id(device.wire_id):
                 device.poll = self.entry.async_create_background_task(
-                    self.hass, self._async_poll_server(device), f"{DOMAIN} poll {device.device_id}"
+                    self.hass, self._async_poll_server(device), f"{DOMAIN} poll {device.wire_id}"
                 )
 
     @callback
@@ -183,16 +196,16 @@ class JanusHub(FleetHub[JanusDevice]):
             await self.async_admin_request(device, AdminRequest.LIST_SESSIONS)
         except TimeoutError:
             if device.online is not False:
-                device.set_value("admin_state", AdminState.NO_REPLY)
+                device.async_set_value(keys.ADMIN_STATE, AdminState.NO_REPLY)
         except HomeAssistantError as err:
-            LOGGER.debug("Polling %s stopped: %s", device.device_id, err)
+            LOGGER.debug("Polling %s stopped: %s", device.wire_id, err)
 
     async def async_admin_request(
         self, device: JanusDevice, request: AdminRequest, seconds: float = ADMIN_REPLY_TIMEOUT
     ) -> AdminReply:
         """Send one admin request and apply its reply; TimeoutError when none comes."""
         message, transaction = self.protocol.admin_request(
-            device.device_id, request, self.entry.data.get(CONF_ADMIN_SECRET)
+            device.wire_id, request, self.entry.data.get(CONF_ADMIN_SECRET)
         )
         reply = await self.pending.async_request(
             transaction, lambda: self.async_publish(message), seconds
@@ -201,38 +214,40 @@ class JanusHub(FleetHub[JanusDevice]):
         return reply
 
     def _apply_reply(self, device: JanusDevice, request: AdminRequest, reply: AdminReply) -> None:
-        device.set_online(True)  # only a running server answers
-        device.mark_heard(time.time())
+        device.async_set_online(True)  # only a running server answers
+        device.async_mark_heard(time.time(), live=True)
         match reply:
             case AdminSuccess(sessions=sessions) if request is AdminRequest.LIST_SESSIONS:
-                if device.values.get("admin_state") == AdminState.WRONG_PATH:
-                    repairs.async_clear(self.hass, repairs.JANUS_WRONG_PATH, device)
-                device.set_value("admin_state", AdminState.OK)
+                if device.values.get(keys.ADMIN_STATE) == AdminState.WRONG_PATH:
+                    self.upkeep.async_clear(JANUS_WRONG_PATH, device)
+                device.async_set_value(keys.ADMIN_STATE, AdminState.OK)
                 if sessions is not None:
-                    device.set_value("sessions", len(sessions))
-                    device.mark_seen(self.loop.time(), time.time())  # the count is fresh
+                    device.async_set_value(keys.SESSIONS, len(sessions))
+                    device.async_mark_seen(
+                        self.loop.time(), time.time(), live=True
+                    )  # the count is fresh
             case ServerInfo(version=version) if version:
-                device.set_value("version", version)
+                device.async_set_value(keys.VERSION, version)
                 self.async_update_device_registry(device, sw_version=version)
             case AdminError(code=AdminErrorCode.UNAUTHORIZED):
-                if device.values.get("admin_state") != AdminState.UNAUTHORIZED:
+                if device.values.get(keys.ADMIN_STATE) != AdminState.UNAUTHORIZED:
                     LOGGER.warning(
                         "Janus server %s refused the admin secret; asking for a new one",
-                        device.device_id,
+                        device.wire_id,
                     )
-                device.set_value("admin_state", AdminState.UNAUTHORIZED)
+                device.async_set_value(keys.ADMIN_STATE, AdminState.UNAUTHORIZED)
                 self.entry.async_start_reauth(self.hass)
             case AdminError(code=AdminErrorCode.NOT_HANDLED_AT_PATH):
-                if device.values.get("admin_state") != AdminState.WRONG_PATH:
-                    repairs.async_raise(self.hass, repairs.JANUS_WRONG_PATH, device)
-                device.set_value("admin_state", AdminState.WRONG_PATH)
+                if device.values.get(keys.ADMIN_STATE) != AdminState.WRONG_PATH:
+                    self.upkeep.async_raise(JANUS_WRONG_PATH, device)
+                device.async_set_value(keys.ADMIN_STATE, AdminState.WRONG_PATH)
             case AdminError(code=code, reason=reason):
-                LOGGER.debug("Janus %s admin error %s: %s", device.device_id, code, reason)
-                device.set_value("admin_state", AdminState.ERROR)
+                LOGGER.debug("Janus %s admin error %s: %s", device.wire_id, code, reason)
+                device.async_set_value(keys.ADMIN_STATE, AdminState.ERROR)
 
     async def async_list_sessions(self, device: JanusDevice, seconds: float) -> dict[str, Any]:
         """Answer the list_sessions action from a live request."""
-        server = device.device_id
+        server = device.wire_id
         if device.online is False:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

@@ -12,46 +12,41 @@ from typing import TYPE_CHECKING, Any, Final
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, callback
 
-from ..const import (
-    CONF_BATCH_INTERVAL,
-    CONF_BATCH_LOGS,
-    CONF_BATCH_MAX,
-    CONF_FORWARD_HA_LEVEL,
-    CONF_FORWARD_HA_LOGS,
-    CONF_LOG_EVENT_LEVEL,
-    EVENT_LOG,
-    Family,
-)
-from ..forwarding import PYTHON_LEVELS, HomeAssistantLogHandler, LogForwarder
-from ..hub import FleetDevice, FleetHub
-from ..protocol.container_logs import ContainerLogsProtocol, Level, LogMessage, LogStream
+from ...const import DOMAIN
+from ...device import DeviceHooks, FleetDevice
+from ...hub import FleetHub
+from ...protocol.container_logs import ContainerLogsProtocol, Level, LogMessage, LogStream
+from . import keys
+from .forwarding import FORWARDED_SCOPE, PYTHON_LEVELS, HomeAssistantLogHandler, LogForwarder
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from homeassistant.core import HomeAssistant
 
-    from ..hub import FleetConfigEntry
+    from ...hub import FleetConfigEntry
 
 MODEL: Final = "Container log source"
 SOURCE_NAMES: Final = {"system": "System", "manager": "Container manager", "other": "Other logs"}
+CONF_BATCH_LOGS: Final = "batch_logs"
+CONF_BATCH_INTERVAL: Final = "batch_interval"
+CONF_BATCH_MAX: Final = "batch_max"
+CONF_FORWARD_HA_LOGS: Final = "forward_ha_logs"
+CONF_FORWARD_HA_LEVEL: Final = "forward_ha_level"
+CONF_LOG_EVENT_LEVEL: Final = "log_event_level"
 DEFAULT_BATCH_INTERVAL: Final = 1.0
 DEFAULT_BATCH_MAX: Final = 50
-
-
-def count_key(level: Level) -> str:
-    """Return the entity key of a level's counter."""
-    return f"{level}_logs"
+EVENT_LOG: Final = f"{DOMAIN}_log"
 
 
 class LogSourceDevice(FleetDevice):
     """An app's service, the system or the manager: counts its logs per level."""
 
     def __init__(
-        self, hub: FleetHub[Any], device_id: str, registry_id: str, *, restored: bool
+        self, hooks: DeviceHooks, wire_id: str, identifier: str, registry_id: str, *, restored: bool
     ) -> None:
         """Start counting from zero (restored counters add their last values)."""
-        super().__init__(hub, device_id, registry_id, restored=restored)
+        super().__init__(hooks, wire_id, identifier, registry_id, restored=restored)
         self.counts: dict[Level, int] = dict.fromkeys(Level, 0)
         self._written: dict[Level, int] = dict(self.counts)
 
@@ -66,31 +61,32 @@ class LogSourceDevice(FleetDevice):
         return None
 
     @callback
-    def count(self, level: Level) -> None:
+    def async_count(self, level: Level) -> None:
         """Count one log; a level's counter entity appears with its first log."""
         self.counts[level] += 1
         if self.counts[level] == 1:
-            self.notify(count_key(level))
+            self.async_notify(keys.LOG_COUNTS[level])
 
     @callback
-    def restore_count(self, level: Level, restored: int) -> None:
+    def async_restore_count(self, level: Level, restored: int) -> None:
         """Continue a counter from its value before the restart."""
         self.counts[level] += restored
         self._written[level] += restored
 
     @callback
-    def write_counts(self) -> None:
+    def async_write_counts(self) -> None:
         """Write the counters that changed since the last time (the hub's timer)."""
         for level, value in self.counts.items():
             if value != self._written[level]:
                 self._written[level] = value
-                self.notify(count_key(level))
+                self.async_notify(keys.LOG_COUNTS[level])
 
 
 class ContainerLogsHub(FleetHub[LogSourceDevice]):
     """Read a container-log stream under one base topic; forward logs onto it."""
 
-    family = Family.CONTAINER_LOGS
+    family = "container_logs"
+    title = "Container logs"
     manufacturer = "Container manager"
     has_connectivity = False
 
@@ -101,6 +97,7 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
         self.event_level = Level(self.options.get(CONF_LOG_EVENT_LEVEL, Level.WARN))
         self.forwarder = LogForwarder(
             hass,
+            entry,
             self.protocol,
             self.async_publish,
             batching=self.options.get(CONF_BATCH_LOGS, True),
@@ -115,9 +112,15 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
         """Return `{base}/#`."""
         return self.protocol.subscriptions
 
-    def create_device(self, device_id: str, registry_id: str, *, restored: bool) -> LogSourceDevice:
+    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> LogSourceDevice:
         """Make a log source."""
-        return LogSourceDevice(self, device_id, registry_id, restored=restored)
+        return LogSourceDevice(
+            self.device_hooks,
+            wire_id,
+            self.device_identifier(wire_id),
+            registry_id,
+            restored=restored,
+        )
 
     async def async_start(self) -> None:
         """Subscribe; forward HA's own records when the options say so; flush at stop."""
@@ -129,7 +132,7 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
             self._log_handler = HomeAssistantLogHandler(
                 self.hass, self.forwarder, PYTHON_LEVELS[level]
             )
-            logging.getLogger().addHandler(self._log_handler)
+            logging.getLogger(FORWARDED_SCOPE).addHandler(self._log_handler)
         self._unsubscribes.append(
             self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
         )
@@ -146,29 +149,31 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
 
     def _remove_log_handler(self) -> None:
         if self._log_handler is not None:
-            logging.getLogger().removeHandler(self._log_handler)
+            logging.getLogger(FORWARDED_SCOPE).removeHandler(self._log_handler)
             self._log_handler = None
 
-    def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
+    def handle(
+        self, topic: str, payload: bytes, monotonic: float, wall: float, *, live: bool
+    ) -> tuple[str, ...]:
         """Count a message's logs on its source; fire events at and above the threshold."""
         stream = self.protocol.parse(topic, payload)
         if not stream.logs:  # e.g. a batch of refused entries: no source to show
             return stream.problems
-        device = self.device_for(stream.source, MODEL, _source_name(stream))
+        device = self.async_device_for(stream.source, MODEL, _source_name(stream))
         for log in stream.logs:
-            device.count(log.level)
+            device.async_count(log.level)
             if log.level.rank >= Level.WARN.rank:
-                device.push("last_problem", log)
+                device.async_push(keys.LAST_PROBLEM, log)
             if log.level.rank >= self.event_level.rank:
-                self.fire_device_event(EVENT_LOG, device, _event_data(log))
-        device.mark_seen(monotonic, wall)
+                self.async_fire_device_event(EVENT_LOG, device, _event_data(log))
+        device.async_mark_seen(monotonic, wall, live=live)
         return stream.problems
 
     @callback
     def async_tick(self) -> None:
         """Write the counters that changed: O(sources) every 10 s, not per line."""
         for device in self.devices.values():
-            device.write_counts()
+            device.async_write_counts()
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Add the forwarder's counters."""

@@ -11,16 +11,12 @@ from typing import TYPE_CHECKING, Any, Final
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
-from ..const import (
-    CONF_RPC_ALLOW_LIST,
-    CONF_TERMINAL_ENABLED,
-    DOMAIN,
-    LOGGER,
-    Family,
-)
-from ..hub import FleetDevice, FleetHub, unloaded_error
-from ..pending import PendingReplies
-from ..protocol.spotfi import (
+from ...const import DOMAIN, LOGGER
+from ...device import FleetDevice, unloaded_error
+from ...hub import FleetHub
+from ...keys import FREE_MEMORY, UPTIME
+from ...protocol.correlation import PendingReplies
+from ...protocol.spotfi import (
     DEFAULT_RPC_ALLOW_LIST,
     Metrics,
     RouterStatus,
@@ -34,27 +30,30 @@ from ..protocol.spotfi import (
     new_id,
     rpc_allowed,
 )
+from . import keys
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from homeassistant.core import HomeAssistant
 
-    from ..hub import FleetConfigEntry
+    from ...hub import FleetConfigEntry
 
 MODEL: Final = "OpenWrt router (SpotFi bridge)"
-METRIC_VALUES: Final = (
-    "uptime",
-    "cpu_load",
-    "memory_used",
-    "total_memory",
-    "free_memory",
-    "active_users",
+CONF_RPC_ALLOW_LIST: Final = "rpc_allow_list"
+CONF_TERMINAL_ENABLED: Final = "terminal_enabled"
+RPC_TIMEOUT: Final = 10.0
+TERMINAL_TIMEOUT: Final = 10.0
+TERMINAL_IDLE: Final = 1.0
+# Heartbeat metrics shown as sensors, read from the typed message.
+METRIC_VALUES: Final[tuple[tuple[str, Callable[[Metrics], float | None]], ...]] = (
+    (UPTIME, lambda metrics: metrics.uptime),
+    (keys.CPU_LOAD, lambda metrics: metrics.cpu_load),
+    (keys.MEMORY_USED, lambda metrics: metrics.memory_used),
+    (keys.TOTAL_MEMORY, lambda metrics: metrics.total_memory),
+    (FREE_MEMORY, lambda metrics: metrics.free_memory),
+    (keys.ACTIVE_USERS, lambda metrics: metrics.active_users),
 )
-
-
-class SpotFiDevice(FleetDevice):
-    """A router: connected while its status is not OFFLINE and its heartbeat is fresh."""
 
 
 @dataclass
@@ -80,11 +79,13 @@ class TerminalSession:
             raise self.failure
 
 
-class SpotFiHub(FleetHub[SpotFiDevice]):
+class SpotFiHub(FleetHub[FleetDevice]):
     """Follow SpotFi routers under one base topic; run RPC and terminal actions."""
 
-    family = Family.SPOTFI
+    family = "spotfi"
+    title = "SpotFi"
     manufacturer = "SpotFi"
+    default_offline_timeout = 60
 
     def __init__(self, hass: HomeAssistant, entry: FleetConfigEntry) -> None:
         """Build the protocol, the RPC map and the terminal sessions."""
@@ -107,9 +108,19 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
         """Return status, metrics, RPC response and terminal output topics."""
         return self.protocol.subscriptions
 
-    def create_device(self, device_id: str, registry_id: str, *, restored: bool) -> SpotFiDevice:
-        """Make a router."""
-        return SpotFiDevice(self, device_id, registry_id, restored=restored)
+    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> FleetDevice:
+        """Make a router: connected while its status is not OFFLINE and its heartbeat fresh."""
+        return FleetDevice(
+            self.device_hooks,
+            wire_id,
+            self.device_identifier(wire_id),
+            registry_id,
+            restored=restored,
+        )
+
+    def as_diagnostics(self) -> dict[str, Any]:
+        """Add how many requests wait for a reply."""
+        return {**super().as_diagnostics(), "requests_waiting": len(self.pending)}
 
     @callback
     def async_shutdown(self) -> None:
@@ -120,18 +131,20 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
         for session in self.terminals.values():
             session.fail(error)
 
-    def handle(self, topic: str, payload: bytes, monotonic: float, wall: float) -> tuple[str, ...]:
+    def handle(
+        self, topic: str, payload: bytes, monotonic: float, wall: float, *, live: bool
+    ) -> tuple[str, ...]:
         """Apply status and heartbeat; hand RPC and terminal replies to their waiters."""
         message = self.protocol.parse(topic, payload)
         match message:
             case RouterStatus(router=router, online=online):
-                self.device_for(router, MODEL).set_online(online)
+                self.async_device_for(router, MODEL).async_set_online(online)
             case Metrics(router=router):
-                device = self.device_for(router, MODEL)
-                for key in METRIC_VALUES:
-                    if (value := getattr(message, key)) is not None:
-                        device.set_value(key, value)
-                device.mark_seen(monotonic, wall)  # the metrics are the heartbeat
+                device = self.async_device_for(router, MODEL)
+                for key, read in METRIC_VALUES:
+                    if (value := read(message)) is not None:
+                        device.async_set_value(key, value)
+                device.async_mark_seen(monotonic, wall, live=live)  # the metrics are the heartbeat
             case RpcResult(request_id=request_id):
                 if not self.pending.resolve(request_id, message):
                     LOGGER.debug("Ignored an RPC result nobody waits for on %s", topic)
@@ -170,7 +183,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
 
     async def async_rpc_call(
         self,
-        device: SpotFiDevice,
+        device: FleetDevice,
         path: str,
         method: str,
         args: dict[str, object],
@@ -184,7 +197,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
                 translation_placeholders={"name": f"{path}.{method}"},
             )
         _require_not_offline(device)
-        message, request_id = self.protocol.rpc_request(device.device_id, path, method, args)
+        message, request_id = self.protocol.rpc_request(device.wire_id, path, method, args)
         try:
             reply = await self.pending.async_request(
                 request_id, lambda: self.async_publish(message), seconds
@@ -193,14 +206,14 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="rpc_no_reply",
-                translation_placeholders={"router": device.device_id, "timeout": f"{seconds:g}"},
+                translation_placeholders={"router": device.wire_id, "timeout": f"{seconds:g}"},
             ) from err
         if not reply.ok:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="rpc_failed",
                 translation_placeholders={
-                    "router": device.device_id,
+                    "router": device.wire_id,
                     "name": f"{path}.{method}",
                     "error": reply.error or "",
                     "stderr": reply.stderr or "",
@@ -209,7 +222,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
         return reply.result
 
     async def async_terminal_exec(
-        self, device: SpotFiDevice, command: str, seconds: float, idle: float
+        self, device: FleetDevice, command: str, seconds: float, idle: float
     ) -> dict[str, Any]:
         """Run one command through the x-tunnel; collect output until it goes idle."""
         if not self.terminal_enabled:
@@ -217,7 +230,7 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
                 translation_domain=DOMAIN, translation_key="terminal_disabled"
             )
         _require_not_offline(device)
-        router = device.device_id
+        router = device.wire_id
         session_id = new_id()
         session = TerminalSession(router, self.loop.create_future())
         self.terminals[session_id] = session
@@ -260,11 +273,11 @@ class SpotFiHub(FleetHub[SpotFiDevice]):
                 return "timeout" if wait_until >= deadline else "idle"
 
 
-def _require_not_offline(device: SpotFiDevice) -> None:
+def _require_not_offline(device: FleetDevice) -> None:
     """Fail at once for a router whose status (or Last Will) says OFFLINE."""
     if device.online is False:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="device_offline",
-            translation_placeholders={"device": device.device_id},
+            translation_placeholders={"device": device.wire_id},
         )

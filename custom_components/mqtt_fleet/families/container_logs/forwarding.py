@@ -1,8 +1,13 @@
 """Log forwarding: publish logs on the container-log scheme, batched like MqttLogBackend.
 
-Home Assistant's own records can go the same way, through a logging handler that only
-hands records to the event loop: it never blocks, and never forwards the records that
-forwarding itself (or HA's MQTT layer under it) writes.
+Home Assistant's own records can go the same way, through a logging handler on the
+`homeassistant` logger that only hands records to the event loop: it never blocks.
+
+The handler is scoped to that logger, not the root: it sees the records of Home Assistant's
+core and components and nothing else. Our own records (`custom_components.mqtt_fleet`) and
+paho's never pass through it, so forwarding cannot feed itself through them; the one layer
+under a forward that is inside its scope, HA's MQTT integration, is skipped by name. The
+handler changes no logger's level or propagation, so HA's own logging is untouched.
 """
 
 from __future__ import annotations
@@ -11,25 +16,28 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
-from .const import LOGGER
-from .protocol.container_logs import Level, LogMessage, SourceType
+from ...const import LOGGER
+from ...protocol.container_logs import Level, LogMessage, SourceType
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from .protocol.container_logs import ContainerLogsProtocol
-    from .protocol.topics import OutgoingMessage
+    from homeassistant.config_entries import ConfigEntry
+
+    from ...protocol.container_logs import ContainerLogsProtocol
+    from ...protocol.topics import OutgoingMessage
 
 MAX_BUFFERED: Final = 100_000  # logs kept while the broker is away; the oldest go first
 BATCHES_PER_ROUND: Final = 100  # full batches a flush publishes at once
-# Never forwarded: our own records and those of the layers a forward goes through.
-NOT_FORWARDED: Final = ("custom_components.mqtt_fleet", "homeassistant.components.mqtt", "paho")
-NOT_FORWARDED_CHILDREN: Final = tuple(f"{name}." for name in NOT_FORWARDED)
+# The records a forward would write itself, within the handler's scope: never forwarded.
+FORWARDED_SCOPE: Final = "homeassistant"
+NOT_FORWARDED: Final = "homeassistant.components.mqtt"
+NOT_FORWARDED_CHILDREN: Final = f"{NOT_FORWARDED}."
 MAX_RECORD_LENGTH: Final = 8192  # characters of a record's text (tracebacks are long)
 PYTHON_LEVELS: Final = {
     Level.DEBUG: logging.DEBUG,
@@ -60,6 +68,7 @@ class LogForwarder:
     def __init__(
         self,
         hass: HomeAssistant,
+        entry: ConfigEntry[Any],
         protocol: ContainerLogsProtocol,
         publish: Callable[[OutgoingMessage], Awaitable[None]],
         *,
@@ -68,8 +77,12 @@ class LogForwarder:
         max_size: int,
         connected: Callable[[], bool],
     ) -> None:
-        """Forward through `publish` (the hub's) while `connected` says HA's client is."""
+        """Forward through `publish` (the hub's) while `connected` says HA's client is.
+
+        Flushes run as the entry's background tasks: unloading the entry cancels them.
+        """
         self._hass = hass
+        self._entry = entry
         self._protocol = protocol
         self._publish = publish
         self._connected = connected
@@ -120,7 +133,9 @@ class LogForwarder:
     def _schedule_flush(self) -> None:
         self._cancel_timer()
         self._flush_requested = True
-        self._hass.async_create_background_task(self.async_flush(), "mqtt_fleet log flush")
+        self._entry.async_create_background_task(
+            self._hass, self.async_flush(), "mqtt_fleet log flush"
+        )
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -201,8 +216,8 @@ class LogForwarder:
         if self.batching:
             self.enqueue(log)
         else:
-            self._hass.async_create_background_task(
-                self._async_forward_quietly(log), "mqtt_fleet log forward"
+            self._entry.async_create_background_task(
+                self._hass, self._async_forward_quietly(log), "mqtt_fleet log forward"
             )
 
     async def _async_forward_quietly(self, log: LogMessage) -> None:
@@ -228,7 +243,7 @@ class HomeAssistantLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         """Never block and never raise: build the log, schedule it, return."""
-        if record.name in NOT_FORWARDED or record.name.startswith(NOT_FORWARDED_CHILDREN):
+        if record.name == NOT_FORWARDED or record.name.startswith(NOT_FORWARDED_CHILDREN):
             return
         try:
             text = f"{record.name}: {record.getMessage()}"

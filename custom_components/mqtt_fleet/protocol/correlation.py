@@ -1,4 +1,9 @@
-"""Replies awaited by key: a Janus transaction or a SpotFi RPC id, one future each."""
+"""Request/reply correlation: replies awaited by key, one future each (asyncio only).
+
+A Janus admin request is answered under its `transaction`, a SpotFi RPC request under its
+`id`. The transport stays outside: `async_request` is handed a coroutine function that
+publishes the request, and whoever receives messages hands each parsed reply to `resolve`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+__all__ = ["PendingReplies", "retrieve_failure"]
 
 
 class PendingReplies[T]:
@@ -18,7 +25,7 @@ class PendingReplies[T]:
         self._futures: dict[str, asyncio.Future[T]] = {}
 
     def __len__(self) -> int:
-        """Return how many requests wait for a reply."""
+        """Return how many requests wait for a reply (diagnostics show it)."""
         return len(self._futures)
 
     async def async_request(
@@ -49,7 +56,7 @@ class PendingReplies[T]:
         return True
 
     def fail_all(self, error: Exception) -> None:
-        """Fail every waiting request (entry unload)."""
+        """Fail every waiting request with `error` (e.g. when the connection is shut down)."""
         for future in self._futures.values():
             if not future.done():
                 future.set_exception(error)
@@ -58,8 +65,8 @@ class PendingReplies[T]:
 def retrieve_failure(future: asyncio.Future[Any]) -> None:
     """Mark a failure as seen, so it is not logged as "never retrieved".
 
-    A failure set while the request was still being sent is never awaited when an
-    unload then cancels the sender.
+    A failure set while the request was still being sent is never awaited when the sender
+    is then cancelled (as on shutdown).
     """
     if future.done() and not future.cancelled():
         future.exception()

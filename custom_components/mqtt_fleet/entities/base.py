@@ -9,10 +9,11 @@ from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 
-from .const import DOMAIN
+from ..const import DOMAIN
 
 if TYPE_CHECKING:
-    from .hub import FleetDevice, FleetHub
+    from ..device import FleetDevice
+    from ..hub import FleetHub
 
 
 class FleetEntity(Entity):
@@ -57,10 +58,11 @@ class HubEntity(Entity):
     _value: Any = None
 
     def __init__(self, hub: FleetHub[Any], key: str) -> None:
-        """Bind the entity to its hub."""
+        """Bind the entity to its hub's registry device."""
         self.hub = hub
-        self._attr_unique_id = f"{hub.key}/{key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, hub.key)})
+        entry_id = hub.entry.entry_id
+        self._attr_unique_id = f"{entry_id}/{key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry_id)})
 
     @abstractmethod
     def read_hub(self) -> Any:

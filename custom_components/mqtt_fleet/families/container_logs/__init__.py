@@ -1,0 +1,114 @@
+"""Container log streams: read them per source, and forward logs onto the same scheme."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.const import Platform
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+import probatio as vol
+
+from ...const import CONF_STALE_DEVICE_DAYS, DEFAULT_STALE_DEVICE_DAYS
+from ...entities.sensor import sensor_factory
+from ...family import FamilySpec
+from ...flow_fields import seconds_selector, stale_days_field
+from ...protocol.container_logs import ContainerLogsProtocol, Level
+from ...protocol.payload import InvalidMessage
+from .actions import async_register_actions
+from .entities import SENSORS
+from .hub import (
+    CONF_BATCH_INTERVAL,
+    CONF_BATCH_LOGS,
+    CONF_BATCH_MAX,
+    CONF_FORWARD_HA_LEVEL,
+    CONF_FORWARD_HA_LOGS,
+    CONF_LOG_EVENT_LEVEL,
+    DEFAULT_BATCH_INTERVAL,
+    DEFAULT_BATCH_MAX,
+    EVENT_LOG,
+    ContainerLogsHub,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+MAX_LOGBOOK_TEXT: Final = 200  # characters of a log line shown in the logbook
+
+
+def _level_selector(levels: list[str]) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=levels, translation_key="log_level", mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+def discovered_device(base: str, topic: str, payload: bytes) -> str | None:
+    """Return the source of a valid log message (the manager's own logs find a stream)."""
+    try:
+        stream = ContainerLogsProtocol(base).parse(topic, payload)
+    except InvalidMessage:
+        return None
+    return stream.source if stream.logs else None
+
+
+def option_fields() -> dict[vol.Marker, Any]:
+    """Return the options form: batching, forwarding HA's records, the event threshold."""
+    return {
+        vol.Required(CONF_BATCH_LOGS): BooleanSelector(),
+        vol.Required(CONF_BATCH_INTERVAL): seconds_selector(0.1, 60, step=0.1),
+        vol.Required(CONF_BATCH_MAX): NumberSelector(
+            NumberSelectorConfig(min=1, max=1000, step=1, mode=NumberSelectorMode.BOX)
+        ),
+        vol.Required(CONF_FORWARD_HA_LOGS): BooleanSelector(),
+        # HA's own debug records include the event bus handling our events: never forwarded.
+        vol.Required(CONF_FORWARD_HA_LEVEL): _level_selector(
+            [level.value for level in Level if level is not Level.DEBUG]
+        ),
+        vol.Required(CONF_LOG_EVENT_LEVEL): _level_selector([level.value for level in Level]),
+        **stale_days_field(),
+    }
+
+
+def _log_line(data: Mapping[str, Any]) -> str:
+    text = str(data.get("message", ""))
+    if len(text) > MAX_LOGBOOK_TEXT:
+        text = f"{text[: MAX_LOGBOOK_TEXT - 1]}…"
+    return f"logged {data.get('level', 'a')} {text}".rstrip()
+
+
+SPEC = FamilySpec(
+    hub_type=ContainerLogsHub,
+    default_base="container-manager/logs",
+    # The manager's own logs find a stream: a filter over every log would start a
+    # discovery flow per log line.
+    discovery_topics=("container-manager/logs/manager/#",),
+    discovered_device=discovered_device,
+    default_options={
+        CONF_BATCH_LOGS: True,
+        CONF_BATCH_INTERVAL: DEFAULT_BATCH_INTERVAL,
+        CONF_BATCH_MAX: DEFAULT_BATCH_MAX,
+        CONF_FORWARD_HA_LOGS: False,
+        CONF_FORWARD_HA_LEVEL: Level.WARN.value,
+        CONF_LOG_EVENT_LEVEL: Level.WARN.value,
+        CONF_STALE_DEVICE_DAYS: DEFAULT_STALE_DEVICE_DAYS,
+    },
+    option_fields=option_fields,
+    text_placeholders={
+        "batch_payload": "{count, logs}",
+        "app": "<app>",
+        "service": "<service>",
+        "level": "<level>",
+    },
+    platforms={Platform.SENSOR: sensor_factory(SENSORS)},
+    logbook_messages={EVENT_LOG: _log_line},
+    register_actions=async_register_actions,
+)
