@@ -86,10 +86,10 @@ class FleetDevice:
         """Call `listener` when the value under `key` or the availability changes."""
         self._listeners[key] = listener
         self.known_keys.add(key)
-        return partial(self._remove_listener, key, listener)
+        return partial(self._async_remove_listener, key, listener)
 
     @callback
-    def _remove_listener(self, key: str, listener: CALLBACK_TYPE) -> None:
+    def _async_remove_listener(self, key: str, listener: CALLBACK_TYPE) -> None:
         if self._listeners.get(key) is listener:
             del self._listeners[key]
 
@@ -198,10 +198,10 @@ class FleetDevice:
             listener()
 
     def _arm_stale_timer(self, delay: float) -> None:
-        self._stale_timer = self.hooks.loop.call_later(delay, self._check_stale)
+        self._stale_timer = self.hooks.loop.call_later(delay, self._async_check_stale)
 
     @callback
-    def _check_stale(self) -> None:
+    def _async_check_stale(self) -> None:
         """Go stale once no message came for the offline timeout."""
         self._stale_timer = None
         hooks = self.hooks

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.const import Platform
 
-from .families import FAMILIES
+from .families import async_add_family_entities
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -24,6 +24,4 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the family's event entities as their keys appear."""
-    hub = entry.runtime_data
-    if (platform := FAMILIES[hub.family].platforms.get(Platform.EVENT)) is not None:
-        hub.async_add_entity_factory(platform(hub), async_add_entities)
+    async_add_family_entities(entry, Platform.EVENT, async_add_entities)

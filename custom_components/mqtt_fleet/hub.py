@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
@@ -61,6 +61,14 @@ type EntityFactory = Callable[[FleetDevice, str], Entity | None]
 MAX_NAME_SLUG: Final = 150
 
 
+class WireProtocol(Protocol):
+    """What the hub needs of a family's protocol: the topic filters to subscribe to."""
+
+    @property
+    def subscriptions(self) -> Iterable[str]:
+        """Return the topic filters under the entry's base topic."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A rejected message, kept so a user can see why data was ignored."""
@@ -79,6 +87,8 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     manufacturer: ClassVar[str]
     default_offline_timeout: ClassVar[int] = 90
     has_connectivity: ClassVar[bool] = True  # log sources are neither online nor offline
+    device_type: type[DeviceT]  # the family's device class
+    protocol: WireProtocol  # the family's protocol, for the entry's base topic
 
     def __init__(self, hass: HomeAssistant, entry: FleetConfigEntry) -> None:
         """Read the entry; nothing is subscribed until async_start."""
@@ -125,11 +135,6 @@ class FleetHub[DeviceT: FleetDevice](ABC):
 
     # Family hooks -------------------------------------------------------------------
 
-    @property
-    @abstractmethod
-    def subscriptions(self) -> Iterable[str]:
-        """Return the topic filters this hub listens to."""
-
     @abstractmethod
     def handle(
         self, topic: str, payload: bytes, monotonic: float, wall: float, *, live: bool
@@ -138,10 +143,6 @@ class FleetHub[DeviceT: FleetDevice](ABC):
 
         `live` is False for a retained message the broker replays on subscribing.
         """
-
-    @abstractmethod
-    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> DeviceT:
-        """Make the family's device object."""
 
     @callback  # noqa: B027 - an optional hook
     def async_mqtt_reconnected(self) -> None:
@@ -169,8 +170,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         return None
 
     def new_device(self, wire_id: str, registry_id: str, *, restored: bool) -> DeviceT:
-        """Make a device and index it."""
-        device = self.create_device(wire_id, registry_id, restored=restored)
+        """Make a device of the family's type and index it."""
+        device = self.device_type(
+            self.device_hooks,
+            wire_id,
+            self.device_identifier(wire_id),
+            registry_id,
+            restored=restored,
+        )
         self.devices[wire_id] = device
         return device
 
@@ -202,7 +209,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     async def async_start(self) -> None:
         """Subscribe through HA's MQTT integration and start the hub timers."""
         self.mqtt_connected = mqtt.is_connected(self.hass)
-        for topic in self.subscriptions:
+        for topic in self.protocol.subscriptions:
             self._unsubscribes.append(
                 await mqtt.async_subscribe(
                     self.hass, topic, self._async_on_message, qos=1, encoding=None
@@ -429,7 +436,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             "last_message": iso_time(self.last_message_at),
             "devices": len(self.devices),
             "devices_online": self.devices_online,
-            "subscriptions": list(self.subscriptions),
+            "subscriptions": list(self.protocol.subscriptions),
         }
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from homeassistant.const import Platform
 
 from .entities.sensor import HUB_SENSORS, HubSensor
-from .families import FAMILIES
+from .families import async_add_family_entities
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -31,5 +31,4 @@ async def async_setup_entry(
         for description in HUB_SENSORS
         if hub.has_connectivity or not description.needs_connectivity
     )
-    if (platform := FAMILIES[hub.family].platforms.get(Platform.SENSOR)) is not None:
-        hub.async_add_entity_factory(platform(hub), async_add_entities)
+    async_add_family_entities(entry, Platform.SENSOR, async_add_entities)

@@ -29,7 +29,7 @@ from ...protocol.autocore import (
 from . import keys
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
     from homeassistant.core import HomeAssistant
 
@@ -75,6 +75,8 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
     """Route AutoCore messages of both layouts under one base topic."""
 
     family = "autocore"
+    device_type = AutoCoreDevice
+    protocol: AutoCoreProtocol
     title = "AutoCore"
     manufacturer = "AutoCore"
     default_offline_timeout = 90
@@ -84,21 +86,6 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
         super().__init__(hass, entry)
         self.protocol = AutoCoreProtocol(
             self.base, entry.options.get(CONF_RELAY_COMMAND_TOPIC, DEFAULT_RELAY_COMMAND_TOPIC)
-        )
-
-    @property
-    def subscriptions(self) -> Iterable[str]:
-        """Return the topic filters of both layouts."""
-        return self.protocol.subscriptions
-
-    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> AutoCoreDevice:
-        """Make an AutoCore device."""
-        return AutoCoreDevice(
-            self.device_hooks,
-            wire_id,
-            self.device_identifier(wire_id),
-            registry_id,
-            restored=restored,
         )
 
     def handle(

@@ -109,10 +109,10 @@ class LogForwarder:
             await self._publish(self._protocol.single(log, qos, retain))
             self.forwarded += 1
             return
-        self.enqueue(log, qos)
+        self.async_enqueue(log, qos)
 
     @callback
-    def enqueue(self, log: LogMessage, qos: int = 1) -> None:
+    def async_enqueue(self, log: LogMessage, qos: int = 1) -> None:
         """Queue a log; flush at the size limit, else within one interval.
 
         While the broker is away (a retry is pending) logs only queue up: one retry per
@@ -125,12 +125,12 @@ class LogForwarder:
         if self._retrying or self._flush_requested:
             return
         if len(self._queue) >= self._max_size:
-            self._schedule_flush()
+            self._async_schedule_flush()
         elif self._timer is None:
-            self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
+            self._timer = self._hass.loop.call_later(self._interval, self._async_schedule_flush)
 
     @callback
-    def _schedule_flush(self) -> None:
+    def _async_schedule_flush(self) -> None:
         self._cancel_timer()
         self._flush_requested = True
         self._entry.async_create_background_task(
@@ -190,7 +190,7 @@ class LogForwarder:
         """Flush again in one interval; until then queued logs only wait."""
         self._cancel_timer()  # one armed by a log queued during the round
         self._retrying = True
-        self._timer = self._hass.loop.call_later(self._interval, self._schedule_flush)
+        self._timer = self._hass.loop.call_later(self._interval, self._async_schedule_flush)
 
     def _plan(self, taken: list[QueuedLog]) -> list[tuple[OutgoingMessage, list[QueuedLog]]]:
         """Group queued logs per topic and QoS, in order, into batches within the limits."""
@@ -208,13 +208,13 @@ class LogForwarder:
         return planned
 
     @callback
-    def submit(self, log: LogMessage) -> None:
+    def async_submit(self, log: LogMessage) -> None:
         """Forward a log from synchronous code (the logging handler), by the batch path."""
         if not self._protocol.fits(log):
             self.dropped += 1
             return
         if self.batching:
-            self.enqueue(log)
+            self.async_enqueue(log)
         else:
             self._entry.async_create_background_task(
                 self._hass, self._async_forward_quietly(log), "mqtt_fleet log forward"
@@ -259,7 +259,7 @@ class HomeAssistantLogHandler(logging.Handler):
                 source_name="homeassistant",
                 is_system=True,
             )
-            self._hass.loop.call_soon_threadsafe(self._forwarder.submit, log)
+            self._hass.loop.call_soon_threadsafe(self._forwarder.async_submit, log)
         except Exception:
             self.handleError(record)
 

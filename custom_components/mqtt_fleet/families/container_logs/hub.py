@@ -20,8 +20,6 @@ from . import keys
 from .forwarding import FORWARDED_SCOPE, PYTHON_LEVELS, HomeAssistantLogHandler, LogForwarder
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from homeassistant.core import HomeAssistant
 
     from ...hub import FleetConfigEntry
@@ -86,6 +84,8 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
     """Read a container-log stream under one base topic; forward logs onto it."""
 
     family = "container_logs"
+    device_type = LogSourceDevice
+    protocol: ContainerLogsProtocol
     title = "Container logs"
     manufacturer = "Container manager"
     has_connectivity = False
@@ -106,21 +106,6 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
             connected=lambda: self.mqtt_connected,
         )
         self._log_handler: HomeAssistantLogHandler | None = None
-
-    @property
-    def subscriptions(self) -> Iterable[str]:
-        """Return `{base}/#`."""
-        return self.protocol.subscriptions
-
-    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> LogSourceDevice:
-        """Make a log source."""
-        return LogSourceDevice(
-            self.device_hooks,
-            wire_id,
-            self.device_identifier(wire_id),
-            registry_id,
-            restored=restored,
-        )
 
     async def async_start(self) -> None:
         """Subscribe; forward HA's own records when the options say so; flush at stop."""

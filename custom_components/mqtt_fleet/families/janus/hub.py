@@ -32,7 +32,6 @@ from . import keys
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Iterable
     from datetime import datetime
 
     from homeassistant.core import CALLBACK_TYPE, HomeAssistant
@@ -87,6 +86,8 @@ class JanusHub(FleetHub[JanusDevice]):
     """Follow Janus servers under one base topic and poll their admin API."""
 
     family = "janus"
+    device_type = JanusDevice
+    protocol: JanusProtocol
     title = "Janus"
     manufacturer = "Meetecho"
     default_offline_timeout = 60
@@ -98,21 +99,6 @@ class JanusHub(FleetHub[JanusDevice]):
         self.pending: PendingReplies[AdminReply] = PendingReplies(self.loop)
         self.poll_interval = float(self.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL))
         self._poll_after_reconnect: CALLBACK_TYPE | None = None
-
-    @property
-    def subscriptions(self) -> Iterable[str]:
-        """Return the status and admin reply topics."""
-        return self.protocol.subscriptions
-
-    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> JanusDevice:
-        """Make a Janus server."""
-        return JanusDevice(
-            self.device_hooks,
-            wire_id,
-            self.device_identifier(wire_id),
-            registry_id,
-            restored=restored,
-        )
 
     async def async_start(self) -> None:
         """Subscribe, create the configured servers, and start polling."""

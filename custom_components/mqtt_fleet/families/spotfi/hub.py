@@ -33,7 +33,7 @@ from ...protocol.spotfi import (
 from . import keys
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
     from homeassistant.core import HomeAssistant
 
@@ -83,6 +83,8 @@ class SpotFiHub(FleetHub[FleetDevice]):
     """Follow SpotFi routers under one base topic; run RPC and terminal actions."""
 
     family = "spotfi"
+    device_type = FleetDevice
+    protocol: SpotFiProtocol
     title = "SpotFi"
     manufacturer = "SpotFi"
     default_offline_timeout = 60
@@ -102,21 +104,6 @@ class SpotFiHub(FleetHub[FleetDevice]):
             if isinstance(pattern, str) and is_allow_pattern(pattern)
         )
         self.terminal_enabled = self.options.get(CONF_TERMINAL_ENABLED) is True
-
-    @property
-    def subscriptions(self) -> Iterable[str]:
-        """Return status, metrics, RPC response and terminal output topics."""
-        return self.protocol.subscriptions
-
-    def create_device(self, wire_id: str, registry_id: str, *, restored: bool) -> FleetDevice:
-        """Make a router: connected while its status is not OFFLINE and its heartbeat fresh."""
-        return FleetDevice(
-            self.device_hooks,
-            wire_id,
-            self.device_identifier(wire_id),
-            registry_id,
-            restored=restored,
-        )
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Add how many requests wait for a reply."""
