@@ -1,8 +1,10 @@
-"""AutoCore messages as boards send them, and registry look-ups, shared by the HA tests."""
+"""Family-agnostic helpers shared by the HA tests: entries, registry look-ups, publishes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 import json
+from pathlib import Path
 import re
 from typing import Any
 
@@ -12,9 +14,11 @@ from custom_components.mqtt_fleet.config_flow import entry_title as spec_entry_t
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families import FAMILIES
 
-BASE = "autocore"
-BOARD_A = "ESP32_001"
-BOARD_B = "board-b1"
+PACKAGE = Path(__file__).parents[1] / "custom_components" / DOMAIN
+TRANSLATIONS: dict[str, Any] = json.loads((PACKAGE / "translations" / "en.json").read_text("utf-8"))
+
+# The `fire` fixture (tests/conftest.py): deliver one MQTT message and let HA settle.
+type Fire = Callable[[str, str | bytes], Coroutine[Any, Any, None]]
 
 
 def entry_id_for(unique_id: str) -> str:
@@ -51,88 +55,5 @@ def publishes(mqtt_mock: Any) -> list[tuple[Any, ...]]:
 
 
 def dumps(payload: dict[str, Any]) -> str:
-    """Encode a payload the way the boards do."""
+    """Encode a payload the way the devices do."""
     return json.dumps(payload)
-
-
-def status_a(status: str = "online", **extra: Any) -> str:
-    """Layout A status, as in seed 001."""
-    return dumps(
-        {
-            "device_id": BOARD_A,
-            "status": status,
-            "ip_address": "192.168.1.100",
-            "firmware_version": "1.2.0",
-            "uptime": 3600,
-            "timestamp": "2025-01-28T10:30:00Z",
-            **extra,
-        }
-    )
-
-
-def telemetry_a(**values: Any) -> str:
-    """Layout A telemetry, as in seed 001, with overrides."""
-    payload: dict[str, Any] = {
-        "device_id": BOARD_A,
-        "temperature": 25.6,
-        "humidity": 45.2,
-        "voltage": 3.28,
-        "memory_free": 45120,
-        "timestamp": "2025-01-28T10:30:15Z",
-    }
-    payload.update(values)
-    return dumps(payload)
-
-
-def relay_a(index: int, state: bool) -> str:
-    """Layout A relay status."""
-    return dumps(
-        {"device_id": BOARD_A, "relay_index": index, "state": state, "triggered_by": "manual"}
-    )
-
-
-def status_b(status: str = "online", **extra: Any) -> str:
-    """Layout B (firmware v2) status."""
-    return dumps(
-        {
-            "protocol_version": "2.2.0",
-            "uuid": BOARD_B,
-            "timestamp": "2025-01-28T10:30:00Z",
-            "status": status,
-            "firmware_version": "2.0.0",
-            "ip_address": "0.0.0.0",
-            "wifi_signal": -61,
-            "free_memory": 180000,
-            "uptime": 7200,
-            "board_id": "relay_board_1",
-            "type": "esp32_relay",
-            "channels": 4,
-            **extra,
-        }
-    )
-
-
-def relays_b(**channels: bool) -> str:
-    """Layout B relays/state; keys like ch1=True."""
-    return dumps(
-        {
-            "uuid": BOARD_B,
-            "board_id": "relay_board_1",
-            "channels": {key.removeprefix("ch"): value for key, value in channels.items()},
-        }
-    )
-
-
-def relay_event_b(channel: int, state: bool) -> str:
-    """Layout B relay_change event (uuid only in the payload)."""
-    return dumps(
-        {
-            "uuid": BOARD_B,
-            "board_id": "relay_board_1",
-            "event": "relay_change",
-            "channel": channel,
-            "state": state,
-            "trigger": "mqtt",
-            "source": "home_assistant",
-        }
-    )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from collections.abc import AsyncGenerator, Generator
 from datetime import timedelta
 import logging
 import os
 from typing import Any
-from unittest.mock import PropertyMock, patch
+from unittest.mock import AsyncMock, PropertyMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -27,9 +27,10 @@ from syrupy.assertion import SnapshotAssertion
 # Import before the `hass` fixture runs: otherwise HA's loader binds `custom_components`
 # to the test plugin's own testing_config and reports "Integration not found".
 import custom_components.mqtt_fleet  # noqa: F401
-from custom_components.mqtt_fleet.const import CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN
-from tests.common import default_options, entry_id_for
+from custom_components.mqtt_fleet.const import DOMAIN
 
+from .common import Fire
+from .families.autocore.helpers import autocore_entry
 from .report import Reliability
 
 # CI runs the same examples every time (a failure can be rerun); HYPOTHESIS_PROFILE=explore
@@ -40,8 +41,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Longer than HA's MQTT subscribe and unsubscribe cooldowns.
 MQTT_COOLDOWN_MARGIN = 10
-
-type Fire = Callable[[str, str | bytes], Coroutine[Any, Any, None]]
 
 
 @pytest.fixture(autouse=True)
@@ -115,16 +114,7 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 @pytest.fixture
 def config_entry() -> MockConfigEntry:
     """An AutoCore entry under the default base topic."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="AutoCore (autocore)",
-        data={CONF_FAMILY: "autocore", CONF_BASE_TOPIC: "autocore"},
-        options=default_options("autocore"),
-        unique_id="autocore:autocore",
-        entry_id=entry_id_for("autocore:autocore"),
-        version=2,
-        minor_version=1,
-    )
+    return autocore_entry()
 
 
 @pytest.fixture
@@ -136,6 +126,13 @@ async def setup_entry(
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Keep created entries from setting up a hub (config flow tests)."""
+    with patch("custom_components.mqtt_fleet.async_setup_entry", return_value=True) as mock_setup:
+        yield mock_setup
 
 
 @pytest.fixture

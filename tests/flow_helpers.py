@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 import time
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 import probatio as vol
 
 from custom_components.mqtt_fleet.const import DOMAIN
 
-PACKAGE = Path(__file__).parents[1] / "custom_components" / DOMAIN
-TRANSLATIONS: dict[str, Any] = json.loads((PACKAGE / "translations" / "en.json").read_text("utf-8"))
+from .common import TRANSLATIONS
+
+
+async def start_user_flow(hass: HomeAssistant, family: str) -> dict[str, Any]:
+    """Open the user menu, check that it offers `family` with a text, and pick it."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert family in result["menu_options"]
+    assert TRANSLATIONS["config"]["step"]["user"]["menu_options"][family]
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": family}
+    )
 
 
 def discovery(topic: str, payload: str | bytes, subscribed_topic: str) -> MqttServiceInfo:

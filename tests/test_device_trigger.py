@@ -18,10 +18,9 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.mqtt_fleet import device_trigger
 from custom_components.mqtt_fleet.const import DOMAIN
-from tests.common import default_options
 
-from .common import BOARD_A, device_by_identifier, dumps, entry_id_for, status_a
-from .conftest import Fire
+from .common import Fire, default_options, device_by_identifier, dumps, entry_id_for
+from .families.autocore.helpers import BOARD_A, status_a
 
 INTERACTION = {"screen": "main", "element": "button_1", "action": "press"}
 

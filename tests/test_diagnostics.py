@@ -14,8 +14,8 @@ from custom_components.mqtt_fleet.diagnostics import (
     async_get_device_diagnostics,
 )
 
-from .common import device_by_identifier, status_a, status_b, telemetry_a
-from .conftest import Fire
+from .common import Fire, device_by_identifier
+from .families.autocore.helpers import status_a, status_b, telemetry_a
 
 
 async def _traffic(fire: Fire, freezer: FrozenDateTimeFactory) -> None:

@@ -22,7 +22,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families import FAMILIES
-from tests.common import default_options, entry_id_for
+
+from .common import default_options, entry_id_for
 
 TRANSLATIONS: dict[str, Any] = json.loads(
     (Path(config_flow.__file__).parent / "translations" / "en.json").read_text("utf-8")
@@ -105,10 +106,8 @@ def test_the_check_refuses_what_the_frontend_cannot_parse(text: str) -> None:
     assert icu_problems(text)
 
 
-@pytest.mark.usefixtures("mqtt_mock")
-@pytest.mark.parametrize("family", list(FAMILIES))
-async def test_base_topic_step_fills_every_placeholder(hass: HomeAssistant, family: str) -> None:
-    """The step, its fields and the config errors only use placeholders the step supplies."""
+async def base_topic_step(hass: HomeAssistant, family: str) -> dict[str, Any]:
+    """Open the family's base topic step from the menu."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.flow.async_configure(
@@ -116,10 +115,30 @@ async def test_base_topic_step_fills_every_placeholder(hass: HomeAssistant, fami
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == family
-    supplied = result["description_placeholders"]
+    return dict(result)
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+@pytest.mark.parametrize("family", list(FAMILIES))
+async def test_base_topic_step_fills_every_placeholder(hass: HomeAssistant, family: str) -> None:
+    """The step, its fields and the config errors only use placeholders the step supplies."""
+    result = await base_topic_step(hass, family)
     step = TRANSLATIONS["config"]["step"][family]
-    assert placeholders_of(step, TRANSLATIONS["config"]["error"]) <= set(supplied)
-    assert RENDERED_PATTERNS[family] in render(step["description"], supplied)
+    assert placeholders_of(step, TRANSLATIONS["config"]["error"]) <= set(
+        result["description_placeholders"]
+    )
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+@pytest.mark.parametrize(("family", "pattern"), RENDERED_PATTERNS.items())
+async def test_base_topic_step_shows_the_topics(
+    hass: HomeAssistant, family: str, pattern: str
+) -> None:
+    """Once filled, the description shows the family's topics as users will read them."""
+    result = await base_topic_step(hass, family)
+    step = TRANSLATIONS["config"]["step"][family]
+    assert pattern in render(step["description"], result["description_placeholders"])
     hass.config_entries.flow.async_abort(result["flow_id"])
 
 

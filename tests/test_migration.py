@@ -31,7 +31,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.mqtt_fleet.config_flow import MqttFleetConfigFlow
 from custom_components.mqtt_fleet.const import DOMAIN
 
-from .common import status_a, telemetry_a
+from .families.autocore.helpers import status_a, telemetry_a
 
 SNAPSHOT = Path(__file__).parent / "fixtures" / "registries_v1"
 STORED = {

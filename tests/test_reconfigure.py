@@ -13,10 +13,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet.const import DOMAIN
 
-from .common import BOARD_A, device_by_identifier, entry_id_for, status_a, telemetry_a
-from .conftest import Fire
+from .common import Fire, device_by_identifier, entry_id_for
+from .families.autocore.helpers import BOARD_A, status_a, telemetry_a
+from .families.janus.helpers import janus_entry
 from .flow_helpers import assert_abort_translated, assert_translated, fields
-from .test_janus import janus_entry
 
 TEMPERATURE = f"entry_autocore_autocore/{BOARD_A}/temperature"
 

@@ -38,12 +38,11 @@ from custom_components.mqtt_fleet.const import CONF_STALE_DEVICE_DAYS, DOMAIN
 from custom_components.mqtt_fleet.families import FAMILIES
 from custom_components.mqtt_fleet.issues import JANUS_WRONG_PATH, STALE_DEVICE, STATUS_NOT_RETAINED
 from custom_components.mqtt_fleet.upkeep import RETAINED_STATUS_GRACE, SAVE_DELAY, store_key
-from tests.common import default_options, entry_id_for
 
-from .common import BOARD_A, BOARD_B, device_by_identifier, status_a, status_b, telemetry_a
-from .conftest import Fire
-from .test_container_logs import WEB, fire as fire_log, log, logs_entry
-from .test_janus import (
+from .common import TRANSLATIONS, Fire, default_options, device_by_identifier, entry_id_for
+from .families.autocore.helpers import BOARD_A, BOARD_B, status_a, status_b, telemetry_a
+from .families.container_logs.helpers import WEB, fire as fire_log, log, logs_entry
+from .families.janus.helpers import (
     SERVER,
     call_list_sessions,
     error,
@@ -53,7 +52,6 @@ from .test_janus import (
     success,
     wait_request,
 )
-from .test_translations import TRANSLATIONS
 
 type Loader = Callable[[MockConfigEntry], Awaitable[MockConfigEntry]]
 

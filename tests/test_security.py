@@ -51,10 +51,10 @@ from custom_components.mqtt_fleet.families.spotfi.hub import SpotFiHub
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
 
 from .clock import settle
-from .common import device_by_identifier, status_b
-from .report import Reliability
-from .test_container_logs import logs_entry
-from .test_janus import (
+from .common import TRANSLATIONS, device_by_identifier
+from .families.autocore.helpers import status_b
+from .families.container_logs.helpers import logs_entry
+from .families.janus.helpers import (
     advance,
     call_list_sessions,
     device_entry,
@@ -66,8 +66,8 @@ from .test_janus import (
     success,
     wait_request,
 )
-from .test_spotfi import METRICS, action, spotfi_entry, tunnel
-from .test_translations import TRANSLATIONS
+from .families.spotfi.helpers import METRICS, action, spotfi_entry, tunnel
+from .report import Reliability
 
 pytestmark = pytest.mark.reliability
 

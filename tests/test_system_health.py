@@ -11,8 +11,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, get_sy
 
 from custom_components.mqtt_fleet.const import DOMAIN
 
-from .common import BOARD_A, status_a, telemetry_a
-from .conftest import Fire
+from .common import Fire
+from .families.autocore.helpers import BOARD_A, status_a, telemetry_a
 
 
 async def test_no_entries(hass: HomeAssistant, mqtt_mock: Any) -> None:

@@ -1,7 +1,8 @@
 """AutoCore boards end to end: tools/simulator -> mosquitto -> HA's real MQTT client.
 
 Every message here crosses a real broker. Our own paho subscriber (`wire`) checks what HA
-puts on the wire against PROTOCOLS.md section 1, independently of the integration.
+puts on the wire against docs/protocols.md (section "AutoCore"), independently of the
+integration.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from custom_components.mqtt_fleet.const import DOMAIN, EVENT_DEVICE_OFFLINE, EVE
 from custom_components.mqtt_fleet.families.autocore.hub import EVENT_DISPLAY_INTERACTION
 
 from ..common import device_by_identifier, entry_id_for
-from .conftest import BASE, wait_for
+from .helpers import BASE, wait_for
 
 if TYPE_CHECKING:
-    from .conftest import Broker, Fleet, Simulator, Wire, WireMessage
+    from .helpers import Broker, Fleet, Simulator, Wire, WireMessage
 
 pytestmark = pytest.mark.broker
 
@@ -341,7 +342,7 @@ class RelayCase:
         return "relay_" if self.layout == "a" else "channel_"
 
     def command(self, board: str, on: bool) -> tuple[str, dict[str, Any]]:
-        """Return the command topic and payload PROTOCOLS.md section 1 prescribes."""
+        """Return the command topic and payload docs/protocols.md ("AutoCore") prescribes."""
         if self.layout == "a":
             return f"{BASE}/{board}/relay/{self.relay}/set", {"state": on, "source": SOURCE}
         payload = {
@@ -461,9 +462,9 @@ async def test_send_command_status(fleet: Fleet, simulator: Simulator, wire: Wir
     # With a 60 s interval each board has published its status once, at start.
     assert len(wire.messages(status_topic)) == 1
     device = registry_device(hass, board)
-    seed_device = registry_device(hass, "ESP32_001")
+    layout_a_device = registry_device(hass, "ESP32_001")
     assert device is not None
-    assert seed_device is not None
+    assert layout_a_device is not None
     last_seen = fleet.hub.devices[board].last_seen
     assert last_seen is not None
     sent = fleet.hub.messages_sent
@@ -473,7 +474,7 @@ async def test_send_command_status(fleet: Fleet, simulator: Simulator, wire: Wir
         await hass.services.async_call(
             DOMAIN,
             "send_command",
-            {"device_id": seed_device.id, "command": "status"},
+            {"device_id": layout_a_device.id, "command": "status"},
             blocking=True,
         )
     assert err.value.translation_key == "command_not_supported"

@@ -3,7 +3,8 @@
 Every message crosses a real broker. Our own paho subscriber (`wire`: its own connection,
 subscribed before anything is published, at QoS 2 so a message arrives with the QoS it was
 published with, and retain-as-published) sees what the integration forwarded and what the
-simulated container manager (MqttLogBackend, PROTOCOLS.md section 4) sent; HA's counters,
+simulated container manager (MqttLogBackend, docs/protocols.md, section "Container logs")
+sent; HA's counters,
 devices and events are compared with it log by log.
 
 Quiescence is proven with a barrier rather than a sleep: mosquitto queues a message for
@@ -14,58 +15,63 @@ every log did.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from dataclasses import dataclass
 import json
 import logging
-import math
-import random
 import re
 import signal
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
-import uuid
 
-from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-import paho.mqtt.client as paho
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.container_logs.hub import EVENT_LOG
-from tests.common import default_options, entry_id_for
 
 from ..common import device_by_identifier
-from .conftest import wait_for
+from .helpers import (
+    LEVELS,
+    LOGS_BASE,
+    LOGS_WIRE_TOPICS,
+    SOURCES,
+    UID,
+    HaBarrier,
+    ReceivedLog,
+    Tally,
+    backend_body,
+    backend_topic,
+    check_forwarded,
+    forward_all,
+    forward_plan,
+    logs_config_entry,
+    logs_hub,
+    nothing_dropped,
+    source_id,
+    wait_for,
+    without_debug,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from homeassistant.components.mqtt.models import ReceiveMessage
     from homeassistant.core import Event
 
     from custom_components.mqtt_fleet.families.container_logs import ContainerLogsHub
 
-    from .conftest import Broker, Fleet, Simulator, Wire
+    from .helpers import Broker, Fleet, Simulator, Wire
 
 pytestmark = pytest.mark.broker
 
-LOGS_BASE = "container-manager/logs"
-UID = entry_id_for(f"container_logs:{LOGS_BASE}")  # registry ids start with it
-# Outside the base: HA's log reader never sees it, the recorder does.
-BARRIER_TOPIC = "mqtt-fleet-tests/logs-barrier"
-LEVELS = ("debug", "info", "warn", "error")
 TOTAL = 10_000
-CHUNK = 500  # forward_log calls in flight at once
 # The simulator's log sources, in READY's order (tools/simulator/__main__.py docstring).
 SIMULATOR_SOURCES = [
     "1:web",
@@ -77,169 +83,7 @@ SIMULATOR_SOURCES = [
     "system",
     "manager",
 ]
-SEQUENCE = re.compile(r"^seq (\d+) ")
-
-# forward_log sources: containers of two apps, one with serviceId 0 (app `unknown`) and one
-# without a serviceName (`other`), the system, the manager and a source of type other.
-SOURCES: tuple[dict[str, Any], ...] = (
-    {
-        "source_type": "container",
-        "source_name": "web",
-        "service_id": 1001,
-        "service_name": "web",
-        "container_id": "c0ffee01",
-    },
-    {
-        "source_type": "container",
-        "source_name": "api",
-        "service_id": 1002,
-        "service_name": "api",
-        "container_id": "c0ffee02",
-    },
-    {
-        "source_type": "container",
-        "source_name": "db",
-        "service_id": 2001,
-        "service_name": "db",
-        "container_id": "c0ffee03",
-    },
-    {
-        "source_type": "container",
-        "source_name": "watchtower",
-        "service_id": 0,
-        "service_name": "watchtower",
-        "container_id": "c0ffee04",
-    },
-    {"source_type": "container", "service_id": 3001, "container_id": "c0ffee05"},
-    {"source_type": "system", "source_name": "container-manager"},
-    {"source_type": "manager", "source_name": "container-manager"},
-    {"source_type": "other"},
-)
-SOURCE_IDS = (
-    "1:web",
-    "1:api",
-    "2:db",
-    "unknown:watchtower",
-    "other",
-    "system",
-    "manager",
-    "other",
-)
-
-
-# --- what the seed does, written independently of the integration --------------------------
-
-
-def seed_route(data: dict[str, Any]) -> tuple[str, ...]:
-    """The levels MqttLogBackend.buildTopic puts between base and level (JS truthiness)."""
-    if data.get("source_type") == "container" and data.get("service_name"):
-        service_id = data.get("service_id")
-        app = str(math.floor(service_id / 1000)) if service_id else "unknown"
-        return (app, data["service_name"])
-    if data.get("source_type") in ("system", "manager"):
-        return (data["source_type"],)
-    return ("other",)
-
-
-def seed_topic(data: dict[str, Any]) -> str:
-    """The topic MqttLogBackend.buildTopic gives a forward_log call's log."""
-    return "/".join((LOGS_BASE, *seed_route(data), data["level"]))
-
-
-def seed_body(data: dict[str, Any]) -> dict[str, Any]:
-    """The LogMessage JSON for a forward_log call's data, without its timestamp."""
-    source = {"type": data["source_type"]}
-    if "source_name" in data:
-        source["name"] = data["source_name"]
-    body: dict[str, Any] = {"message": data["message"], "level": data["level"], "source": source}
-    for key, name in (
-        ("serviceId", "service_id"),
-        ("serviceName", "service_name"),
-        ("containerId", "container_id"),
-    ):
-        if name in data:
-            body[key] = data[name]
-    return body
-
-
-def forward_plan(total: int, seed: int = 4) -> list[dict[str, Any]]:
-    """forward_log data for `total` logs of mixed sources and levels, numbered in order."""
-    rng = random.Random(seed)  # noqa: S311 - repeatable test data
-    plan = []
-    for number in range(total):
-        index = rng.randrange(len(SOURCES))
-        level = rng.choices(LEVELS, cum_weights=(20, 70, 90, 100))[0]
-        message = f"seq {number:05d} {level} from {SOURCE_IDS[index]}: {rng.getrandbits(32):08x}"
-        plan.append({**SOURCES[index], "level": level, "message": message})
-    return plan
-
-
-def source_id(data: dict[str, Any]) -> str:
-    """The source (device) id HA reads from the topic of a forward_log call's log."""
-    return ":".join(seed_route(data))
-
-
 # --- the wire, log by log --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReceivedLog:
-    """One log as the recorder received it, unbatched."""
-
-    topic: str  # without `/batch`
-    batch: bool
-    qos: int
-    retain: bool
-    body: dict[str, Any]
-
-    @property
-    def source(self) -> str:
-        """The source levels of the topic, as HA names the source device."""
-        return ":".join(self.topic.removeprefix(f"{LOGS_BASE}/").split("/")[:-1])
-
-    @property
-    def level(self) -> str:
-        """The level the log itself names."""
-        return str(self.body["level"])
-
-
-class Tally:
-    """Unbatch the recorder's container-log messages incrementally (cheap to poll)."""
-
-    def __init__(self, wire: Wire) -> None:
-        """Start from the recorder's first message: it subscribed before anything was sent."""
-        self._wire = wire
-        self._cursor = 0
-        self.logs: list[ReceivedLog] = []
-        self.messages = 0
-        self.batch_sizes: list[int] = []
-
-    def update(self) -> int:
-        """Read what arrived since the last update; return how many logs arrived in all."""
-        new = self._wire.messages(since=self._cursor)
-        self._cursor += len(new)
-        for message in new:
-            if not paho.topic_matches_sub(f"{LOGS_BASE}/#", message.topic):
-                continue
-            self.messages += 1
-            body = message.json()
-            batch = message.topic.endswith("/batch")
-            topic = message.topic.removesuffix("/batch")
-            logs = body["logs"] if batch else [body]
-            if batch:
-                assert body["count"] == len(logs), message
-                self.batch_sizes.append(len(logs))
-            self.logs.extend(
-                ReceivedLog(topic, batch, message.qos, message.retain, log) for log in logs
-            )
-        return len(self.logs)
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Logs per source and level, as HA's counters should show them."""
-        counts: dict[str, Counter[str]] = {}
-        for log in self.logs:
-            counts.setdefault(log.source, Counter())[log.level] += 1
-        return {source: dict(levels) for source, levels in counts.items()}
 
 
 def hub_counts(hub: ContainerLogsHub) -> dict[str, dict[str, int]]:
@@ -248,120 +92,6 @@ def hub_counts(hub: ContainerLogsHub) -> dict[str, dict[str, int]]:
         source: {level.value: n for level, n in device.counts.items() if n}
         for source, device in hub.devices.items()
     }
-
-
-class HaBarrier:
-    """Prove that HA and the recorder received everything published before a point."""
-
-    def __init__(self, hass: HomeAssistant, wire: Wire) -> None:
-        """Nothing is subscribed before the first use."""
-        self._hass = hass
-        self._wire = wire
-        self._cursor = wire.mark()
-        self._on_wire: set[str] = set()
-        self._in_ha: set[str] = set()
-        self._unsubscribe: Any = None
-
-    @callback
-    def _received(self, msg: ReceiveMessage) -> None:
-        self._in_ha.add(str(msg.payload))
-
-    def close(self) -> None:
-        """Unsubscribe HA."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-
-    def _wire_tokens(self) -> set[str]:
-        """The barriers the recorder received (reading each recorded message once)."""
-        new = self._wire.messages(since=self._cursor)
-        self._cursor += len(new)
-        self._on_wire.update(m.payload.decode() for m in new if m.topic == BARRIER_TOPIC)
-        return self._on_wire
-
-    async def wire_only(self, timeout: float = 30) -> None:
-        """HA publishes a barrier: the recorder has all HA published before it, once it has it.
-
-        HA's client sends in order and forward_log awaited each of its PUBACKs.
-        """
-        token = uuid.uuid4().hex
-        await mqtt.async_publish(self._hass, BARRIER_TOPIC, token, qos=1)
-        await wait_for(lambda: token in self._wire_tokens(), timeout, "the barrier on the wire")
-
-    async def both(self, timeout: float = 30) -> None:
-        """The recorder publishes barriers until HA and it both received the same one.
-
-        Every barrier goes out after the last log was acknowledged, so any of them does;
-        HA subscribes on first use, and its subscription may need a moment to be live.
-        A new barrier goes out every second; `timeout` covers HA working off its backlog.
-        """
-        if self._unsubscribe is None:
-            self._unsubscribe = await mqtt.async_subscribe(
-                self._hass, BARRIER_TOPIC, self._received, qos=1
-            )
-        sent: list[str] = []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        next_barrier = loop.time()
-        while not any(t in self._in_ha and t in self._wire_tokens() for t in sent):
-            if loop.time() > deadline:
-                pytest.fail(f"no barrier reached both HA and the recorder in {timeout:g} s")
-            if loop.time() >= next_barrier:
-                sent.append(token := uuid.uuid4().hex)
-                self._wire.client.publish(BARRIER_TOPIC, token, qos=1)
-                next_barrier = loop.time() + 1.0
-            await asyncio.sleep(0.02)
-
-
-def nothing_dropped(broker: Broker) -> None:
-    """Fail if mosquitto dropped messages for a subscriber that lagged."""
-    log = broker.log.read_text(errors="replace") if broker.log.exists() else ""
-    assert "dropped" not in log.lower(), log[-2000:]
-
-
-async def forward_all(hass: HomeAssistant, plan: list[dict[str, Any]]) -> None:
-    """Call forward_log for every item, CHUNK calls at a time, in order of the chunks."""
-    for start in range(0, len(plan), CHUNK):
-        await asyncio.gather(
-            *(
-                hass.services.async_call(DOMAIN, "forward_log", data, blocking=True)
-                for data in plan[start : start + CHUNK]
-            )
-        )
-
-
-def sequence_number(log: ReceivedLog) -> int:
-    """The number a planned log carries in its message."""
-    match = SEQUENCE.match(log.body["message"])
-    assert match is not None, log
-    return int(match[1])
-
-
-def check_forwarded(
-    tally: Tally,
-    plan: list[dict[str, Any]],
-    *,
-    batched: bool,
-    since_ms: int,
-    at_least_once: bool = False,
-) -> None:
-    """Each planned log arrived exactly once (at least once), on the seed's topic, as written."""
-    numbers = [sequence_number(log) for log in tally.logs]
-    duplicates = [n for n, times in Counter(numbers).items() if times > 1]
-    assert at_least_once or not duplicates, (
-        f"{len(duplicates)} logs arrived twice, e.g. {duplicates[:5]}"
-    )
-    assert sorted(set(numbers)) == list(range(len(plan))), "logs were lost"
-    now_ms = time.time_ns() // 1_000_000
-    for log in tally.logs:
-        data = plan[sequence_number(log)]
-        assert log.topic == seed_topic(data), (log, data)
-        body = dict(log.body)
-        assert since_ms <= body.pop("timestamp") <= now_ms, log
-        assert body == seed_body(data), (log, data)
-        assert (log.qos, log.retain, log.batch) == (1, False, batched), log
-    if batched:
-        assert max(tally.batch_sizes) <= 50
 
 
 def counter_state(hass: HomeAssistant, source: str, level: str) -> str | None:
@@ -399,22 +129,13 @@ def wire_problems(tally: Tally) -> Counter[tuple[str, str]]:
 @pytest.fixture
 def wire_topics() -> tuple[str, ...]:
     """Record the container-log base and the barrier."""
-    return (f"{LOGS_BASE}/#", BARRIER_TOPIC)
+    return LOGS_WIRE_TOPICS
 
 
 @pytest.fixture
 def config_entry() -> MockConfigEntry:
     """The Container logs entry under `container-manager/logs` (entry_options add to it)."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=f"container_logs:{LOGS_BASE}",
-        entry_id=UID,
-        title=f"Container logs ({LOGS_BASE})",
-        data={"family": "container_logs", "base_topic": LOGS_BASE},
-        options=default_options("container_logs"),
-        version=2,
-        minor_version=1,
-    )
+    return logs_config_entry()
 
 
 @pytest.fixture
@@ -444,17 +165,9 @@ def fast_hub_sensors() -> Iterator[None]:
 
 @pytest.fixture
 def production_loop(fleet: Fleet) -> Iterator[None]:
-    """Run the volume tests without asyncio's debug mode, which HA's test harness turns on.
-
-    Debug mode records a stack trace for every callback and task: four to five times the
-    cost of 10,000 logs, and not what HA
-    runs in production. The thread-safety tests keep it.
-    """
-    loop = fleet.hass.loop
-    debug = loop.get_debug()
-    loop.set_debug(False)
-    yield
-    loop.set_debug(debug)
+    """Run the volume tests without asyncio's debug mode (helpers.without_debug)."""
+    with without_debug(fleet.hass.loop):
+        yield
 
 
 @pytest.fixture
@@ -470,13 +183,6 @@ def barrier(fleet: Fleet, wire: Wire) -> Iterator[HaBarrier]:
     ha_barrier = HaBarrier(fleet.hass, wire)
     yield ha_barrier
     ha_barrier.close()
-
-
-def logs_hub(fleet: Fleet) -> ContainerLogsHub:
-    """The Container logs entry's hub."""
-    hub: ContainerLogsHub = fleet.entry.runtime_data
-    assert hub.family == "container_logs"
-    return hub
 
 
 # --- forwarding ---------------------------------------------------------------------------
@@ -496,7 +202,8 @@ async def test_10000_forwarded_logs_none_lost_even_at_unload(
     batched: bool,
     entry_options: dict[str, Any],
 ) -> None:
-    """10,000 concurrent forward_log calls: each log on the wire exactly once, as the seed.
+    """10,000 concurrent forward_log calls: each log on the wire exactly once, as MqttLogBackend
+    writes it.
 
     The entry is unloaded right after the last call returns; whatever was still queued for
     its batch is flushed by the unload, not lost.
@@ -639,7 +346,7 @@ async def test_only_manager_logs_reach_discovery(
         for number in range(320):
             data = {**SOURCES[number % 8], "level": LEVELS[number // 8 % 4]}
             data["message"] = f"seq {number:05d} published by another client"
-            wire.publish(topic := seed_topic(data), seed_body(data) | {"timestamp": number})
+            wire.publish(topic := backend_topic(data), backend_body(data) | {"timestamp": number})
             published[topic] += 1
         await barrier.both()  # HA has dispatched every log, to the hub and to discovery
         await hass.async_block_till_done()
@@ -755,7 +462,7 @@ async def test_round_trip_of_long_logs(
     hub = logs_hub(fleet)
     tally = Tally(wire)
     data = {"message": message, "level": "info", "source_type": "system"}
-    body_bytes = len(json.dumps(seed_body(data) | {"timestamp": 0}, ensure_ascii=False).encode())
+    body_bytes = len(json.dumps(backend_body(data) | {"timestamp": 0}, ensure_ascii=False).encode())
     accepted = 0
     for _ in range(repeat):
         try:

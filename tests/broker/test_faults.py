@@ -82,24 +82,15 @@ from custom_components.mqtt_fleet.families.janus.hub import CONF_POLL_INTERVAL
 from custom_components.mqtt_fleet.hub import FleetHub
 from custom_components.mqtt_fleet.protocol.autocore import Layout
 from custom_components.mqtt_fleet.protocol.container_logs import Level
-from tests.common import default_options, entry_id_for, entry_title
 
+from ..common import default_options, entry_id_for, entry_title
 from ..report import Reliability, scaled
-from .conftest import (
-    BASE,
-    HOST,
-    PROBE_TOPIC,
-    START_TIMEOUT,
-    STOP_TIMEOUT,
-    Fleet,
-    Wire,
-    wait_for,
-)
+from .helpers import BASE, HOST, PROBE_TOPIC, START_TIMEOUT, STOP_TIMEOUT, Fleet, Wire, wait_for
 
 if TYPE_CHECKING:
     from homeassistant.components.mqtt.models import ReceiveMessage
 
-    from .conftest import Broker, Simulator, WireMessage
+    from .helpers import Broker, Simulator, WireMessage
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
 
@@ -920,7 +911,8 @@ def logs_hub(hass: HomeAssistant) -> ContainerLogsHub:
 
 
 def log_counts(messages: list[WireMessage]) -> Counter[tuple[str, str]]:
-    """Count the logs in MqttLogBackend messages per (source, level) (PROTOCOLS.md 4)."""
+    """Count the logs in MqttLogBackend messages per (source, level) (docs/protocols.md,
+    section "Container logs")."""
     base = STREAMS["container_logs"]
     counts: Counter[tuple[str, str]] = Counter()
     for message in messages:

@@ -2,7 +2,8 @@
 
 Every message crosses a real broker. Our own paho subscriber (`wire`) records both
 families' topics, so what HA shows and answers is checked against what the simulated
-servers and routers really sent (PROTOCOLS.md sections 2 and 3), request by request:
+servers and routers really sent (docs/protocols.md, sections "Janus" and "SpotFi"), request
+by request:
 actions are matched to their wire traffic by the transaction or request id HA used.
 """
 
@@ -10,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
-import gc
 import math
 import signal
 from typing import TYPE_CHECKING, Any
@@ -43,25 +41,32 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.mqtt_fleet.const import DOMAIN, EVENT_DEVICE_OFFLINE, EVENT_DEVICE_ONLINE
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
-from tests.common import default_options, entry_id_for
 from tools.simulator import openwrt
 
-from ..common import device_by_identifier
-from .conftest import wait_for
+from ..common import default_options, device_by_identifier
+from .helpers import (
+    JANUS_BASE,
+    JANUS_SPOTFI_WIRE_TOPICS,
+    JANUS_UID,
+    SPOTFI_BASE,
+    SPOTFI_UID,
+    connectivity,
+    loop_errors,
+    request_keys,
+    rpc_call,
+    shown,
+    state_of,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from custom_components.mqtt_fleet.families.janus import JanusHub
     from custom_components.mqtt_fleet.families.spotfi import SpotFiHub
-    from custom_components.mqtt_fleet.protocol.correlation import PendingReplies
 
-    from .conftest import Broker, Fleet, Simulator, Wire, WireMessage
+    from .helpers import Broker, Fleet, Simulator, Wire, WireMessage
 
 pytestmark = pytest.mark.broker
 
-JANUS_BASE = "janus"
-JANUS_UID = entry_id_for(f"janus:{JANUS_BASE}")  # registry ids start with it
-SPOTFI_BASE = "spotfi/router"
-SPOTFI_UID = entry_id_for(f"spotfi:{SPOTFI_BASE}")
 SECRET = "fleet-test-secret"
 SERVERS = ["janus-01", "janus-02"]
 POLL_INTERVAL = 2  # seconds, the option's minimum
@@ -71,19 +76,6 @@ BARRIER_TOPIC = f"{JANUS_BASE}/mqtt-fleet-tests/barrier"
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def state_of(hass: HomeAssistant, uid: str, device: str, key: str) -> State | None:
-    """Return the state of one device value, looked up by unique_id; None while absent."""
-    found = er.async_get(hass).async_get_entity_id(
-        "sensor" if key != "connectivity" else "binary_sensor", DOMAIN, f"{uid}/{device}/{key}"
-    )
-    return None if found is None else hass.states.get(found)
-
-
-def shown(hass: HomeAssistant, uid: str, device: str, key: str) -> str | None:
-    """Return the state string of one device value, None while it has no entity."""
-    return getattr(state_of(hass, uid, device, key), "state", None)
 
 
 def number(text: str | None) -> float | None:
@@ -117,41 +109,6 @@ def shown_value_matches(
     shown_unit = state.attributes[ATTR_UNIT_OF_MEASUREMENT]
     half_step = converter.convert(0.5 * 10**-decimals, shown_unit, unit)
     return math.isclose(in_unit(state, converter, unit), expected, abs_tol=half_step * 1.0001)
-
-
-@contextmanager
-def request_keys(pending: PendingReplies[Any]) -> Iterator[dict[Any, list[str]]]:
-    """Record the transaction / request id of every request, by the task that sent it.
-
-    A blocking action runs in its caller's task, so a test learns which id its own call
-    used, and finds that request and its reply on the wire.
-    """
-    keys: dict[Any, list[str]] = defaultdict(list)
-    original = pending.async_request
-
-    def spy(key: str, send: Any, seconds: float) -> Any:
-        keys[asyncio.current_task()].append(key)
-        return original(key, send, seconds)
-
-    with patch.object(pending, "async_request", spy):
-        yield keys
-
-
-@contextmanager
-def loop_errors(loop: asyncio.AbstractEventLoop) -> Iterator[list[dict[str, Any]]]:
-    """Collect what asyncio reports to the loop's exception handler, instead of HA's harness.
-
-    Garbage is collected before leaving, so a future dropped with an unread exception
-    is reported inside the block.
-    """
-    errors: list[dict[str, Any]] = []
-    original = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: errors.append(context))
-    try:
-        yield errors
-        gc.collect()
-    finally:
-        loop.set_exception_handler(original)
 
 
 def registry_device(hass: HomeAssistant, uid: str, device: str) -> dr.DeviceEntry | None:
@@ -197,11 +154,6 @@ def sessions_shown(hass: HomeAssistant, wire: Wire, server: str, since: int = 0)
         and reply.get("janus") == "success"
         and shown(hass, JANUS_UID, server, "sessions") == str(len(reply["sessions"]))
     )
-
-
-def connectivity(hass: HomeAssistant, uid: str, devices: list[str]) -> list[str | None]:
-    """Return the connectivity state of each device."""
-    return [shown(hass, uid, device, "connectivity") for device in devices]
 
 
 async def list_sessions(hass: HomeAssistant, server: str) -> dict[str, Any]:
@@ -262,21 +214,6 @@ def rpc_message(wire: Wire, router: str, kind: str, request_id: str) -> WireMess
     return None
 
 
-async def rpc_call(
-    hass: HomeAssistant, router: str, path: str, method: str, **extra: Any
-) -> dict[str, Any]:
-    """Call the rpc_call action."""
-    response = await hass.services.async_call(
-        DOMAIN,
-        "rpc_call",
-        {"router": router, "path": path, "method": method, **extra},
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
-    return dict(response)
-
-
 async def checked_rpc_call(
     hass: HomeAssistant, hub: SpotFiHub, wire: Wire, router: str, path: str, method: str
 ) -> dict[str, Any]:
@@ -322,7 +259,7 @@ def tunnel_in(wire: Wire, router: str, since: int = 0) -> list[dict[str, Any]]:
 @pytest.fixture
 def wire_topics() -> tuple[str, ...]:
     """Record both families' topics."""
-    return (f"{JANUS_BASE}/#", f"{SPOTFI_BASE}/#")
+    return JANUS_SPOTFI_WIRE_TOPICS
 
 
 @pytest.fixture
@@ -400,7 +337,8 @@ class TestJanus:
                 "Janus WebRTC Server",
                 "1.4.0",
             )
-            # PROTOCOLS.md 2: info needs no secret and goes first; list_sessions carries it.
+            # docs/protocols.md, "Janus": info needs no secret and goes first; list_sessions
+            # carries it.
             requests = admin_requests(wire, server)
             assert requests[0].json().keys() == {"janus", "transaction"}
             assert requests[0].json()["janus"] == "info"

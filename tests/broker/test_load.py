@@ -14,6 +14,7 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 import logging
+import signal
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import STATE_ON
@@ -24,12 +25,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.mqtt_fleet.const import DOMAIN, LOGGER
 from custom_components.mqtt_fleet.protocol.spotfi import DEFAULT_RPC_ALLOW_LIST
 
+from ..families.janus.helpers import janus_entry
+from ..families.spotfi.helpers import spotfi_entry
 from ..report import scaled
-from ..test_janus import janus_entry
-from ..test_spotfi import spotfi_entry
-from .conftest import wait_for
-from .test_janus_spotfi_broker import (  # noqa: F401 - simulator_stop_signal, wire_topics: fixtures
+from .helpers import (
     JANUS_BASE,
+    JANUS_SPOTFI_WIRE_TOPICS,
     JANUS_UID,
     SPOTFI_BASE,
     SPOTFI_UID,
@@ -37,8 +38,7 @@ from .test_janus_spotfi_broker import (  # noqa: F401 - simulator_stop_signal, w
     loop_errors,
     request_keys,
     rpc_call,
-    simulator_stop_signal,
-    wire_topics,
+    wait_for,
 )
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from custom_components.mqtt_fleet.protocol.correlation import PendingReplies
 
     from ..report import Reliability
-    from .conftest import Fleet, Simulator, Wire, WireMessage
+    from .helpers import Fleet, Simulator, Wire, WireMessage
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
 
@@ -230,6 +230,18 @@ def serious_records(caplog: pytest.LogCaptureFixture) -> list[str]:
         if record.levelno >= logging.ERROR
         or (record.levelno >= logging.WARNING and record.name.startswith(LOGGER.name))
     ]
+
+
+@pytest.fixture
+def wire_topics() -> tuple[str, ...]:
+    """Record both families' topics (as test_janus_spotfi_broker.py does)."""
+    return JANUS_SPOTFI_WIRE_TOPICS
+
+
+@pytest.fixture
+def simulator_stop_signal() -> int:
+    """Stop the simulator at once: SIGTERM only cuts these devices off, a bit more slowly."""
+    return signal.SIGKILL
 
 
 @pytest.fixture

@@ -52,39 +52,74 @@ from custom_components.mqtt_fleet.families.container_logs.hub import (
     DEFAULT_BATCH_INTERVAL,
     DEFAULT_BATCH_MAX,
 )
-from tests.report import FULL
 
-from . import test_container_logs_broker as logs
-from .conftest import HOST, START_TIMEOUT, STOP_TIMEOUT, Broker, Wire, WireMessage, wait_for
-from .test_container_logs_broker import (
+from ..report import FULL
+from .helpers import (
     CHUNK,
+    HOST,
+    LOGS_WIRE_TOPICS,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    Broker,
     HaBarrier,
     Tally,
+    Wire,
+    WireMessage,
     check_forwarded,
     forward_all,
     forward_plan,
+    logs_config_entry,
     logs_hub,
     nothing_dropped,
     sequence_number,
+    wait_for,
+    without_debug,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Generator, Sequence
+    from collections.abc import Generator, Iterator, Sequence
     from pathlib import Path
 
-    from custom_components.mqtt_fleet.families.container_logs.forwarding import LogForwarder
-    from tests.report import Reliability
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-    from .conftest import Fleet
+    from custom_components.mqtt_fleet.families.container_logs.forwarding import LogForwarder
+
+    from ..report import Reliability
+    from .helpers import Fleet
 
 pytestmark = [pytest.mark.broker, pytest.mark.reliability]
 
+
 # The Container logs entry (default options: batches of 50 every second), what the recorder
 # follows, the barrier and the loop without asyncio's debug mode: those of the logs tests.
-config_entry = logs.config_entry
-wire_topics = logs.wire_topics
-production_loop = logs.production_loop
-barrier = logs.barrier
+
+
+@pytest.fixture
+def config_entry() -> MockConfigEntry:
+    """The Container logs entry under `container-manager/logs`, default options."""
+    return logs_config_entry()
+
+
+@pytest.fixture
+def wire_topics() -> tuple[str, ...]:
+    """Record the container-log base and the barrier."""
+    return LOGS_WIRE_TOPICS
+
+
+@pytest.fixture
+def production_loop(fleet: Fleet) -> Iterator[None]:
+    """Run without asyncio's debug mode (helpers.without_debug)."""
+    with without_debug(fleet.hass.loop):
+        yield
+
+
+@pytest.fixture
+def barrier(fleet: Fleet, wire: Wire) -> Iterator[HaBarrier]:
+    """A barrier between HA and the recorder."""
+    ha_barrier = HaBarrier(fleet.hass, wire)
+    yield ha_barrier
+    ha_barrier.close()
+
 
 TOTAL = 10_000
 DEAF_AT = 2_000  # with SIGTERM the subscriber stops reading here, so it lags at the stop

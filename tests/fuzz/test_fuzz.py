@@ -49,8 +49,8 @@ from custom_components.mqtt_fleet.const import (
 from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
 from custom_components.mqtt_fleet.families.janus.hub import CONF_POLL_INTERVAL, MAX_POLL_INTERVAL
 from custom_components.mqtt_fleet.hub import FleetHub
-from tests.common import default_options, entry_id_for
 
+from ..common import default_options, entry_id_for
 from ..report import Reliability, scaled
 from .strategies import (
     MEBIBYTE,
@@ -266,7 +266,7 @@ class FuzzRun:
         between: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Send `count` messages, checking the model every CHECK_EVERY and at the end."""
-        assert set(self.hub.subscriptions) == set(fuzzer.filters)
+        assert set(self.hub.protocol.subscriptions) == set(fuzzer.filters)
         # asyncio's debug mode (on in HA's tests) records a stack for every task: HA's MQTT
         # discovery starts a config flow task for most messages on a discovery topic.
         debug = self.hass.loop.get_debug()

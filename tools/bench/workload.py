@@ -3,7 +3,8 @@
 Both sides build it from the same arguments (N and the family mix), so the HA side knows
 which device and value each published message carries without reading it off the wire.
 
-Per round every device sends (PROTOCOLS.md sections 1-3, payloads as the simulator sends):
+Per round every device sends (docs/protocols.md: AutoCore, Janus, SpotFi; payloads as the
+simulator sends them):
 
     stream   (flat out and fixed rate): AutoCore relay 0 status then telemetry with four
              changing values; SpotFi metrics; Janus status

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator
 import json
 import logging
 from pathlib import Path
@@ -17,10 +17,7 @@ from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 from homeassistant.helpers.translation import async_get_translations
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_mqtt_message,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 import yaml
 
 from custom_components.mqtt_fleet import config_flow
@@ -30,16 +27,17 @@ from custom_components.mqtt_fleet.families.container_logs.forwarding import (
     HomeAssistantLogHandler,
 )
 from custom_components.mqtt_fleet.families.container_logs.hub import ContainerLogsHub
-from tests.common import default_options, entry_id_for
 
-from .flow_helpers import (
-    TRANSLATIONS,
+from ...common import TRANSLATIONS, default_options, entry_id_for
+from ...flow_helpers import (
     assert_abort_translated,
     assert_translated,
     discovery as mqtt_discovery,
     fields,
+    start_user_flow,
     suggested_values,
 )
+from .helpers import logs_entry
 
 PACKAGE = Path(config_flow.__file__).parent
 BASE = "container-manager/logs"
@@ -72,39 +70,9 @@ BATCH = json.dumps({"count": 1, "logs": [{"message": "Applying target state", "l
 # --- helpers ----------------------------------------------------------------------------
 
 
-def logs_entry(base: str = BASE, **options: Any) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=f"Container logs ({base})",
-        unique_id=f"container_logs:{base}",
-        entry_id=entry_id_for(f"container_logs:{base}"),
-        data={"family": "container_logs", "base_topic": base},
-        options=default_options("container_logs") | options,
-        version=2,
-        minor_version=1,
-    )
-
-
 def discovery(topic: str, payload: str | bytes, subscribed: str = SUBSCRIBED) -> MqttServiceInfo:
     """Build what HA's MQTT discovery hands to async_step_mqtt, from the manager's filter."""
     return mqtt_discovery(topic, payload, subscribed)
-
-
-async def start_user_flow(hass: HomeAssistant) -> dict[str, Any]:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.MENU
-    assert "container_logs" in result["menu_options"]
-    assert TRANSLATIONS["config"]["step"]["user"]["menu_options"]["container_logs"]
-    return await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": "container_logs"}
-    )
-
-
-@pytest.fixture
-def mock_setup_entry() -> Generator[AsyncMock]:
-    """Keep created entries from setting up a hub."""
-    with patch("custom_components.mqtt_fleet.async_setup_entry", return_value=True) as mock_setup:
-        yield mock_setup
 
 
 @pytest.fixture
@@ -129,7 +97,7 @@ async def loaded(hass: HomeAssistant, mqtt_mock: Any) -> AsyncGenerator[Any]:
 async def test_container_logs_step_creates_the_entry(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
-    result = await start_user_flow(hass)
+    result = await start_user_flow(hass, "container_logs")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "container_logs"
     assert result["errors"] == {}
@@ -155,7 +123,7 @@ async def test_container_logs_step_creates_the_entry(
 
 @pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
 async def test_container_logs_step_with_another_base(hass: HomeAssistant) -> None:
-    result = await start_user_flow(hass)
+    result = await start_user_flow(hass, "container_logs")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"base_topic": "site-a/logs"}
     )
@@ -179,7 +147,7 @@ async def test_container_logs_step_with_another_base(hass: HomeAssistant) -> Non
     ],
 )
 async def test_invalid_base_then_recover(hass: HomeAssistant, base: str, error: str) -> None:
-    result = await start_user_flow(hass)
+    result = await start_user_flow(hass, "container_logs")
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "container_logs"
@@ -197,7 +165,7 @@ async def test_invalid_base_then_recover(hass: HomeAssistant, base: str, error: 
 async def test_duplicate_base_aborts(hass: HomeAssistant) -> None:
     existing = logs_entry()
     existing.add_to_hass(hass)
-    result = await start_user_flow(hass)
+    result = await start_user_flow(hass, "container_logs")
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": BASE})
     assert result["reason"] == "already_configured"
     assert_abort_translated(result)
@@ -208,7 +176,7 @@ async def test_duplicate_base_aborts(hass: HomeAssistant) -> None:
 @pytest.mark.parametrize("base", ["container-manager/logs/site-a", "container-manager"])
 async def test_overlapping_base_of_the_family(hass: HomeAssistant, base: str) -> None:
     logs_entry().add_to_hass(hass)
-    result = await start_user_flow(hass)
+    result = await start_user_flow(hass, "container_logs")
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base_topic": "base_topic_overlaps"}

@@ -1,45 +1,35 @@
-"""Config, discovery, reauth and options flows of the Janus and SpotFi families."""
+"""Janus config flow: the user step, MQTT discovery asking for the secret, reauth, options."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator
 import json
 from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import (
-    SOURCE_MQTT,
-    SOURCE_REAUTH,
-    SOURCE_USER,
-    ConfigEntryState,
-)
+from homeassistant.config_entries import SOURCE_MQTT, SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_mqtt_message,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 
 from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.janus.hub import JanusHub
-from custom_components.mqtt_fleet.families.spotfi.hub import SpotFiHub
-from tests.common import default_options, entry_id_for
 
-from .common import device_by_identifier
-from .flow_helpers import (
-    TRANSLATIONS,
+from ...common import TRANSLATIONS, device_by_identifier
+from ...flow_helpers import (
     assert_abort_translated,
     assert_translated,
     discovery,
     fields,
+    start_user_flow,
     suggested_values,
 )
+from .helpers import janus_entry
 
 JANUS_OPTIONS = {
     "offline_timeout": 60,
@@ -47,37 +37,10 @@ JANUS_OPTIONS = {
     "poll_interval": 10,
     "servers": [],
 }
-DEFAULT_ALLOW_LIST = [
-    "system.board",
-    "system.info",
-    "network.interface.*.status",
-    "uspot.client_list",
-]
-SPOTFI_OPTIONS = {
-    "offline_timeout": 60,
-    "stale_device_days": 30,
-    "rpc_allow_list": DEFAULT_ALLOW_LIST,
-    "terminal_enabled": False,
-}
+
 JANUS_STATUS = "janus/gw1/status"
 JANUS_SUBSCRIBED = "janus/+/status"
-SPOTFI_STATUS = "spotfi/router/rtr-1a2b3c4d/status"
-SPOTFI_SUBSCRIBED = "spotfi/router/+/status"
-SECRET = "s3cret"
-# Allow-list entries the options refuse: no method level, odd characters, empty levels, and
-# a wildcard object (`*.*` or `*.exec` would hand out `file.exec`).
-BAD_PATTERNS = (
-    "system",
-    "sys tem.board",
-    "a..b",
-    "*",
-    "*.*",
-    "*.exec",
-    ".system.board",
-    "system.board.",
-    "a.b/c",
-    "system.+",
-)
+
 ABORTS = (
     "reauth_successful",
     "already_configured",
@@ -92,60 +55,8 @@ EXCEPTIONS = (
     "device_not_found",
     "device_ambiguous",
     "invalid_action_data",
-    "rpc_failed",
-    "rpc_no_reply",
-    "rpc_not_allowed",
-    "terminal_disabled",
-    "terminal_error",
-    "terminal_no_start",
     "unloaded_while_waiting",
 )
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-def janus_entry(base: str = "janus", secret: str = SECRET, **options: Any) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=f"Janus ({base})",
-        unique_id=f"janus:{base}",
-        entry_id=entry_id_for(f"janus:{base}"),
-        data={"family": "janus", "base_topic": base, "admin_secret": secret},
-        options=default_options("janus") | options,
-        version=2,
-        minor_version=1,
-    )
-
-
-def spotfi_entry(base: str = "spotfi/router", **options: Any) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=f"SpotFi ({base})",
-        unique_id=f"spotfi:{base}",
-        entry_id=entry_id_for(f"spotfi:{base}"),
-        data={"family": "spotfi", "base_topic": base},
-        options=default_options("spotfi") | options,
-        version=2,
-        minor_version=1,
-    )
-
-
-async def start_user_flow(hass: HomeAssistant, family: str) -> dict[str, Any]:
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.MENU
-    assert family in result["menu_options"]
-    assert TRANSLATIONS["config"]["step"]["user"]["menu_options"][family]
-    return await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"next_step_id": family}
-    )
-
-
-@pytest.fixture
-def mock_setup_entry() -> Generator[AsyncMock]:
-    """Keep created entries from setting up a hub."""
-    with patch("custom_components.mqtt_fleet.async_setup_entry", return_value=True) as mock_setup:
-        yield mock_setup
 
 
 @pytest.fixture
@@ -163,7 +74,7 @@ async def loaded(hass: HomeAssistant, mqtt_mock: Any) -> AsyncGenerator[Any]:
         yield setup
 
 
-# --- user steps -------------------------------------------------------------------------
+# --- user step --------------------------------------------------------------------------
 
 
 @pytest.mark.usefixtures("mqtt_mock")
@@ -205,30 +116,8 @@ async def test_janus_step_without_a_secret(hass: HomeAssistant, secret: dict[str
     assert result["result"].unique_id == "janus:site-a/janus"
 
 
-@pytest.mark.usefixtures("mqtt_mock")
-async def test_spotfi_step_creates_the_entry(
-    hass: HomeAssistant, mock_setup_entry: AsyncMock
-) -> None:
-    result = await start_user_flow(hass, "spotfi")
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "spotfi"
-    assert fields(result) == ["base_topic"]
-    assert result["data_schema"]({}) == {"base_topic": "spotfi/router"}
-    assert_translated(result, described=False)
-
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"base_topic": " spotfi/router "}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "SpotFi (spotfi/router)"
-    assert result["data"] == {"family": "spotfi", "base_topic": "spotfi/router"}
-    assert result["options"] == SPOTFI_OPTIONS
-    assert result["result"].unique_id == "spotfi:spotfi/router"
-    assert "admin_secret" not in result["result"].data
-
-
 @pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
-@pytest.mark.parametrize("family", ["janus", "spotfi"])
+@pytest.mark.parametrize("family", ["janus"])
 @pytest.mark.parametrize(
     ("base", "error"),
     [
@@ -267,7 +156,6 @@ async def test_invalid_base_then_recover(
     ("existing", "family", "base"),
     [
         (janus_entry(), "janus", "janus"),
-        (spotfi_entry(), "spotfi", "spotfi/router"),
     ],
 )
 async def test_duplicate_base_aborts(
@@ -282,39 +170,11 @@ async def test_duplicate_base_aborts(
 
 
 @pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
-async def test_overlap_check_is_per_family(hass: HomeAssistant) -> None:
-    """An AutoCore entry on `janus` does not block Janus there, nor SpotFi below it."""
-    MockConfigEntry(
-        domain=DOMAIN,
-        title="AutoCore (janus)",
-        unique_id="autocore:janus",
-        entry_id=entry_id_for("autocore:janus"),
-        data={"family": "autocore", "base_topic": "janus"},
-    ).add_to_hass(hass)
-    janus_entry("spotfi").add_to_hass(hass)
-
-    result = await start_user_flow(hass, "janus")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"base_topic": "janus"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == "janus:janus"
-
-    result = await start_user_flow(hass, "spotfi")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"base_topic": "spotfi/router"}
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-
-
-@pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
 @pytest.mark.parametrize(
     ("existing", "family", "base"),
     [
         (janus_entry("janus"), "janus", "janus/lab"),
         (janus_entry("janus/lab"), "janus", "janus"),
-        (spotfi_entry("spotfi/router"), "spotfi", "spotfi"),
-        (spotfi_entry("spotfi/router"), "spotfi", "spotfi/router/site-a"),
     ],
 )
 async def test_overlapping_base_of_the_same_family(
@@ -337,10 +197,9 @@ async def test_overlapping_base_of_the_same_family(
 # --- MQTT discovery ---------------------------------------------------------------------
 
 
-def test_manifest_lists_the_discovery_topics() -> None:
+def test_manifest_lists_the_discovery_topic() -> None:
     manifest = json.loads((Path(config_flow.__file__).parent / "manifest.json").read_text("utf-8"))
     assert JANUS_SUBSCRIBED in manifest["mqtt"]
-    assert SPOTFI_SUBSCRIBED in manifest["mqtt"]
 
 
 @pytest.mark.usefixtures("mock_setup_entry")
@@ -390,33 +249,6 @@ async def test_janus_discovery_without_a_secret(hass: HomeAssistant) -> None:
     assert result["data"]["admin_secret"] == ""
 
 
-@pytest.mark.usefixtures("mock_setup_entry")
-@pytest.mark.parametrize("payload", ["ONLINE", "OFFLINE", '{"status":"online"}', b"ONLINE"])
-async def test_spotfi_discovery_is_confirm_only(hass: HomeAssistant, payload: str | bytes) -> None:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN,
-        context={"source": SOURCE_MQTT},
-        data=discovery(SPOTFI_STATUS, payload, SPOTFI_SUBSCRIBED),
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "discovery_confirm"
-    assert fields(result) == []
-    assert result["description_placeholders"] == {
-        "family": "SpotFi",
-        "base_topic": "spotfi/router",
-        "device": "rtr-1a2b3c4d",
-    }
-    assert_translated(result, described=False)
-    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert flow["context"]["unique_id"] == "spotfi:spotfi/router"
-
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "SpotFi (spotfi/router)"
-    assert result["data"] == {"family": "spotfi", "base_topic": "spotfi/router"}
-    assert result["options"] == SPOTFI_OPTIONS
-
-
 @pytest.mark.parametrize(
     ("topic", "payload", "subscribed"),
     [
@@ -426,23 +258,12 @@ async def test_spotfi_discovery_is_confirm_only(hass: HomeAssistant, payload: st
         pytest.param(JANUS_STATUS, "", JANUS_SUBSCRIBED, id="janus-cleared"),
         pytest.param(JANUS_STATUS, b"\xff\xfe", JANUS_SUBSCRIBED, id="janus-binary"),
         pytest.param(JANUS_STATUS, "[true]", JANUS_SUBSCRIBED, id="janus-array"),
-        pytest.param(SPOTFI_STATUS, "UP", SPOTFI_SUBSCRIBED, id="spotfi-word"),
-        pytest.param(SPOTFI_STATUS, "", SPOTFI_SUBSCRIBED, id="spotfi-cleared"),
-        pytest.param(SPOTFI_STATUS, '{"status": 1}', SPOTFI_SUBSCRIBED, id="spotfi-type"),
-        pytest.param(SPOTFI_STATUS, "true", SPOTFI_SUBSCRIBED, id="spotfi-bool"),
-        pytest.param(SPOTFI_STATUS, '{"online": true}', SPOTFI_SUBSCRIBED, id="spotfi-janus"),
         pytest.param(JANUS_STATUS, "ONLINE", "janus/+/metrics", id="unknown-subscription"),
         pytest.param(
             "janus/gw1/from-janus-admin",
             '{"janus": "success", "transaction": "x"}',
             JANUS_SUBSCRIBED,
             id="janus-not-a-status",
-        ),
-        pytest.param(
-            "spotfi/router/rtr1/metrics",
-            '{"metrics": {}, "type": "metrics"}',
-            SPOTFI_SUBSCRIBED,
-            id="spotfi-not-a-status",
         ),
     ],
 )
@@ -462,7 +283,6 @@ async def test_invalid_discovery_aborts(
     ("existing", "topic", "payload", "subscribed"),
     [
         (janus_entry(), JANUS_STATUS, "online", JANUS_SUBSCRIBED),
-        (spotfi_entry(), SPOTFI_STATUS, "ONLINE", SPOTFI_SUBSCRIBED),
     ],
 )
 async def test_discovery_of_a_configured_base_aborts(
@@ -499,7 +319,6 @@ async def test_second_discovered_server_does_not_open_a_second_flow(
     ("topic", "payload", "unique_id", "device"),
     [
         (JANUS_STATUS, '{"online": true}', "janus:janus", "gw1"),
-        (SPOTFI_STATUS, "ONLINE", "spotfi:spotfi/router", "rtr-1a2b3c4d"),
     ],
 )
 async def test_discovery_through_ha_mqtt(
@@ -679,116 +498,22 @@ async def test_janus_options_without_servers(hass: HomeAssistant, loaded: Any) -
     assert entry.runtime_data.options == expected
 
 
-async def test_spotfi_options_form(hass: HomeAssistant, loaded: Any) -> None:
-    entry = await loaded(spotfi_entry())
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert fields(result) == [
-        "offline_timeout",
-        "stale_device_days",
-        "rpc_allow_list",
-        "terminal_enabled",
-    ]
-    assert suggested_values(result) == SPOTFI_OPTIONS
-    assert_translated(result, "options", described=False)
-
-
-@pytest.mark.parametrize("pattern", BAD_PATTERNS)
-async def test_spotfi_invalid_allow_list(hass: HomeAssistant, loaded: Any, pattern: str) -> None:
-    entry = await loaded(spotfi_entry())
-    hub = entry.runtime_data
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    user_input = {
-        "offline_timeout": 60,
-        "rpc_allow_list": ["system.board", pattern],
-        "terminal_enabled": False,
-    }
-    result = await hass.config_entries.options.async_configure(result["flow_id"], user_input)
-    assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"rpc_allow_list": "allow_list_invalid"}
-    assert_translated(result, "options", described=False)
-    await hass.async_block_till_done()
-    assert dict(entry.options) == SPOTFI_OPTIONS
-    assert entry.runtime_data is hub
-
-
-async def test_spotfi_options_saved_reload_with_the_new_values(
-    hass: HomeAssistant, loaded: Any, mqtt_mock: Any
-) -> None:
-    entry = await loaded(spotfi_entry())
-    old_hub: SpotFiHub = entry.runtime_data
-    assert old_hub.allow_list == tuple(DEFAULT_ALLOW_LIST)
-    assert old_hub.terminal_enabled is False
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {
-            "offline_timeout": 90,
-            "rpc_allow_list": ["rc.list", " ", "rc.list", " network.device.status ", ""],
-            "terminal_enabled": True,
-        },
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    expected = {
-        "offline_timeout": 90,
-        "stale_device_days": 30,
-        "rpc_allow_list": ["rc.list", "network.device.status"],
-        "terminal_enabled": True,
-    }
-    assert result["data"] == expected
-    await hass.async_block_till_done()
-    assert dict(entry.options) == expected
-    hub: SpotFiHub = entry.runtime_data
-    assert hub is not old_hub
-    assert hub.allow_list == ("rc.list", "network.device.status")
-    assert hub.terminal_enabled is True
-    assert hub.offline_timeout == 90
-
-    # The new hub enforces the new list: the default entries are gone.
-    async_fire_mqtt_message(hass, "spotfi/router/rtr1/status", "ONLINE")
-    await hass.async_block_till_done()
-    with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(
-            DOMAIN,
-            "rpc_call",
-            {"router": "rtr1", "path": "system", "method": "board"},
-            blocking=True,
-            return_response=True,
-        )
-    assert err.value.translation_key == "rpc_not_allowed"
-
-
-async def test_spotfi_options_saved_unchanged_do_not_reload(
-    hass: HomeAssistant, loaded: Any
-) -> None:
-    entry = await loaded(spotfi_entry())
-    hub = entry.runtime_data
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], dict(SPOTFI_OPTIONS)
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    assert entry.runtime_data is hub
-
-
 # --- translations -----------------------------------------------------------------------
 
 
-def test_translations_of_the_janus_and_spotfi_flows() -> None:
+def test_translations_of_the_janus_flow() -> None:
     config = TRANSLATIONS["config"]
     assert set(config["step"]["janus"]["data"]) == {"base_topic", "admin_secret"}
     assert set(config["step"]["janus"]["data_description"]) == {"base_topic", "admin_secret"}
-    assert set(config["step"]["spotfi"]["data"]) == {"base_topic"}
     assert config["step"]["discovery_confirm"]["data"]["admin_secret"]
     assert set(config["step"]["reauth_confirm"]["data"]) == {"admin_secret"}
     for reason in ABORTS:
         assert config["abort"][reason], reason
     options = TRANSLATIONS["options"]
-    for key in ("poll_interval", "servers", "rpc_allow_list", "terminal_enabled"):
+    for key in ("poll_interval", "servers"):
         assert options["step"]["init"]["data"][key]
         assert options["step"]["init"]["data_description"][key]
     assert options["error"]["servers_invalid"]
-    assert options["error"]["allow_list_invalid"]
     exceptions = TRANSLATIONS["exceptions"]
     for key in EXCEPTIONS:
         assert exceptions[key]["message"], key

@@ -35,9 +35,9 @@ from custom_components.mqtt_fleet.families.container_logs.forwarding import (
 from custom_components.mqtt_fleet.families.container_logs.hub import ContainerLogsHub
 from custom_components.mqtt_fleet.protocol.container_logs import Level, LogMessage
 
-from .clock import advance, settle, until as _until
-from .common import entry_id_for, publishes as raw_publishes
-from .test_container_logs import BASE, START, START_MS, WEB, logs_entry, state
+from ...clock import advance, settle, until as _until
+from ...common import entry_id_for, publishes as raw_publishes
+from .helpers import BASE, START, START_MS, WEB, logs_entry, state
 
 DEMO = logging.getLogger("homeassistant.components.demo")
 SITE_B = "site-b/logs"
@@ -521,7 +521,7 @@ async def test_a_flush_sends_at_most_batch_max_logs_per_batch(
     failing = AsyncMock(side_effect=HomeAssistantError("away"))
     with patch.object(mqtt, "async_publish", failing):
         for index in range(10):
-            hub.forwarder.enqueue(hub_log(f"{index}"))
+            hub.forwarder.async_enqueue(hub_log(f"{index}"))
         await settle(hass)
         assert failing.await_count >= 1
     assert hub.forwarder.queued == 10

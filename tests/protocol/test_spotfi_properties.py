@@ -1,4 +1,4 @@
-"""Property tests for the Janus and SpotFi protocols: robustness, the allow-list, round trips."""
+"""Property tests for the SpotFi protocol: robustness, the allow-list, round trips."""
 
 from __future__ import annotations
 
@@ -7,18 +7,10 @@ import binascii
 from fnmatch import fnmatchcase
 import re
 
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, strategies as st
 import orjson
 import pytest
 
-from custom_components.mqtt_fleet.protocol.janus import (
-    AdminError,
-    AdminRequest,
-    AdminSuccess,
-    JanusMessage,
-    JanusProtocol,
-    ServerStatus,
-)
 from custom_components.mqtt_fleet.protocol.payload import InvalidMessage
 from custom_components.mqtt_fleet.protocol.spotfi import (
     DEFAULT_RPC_ALLOW_LIST,
@@ -35,211 +27,26 @@ from custom_components.mqtt_fleet.protocol.spotfi import (
 )
 from custom_components.mqtt_fleet.protocol.topics import UnsafeIdError, is_safe_id
 
-JANUS = JanusProtocol("janus")
+from .strategies import (
+    FAST,
+    HEX_24,
+    check_problems,
+    payloads,
+    random_case,
+    spotfi_metrics,
+    spotfi_rpc_results,
+    spotfi_tunnel,
+    status_payloads,
+    topics_under,
+    whitespace,
+)
+
 SPOTFI = SpotFiProtocol("spotfi/router")
 
-# database=None: no .hypothesis directory is written into the checkout.
-FAST = settings(max_examples=150, deadline=None, database=None)
-HEX_24 = re.compile(r"[0-9a-f]{24}")
 SAFE_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 PATTERN_CHARS = (SAFE_NAME_CHARS - {"."}) | {"*"}
 
-# --- strategies -----------------------------------------------------------------------
-
-topic_words = st.sampled_from(
-    [
-        "status",
-        "from-janus-admin",
-        "to-janus-admin",
-        "metrics",
-        "rpc",
-        "response",
-        "request",
-        "x",
-        "out",
-        "in",
-        "janus",
-        "spotfi",
-        "router",
-        "gxy1",
-        "r1",
-        "",
-        "+",
-        "#",
-        "\x00",
-        "a\x00b",
-        "x" * 129,
-    ]
-)
-topic_levels = st.one_of(topic_words, st.text(max_size=8))
-
-
-def topics_under(base: str) -> st.SearchStrategy[str]:
-    """Topics under `base` of every depth, plus anything at all."""
-    return st.one_of(
-        st.lists(topic_levels, max_size=5).map(lambda levels: "/".join([base, *levels])),
-        st.text(max_size=40),
-    )
-
-
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**63), max_value=2**64 - 1),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12),
-    st.sampled_from(
-        [
-            "success",
-            "error",
-            "server_info",
-            "pong",
-            "online",
-            "ONLINE",
-            "offline",
-            "metrics",
-            "rpc-result",
-            "x-started",
-            "x-data",
-            "x-error",
-            "%!f(<nil>)",
-            "86400",
-            "aGk=",
-            "aGk",
-            "",
-        ]
-    ),
-)
-JSON_KEYS = [
-    "janus",
-    "transaction",
-    "sessions",
-    "error",
-    "code",
-    "reason",
-    "version_string",
-    "name",
-    "server-name",
-    "online",
-    "status",
-    "type",
-    "metrics",
-    "uptime",
-    "cpuLoad",
-    "totalMemory",
-    "freeMemory",
-    "activeUsers",
-    "id",
-    "result",
-    "stderr",
-    "sessionId",
-    "data",
-]
-json_keys = st.one_of(st.sampled_from(JSON_KEYS), st.text(max_size=6))
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4),
-        st.dictionaries(json_keys, children, max_size=6),
-    ),
-    max_leaves=20,
-)
-json_objects = st.dictionaries(json_keys, json_values, max_size=8)
-
-
-whitespace = st.text(alphabet=" \t\r\n", max_size=3)
-
-
-def field(good: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
-    """A field that is mostly well-formed and sometimes anything at all."""
-    return st.one_of(good, good, good, json_values)
-
-
-numbers = st.one_of(
-    st.integers(min_value=0, max_value=2**40),
-    st.floats(min_value=0, max_value=1e6),
-    st.just("%!f(<nil>)"),
-)
-janus_replies = st.fixed_dictionaries(
-    {"janus": field(st.sampled_from(["success", "error", "server_info", "pong", "ack"]))},
-    optional={
-        "transaction": field(st.text(max_size=8)),
-        "sessions": field(st.lists(st.integers(min_value=0, max_value=2**53), max_size=4)),
-        "error": field(
-            st.fixed_dictionaries(
-                {},
-                optional={"code": field(st.integers(0, 999)), "reason": field(st.text(max_size=8))},
-            )
-        ),
-        "version_string": field(st.text(max_size=8)),
-        "name": field(st.text(max_size=8)),
-        "server-name": field(st.text(max_size=8)),
-    },
-)
-spotfi_metrics = st.fixed_dictionaries(
-    {
-        "type": field(st.just("metrics")),
-        "metrics": field(
-            st.fixed_dictionaries(
-                {},
-                optional={
-                    "uptime": field(st.one_of(numbers, st.integers(0, 10**9).map(str))),
-                    "cpuLoad": field(numbers),
-                    "totalMemory": field(numbers),
-                    "freeMemory": field(numbers),
-                    "activeUsers": field(numbers),
-                },
-            )
-        ),
-    }
-)
-spotfi_rpc_results = st.fixed_dictionaries(
-    {
-        "id": field(st.one_of(st.text(max_size=8), st.integers(-(2**63), 2**63))),
-        "status": field(st.sampled_from(["success", "error"])),
-    },
-    optional={
-        "type": st.just("rpc-result"),
-        "result": json_values,
-        "error": field(st.text(max_size=8)),
-        "stderr": field(st.text(max_size=8)),
-    },
-)
-spotfi_tunnel = st.fixed_dictionaries(
-    {"type": field(st.sampled_from(["x-started", "x-data", "x-error", "x-stop"]))},
-    optional={
-        "sessionId": field(st.text(max_size=6)),
-        "data": field(st.binary(max_size=20).map(lambda raw: base64.b64encode(raw).decode())),
-        "error": field(st.text(max_size=8)),
-        "status": st.just("ready"),
-    },
-)
-structured = st.one_of(janus_replies, spotfi_metrics, spotfi_rpc_results, spotfi_tunnel)
-payloads = st.one_of(
-    st.binary(max_size=200),
-    json_objects.map(orjson.dumps),
-    json_values.map(orjson.dumps),
-    structured.map(orjson.dumps),
-    structured.map(orjson.dumps),
-    st.sampled_from([b"online", b"OFFLINE", b" true ", b"", b"null", b'{"online":true}']),
-)
-
-status_payloads = st.one_of(
-    st.tuples(whitespace, st.sampled_from(["online", "OFFLINE", "true", "False"]), whitespace).map(
-        lambda parts: "".join(parts).encode()
-    ),
-    st.fixed_dictionaries({"online": field(st.booleans())}).map(orjson.dumps),
-    st.fixed_dictionaries({"status": field(st.sampled_from(["online", "OFFLINE"]))}).map(
-        orjson.dumps
-    ),
-    st.sampled_from(["online", "OFFLINE", " offline ", "up"]).map(orjson.dumps),
-)
 # Matching topic and payload pairs, so that parsing gets past the first checks.
-JANUS_MESSAGES = st.one_of(
-    st.tuples(topics_under("janus"), payloads),
-    st.tuples(st.just("janus/gxy1/status"), status_payloads),
-    st.tuples(st.just("janus/gxy1/from-janus-admin"), janus_replies.map(orjson.dumps)),
-)
 SPOTFI_MESSAGES = st.one_of(
     st.tuples(topics_under("spotfi/router"), payloads),
     st.tuples(st.just("spotfi/router/r1/status"), status_payloads),
@@ -250,41 +57,6 @@ SPOTFI_MESSAGES = st.one_of(
 
 
 # --- (a) parse only ever raises InvalidMessage ----------------------------------------
-
-
-def _check_problems(problems: tuple[str, ...]) -> None:
-    assert isinstance(problems, tuple)
-    assert all(isinstance(problem, str) and problem for problem in problems)
-
-
-@FAST
-@given(message=JANUS_MESSAGES)
-def test_janus_parse_only_raises_invalid_message(message: tuple[str, bytes]) -> None:
-    topic, payload = message
-    try:
-        message = JANUS.parse(topic, payload)
-    except InvalidMessage as err:
-        reason = err.reason
-    else:
-        reason = None
-    if reason is not None:
-        assert isinstance(reason, str)
-        assert reason
-        return
-    assert isinstance(message, JanusMessage)
-    assert is_safe_id(message.server)
-    assert topic.split("/")[1] == message.server
-    _check_problems(message.problems)
-    if isinstance(message, ServerStatus):
-        assert type(message.online) is bool
-    else:
-        transaction = message.transaction  # type: ignore[attr-defined]
-        assert transaction is None or (isinstance(transaction, str) and transaction)
-    if isinstance(message, AdminSuccess) and message.sessions is not None:
-        assert all(type(session) is int for session in message.sessions)
-    if isinstance(message, AdminError):
-        assert isinstance(message.reason, str)
-        assert message.code is None or (type(message.code) is int and message.code >= 0)
 
 
 @FAST
@@ -304,7 +76,7 @@ def test_spotfi_parse_only_raises_invalid_message(message: tuple[str, bytes]) ->
     assert isinstance(message, SpotFiMessage)
     assert is_safe_id(message.router)
     assert topic.split("/")[2] == message.router
-    _check_problems(message.problems)
+    check_problems(message.problems)
     if isinstance(message, RouterStatus):
         assert type(message.online) is bool
     if isinstance(message, Metrics):
@@ -358,28 +130,6 @@ def test_x_data_with_any_text_only_raises_invalid_message(
 
 
 # --- (b) status words ----------------------------------------------------------------
-
-
-def random_case(word: str) -> st.SearchStrategy[str]:
-    return st.lists(st.booleans(), min_size=len(word), max_size=len(word)).map(
-        lambda upper: "".join(c.upper() if u else c for c, u in zip(word, upper, strict=True))
-    )
-
-
-@FAST
-@given(
-    word=st.sampled_from(["online", "offline", "true", "false"]).flatmap(
-        lambda word: st.tuples(st.just(word), random_case(word))
-    ),
-    before=whitespace,
-    after=whitespace,
-)
-def test_janus_status_words_in_any_case_and_whitespace(
-    word: tuple[str, str], before: str, after: str
-) -> None:
-    canonical, written = word
-    message = JANUS.parse("janus/gxy1/status", f"{before}{written}{after}".encode())
-    assert message == ServerStatus(server="gxy1", online=canonical in ("online", "true"))
 
 
 @FAST
@@ -457,6 +207,7 @@ def test_metrics_round_trip(
 
 
 # --- (d) rpc_allowed ------------------------------------------------------------------
+
 
 SAFE_LEVEL_ALPHABET = "ab1_-"
 safe_levels = st.text(alphabet=SAFE_LEVEL_ALPHABET, min_size=1, max_size=4)
@@ -646,41 +397,13 @@ def test_tunnel_data_round_trip(data: bytes, session: str) -> None:
 
 
 @FAST
-@given(transaction=st.text(min_size=1, max_size=40), secret=st.text(max_size=20))
-def test_janus_admin_request_keeps_a_given_transaction(transaction: str, secret: str) -> None:
-    outgoing, returned = JANUS.admin_request(
-        "gxy1", AdminRequest.LIST_SESSIONS, secret, transaction
-    )
-    assert returned == transaction
-    body = orjson.loads(outgoing.payload)
-    assert body["transaction"] == transaction
-    assert body.get("admin_secret") == (secret or None)
-    reply = orjson.dumps({"janus": "success", "transaction": transaction, "sessions": [1]})
-    assert JANUS.parse("janus/gxy1/from-janus-admin", reply) == AdminSuccess(
-        server="gxy1", transaction=transaction, sessions=(1,)
-    )
-
-
-@FAST
 @given(server=st.text(max_size=12))
-def test_builders_accept_exactly_the_safe_ids(server: str) -> None:
+def test_spotfi_builders_accept_exactly_the_safe_ids(server: str) -> None:
     if is_safe_id(server):
-        outgoing, _ = JANUS.admin_request(server, AdminRequest.INFO, None, "t")
-        assert outgoing.topic == f"janus/{server}/to-janus-admin"
         assert SPOTFI.tunnel_stop(server, "s").topic == f"spotfi/router/{server}/x/in"
     else:
         with pytest.raises(UnsafeIdError):
-            JANUS.admin_request(server, AdminRequest.INFO, None, "t")
-        with pytest.raises(UnsafeIdError):
             SPOTFI.rpc_request(server, "system", "board", {})
-
-
-def test_janus_transactions_are_unique_across_many_calls() -> None:
-    transactions = [
-        JANUS.admin_request("gxy1", kind, "s")[1] for _ in range(1050) for kind in AdminRequest
-    ]
-    assert len(set(transactions)) == len(transactions) == 1050 * len(AdminRequest)
-    assert all(HEX_24.fullmatch(transaction) for transaction in transactions)
 
 
 def test_rpc_request_ids_are_unique_across_many_calls() -> None:

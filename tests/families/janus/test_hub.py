@@ -1,32 +1,23 @@
-"""Janus gateways: status, the admin API poller, reauth and the list_sessions action."""
+"""Janus hub: status and connectivity, the admin API poller, reauth, restore, reconnects."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Coroutine
 import json
-import random
-import re
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, Platform
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_capture_events,
-    async_fire_mqtt_message,
-    snapshot_platform,
-)
-from syrupy.assertion import SnapshotAssertion
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.mqtt_fleet.const import (
     DOMAIN,
@@ -34,195 +25,35 @@ from custom_components.mqtt_fleet.const import (
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
 )
-from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
 from custom_components.mqtt_fleet.families.janus.hub import JanusHub
 from custom_components.mqtt_fleet.protocol.correlation import PendingReplies
-from tests.common import default_options, entry_id_for
 
-from . import clock
-from .clock import settle, until as _until
-from .common import device_by_identifier
-
-BASE = "janus"
-SERVER = "gw1"
-SECRET = "s3cret"
-START = "2026-01-02T03:04:05+00:00"
-TRANSACTION = re.compile(r"[0-9a-f]{24}")
-
-CONNECTIVITY = f"binary_sensor.{SERVER}_connectivity"
-SESSIONS = f"sensor.{SERVER}_sessions"
-VERSION = f"sensor.{SERVER}_version"
-ADMIN_STATE = f"sensor.{SERVER}_admin_api"
-INVALID = "sensor.janus_janus_invalid_messages"
-
-
-# --- helpers ----------------------------------------------------------------------------
-
-
-def janus_entry(base: str = BASE, secret: str = SECRET, **options: Any) -> MockConfigEntry:
-    """A Janus entry under `base` with the family's default options and `options`."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=f"Janus ({base})",
-        unique_id=f"janus:{base}",
-        entry_id=entry_id_for(f"janus:{base}"),
-        data={"family": "janus", "base_topic": base, "admin_secret": secret},
-        options=default_options("janus") | options,
-        version=2,
-        minor_version=1,
-    )
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Move the frozen clock on in steps of at most 1 s, firing timers on the way."""
-    await clock.advance(hass, freezer, seconds, step=1.0)
-
-
-def published(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:
-    """Return the admin request calls (topic, payload, qos, retain) sent so far."""
-    calls = []
-    for call in mqtt_mock.async_publish.call_args_list:
-        topic = call.args[0]
-        if not topic.endswith("/to-janus-admin"):
-            continue
-        if server is not None and topic != f"{BASE}/{server}/to-janus-admin":
-            continue
-        if kind is not None and json.loads(call.args[1])["janus"] != kind:
-            continue
-        calls.append(call)
-    return calls
-
-
-def requests(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:
-    """Return the bodies of the admin requests sent so far."""
-    return [json.loads(call.args[1]) for call in published(mqtt_mock, server, kind)]
-
-
-async def wait_request(mqtt_mock: Any, server: str, kind: str, count: int) -> dict[str, Any]:
-    """Wait for the `count`-th request of `kind` to `server` and return its body."""
-    await _until(lambda: len(requests(mqtt_mock, server, kind)) >= count)
-    return requests(mqtt_mock, server, kind)[count - 1]
-
-
-def success(transaction: str | None, sessions: list[int] | None = None) -> str:
-    body: dict[str, Any] = {"janus": "success"}
-    if transaction is not None:
-        body["transaction"] = transaction
-    if sessions is not None:
-        body["sessions"] = sessions
-    return json.dumps(body)
-
-
-def server_info(transaction: str, version: str = "1.2.3") -> str:
-    return json.dumps(
-        {
-            "janus": "server_info",
-            "transaction": transaction,
-            "name": "Janus WebRTC Server",
-            "version": 1203,
-            "version_string": version,
-            "server-name": SERVER,
-        }
-    )
-
-
-def error(transaction: str, code: int, reason: str = "nope") -> str:
-    return json.dumps(
-        {"janus": "error", "transaction": transaction, "error": {"code": code, "reason": reason}}
-    )
-
-
-async def reply(hass: HomeAssistant, server: str, payload: str) -> None:
-    """Answer on the server's admin reply topic and let the waiter run."""
-    async_fire_mqtt_message(hass, f"{BASE}/{server}/from-janus-admin", payload)
-    await settle(hass)
-
-
-async def status(hass: HomeAssistant, server: str, payload: str) -> None:
-    async_fire_mqtt_message(hass, f"{BASE}/{server}/status", payload)
-    await hass.async_block_till_done()
-
-
-async def first_poll(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    mqtt_mock: Any,
-    server: str = SERVER,
-    sessions: list[int] | None = None,
-    version: str = "1.2.3",
-) -> None:
-    """Run the first poll of a server: answer its `info`, then its `list_sessions`."""
-    infos = len(requests(mqtt_mock, server, "info"))
-    listings = len(requests(mqtt_mock, server, "list_sessions"))
-    await advance(hass, freezer, 10)
-    info = await wait_request(mqtt_mock, server, "info", infos + 1)
-    await reply(hass, server, server_info(info["transaction"], version))
-    listing = await wait_request(mqtt_mock, server, "list_sessions", listings + 1)
-    await reply(
-        hass, server, success(listing["transaction"], [11, 22] if sessions is None else sessions)
-    )
-
-
-def call_list_sessions(hass: HomeAssistant, data: dict[str, Any]) -> asyncio.Task[Any]:
-    """Start a list_sessions call (a plain task: block_till_done does not wait for it)."""
-    coro: Coroutine[Any, Any, Any] = hass.services.async_call(
-        DOMAIN, SERVICE_LIST_SESSIONS, data, blocking=True, return_response=True
-    )
-    return asyncio.create_task(coro)
-
-
-def device_entry(
-    hass: HomeAssistant, server: str, key: str = "entry_janus_janus"
-) -> dr.DeviceEntry:
-    device = device_by_identifier(dr.async_get(hass), f"{key}/{server}")
-    assert device is not None
-    return device
-
-
-# --- fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def janus_options() -> dict[str, Any]:
-    """Options on top of the defaults."""
-    return {}
-
-
-@pytest.fixture
-def entry(janus_options: dict[str, Any]) -> MockConfigEntry:
-    """The Janus entry under `janus`."""
-    return janus_entry(**janus_options)
-
-
-@pytest.fixture
-def platforms() -> list[Platform]:
-    """The platforms to load."""
-    return [Platform.BINARY_SENSOR, Platform.SENSOR]
-
-
-@pytest.fixture
-async def janus(
-    hass: HomeAssistant,
-    mqtt_mock: Any,
-    freezer: FrozenDateTimeFactory,
-    entry: MockConfigEntry,
-    platforms: list[Platform],
-) -> AsyncGenerator[MockConfigEntry]:
-    """Set up the Janus entry at a frozen time; nothing is published yet.
-
-    MQTT comes first: its modules cannot be imported while the clock is frozen.
-
-    Only `platforms` load, for this entry and any other the test sets up or reloads.
-    """
-    freezer.move_to(START)
-    entry.add_to_hass(hass)
-    with patch("custom_components.mqtt_fleet.PLATFORMS", platforms):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        assert entry.state is ConfigEntryState.LOADED
-        mqtt_mock.async_publish.reset_mock()
-        yield entry
-
+from ...clock import settle, until as _until
+from ...common import device_by_identifier
+from .helpers import (
+    ADMIN_STATE,
+    BASE,
+    CONNECTIVITY,
+    SECRET,
+    SERVER,
+    SESSIONS,
+    TRANSACTION,
+    VERSION,
+    advance,
+    call_list_sessions,
+    device_entry,
+    error,
+    first_poll,
+    janus_entry,
+    published,
+    reauth_flows,
+    reply,
+    requests,
+    server_info,
+    status,
+    success,
+    wait_request,
+)
 
 # --- status and connectivity ------------------------------------------------------------
 
@@ -235,7 +66,7 @@ async def test_status_creates_the_server_and_follows_its_connectivity(
     offline = async_capture_events(hass, EVENT_DEVICE_OFFLINE)
     back = async_capture_events(hass, EVENT_DEVICE_ONLINE)
     hub: JanusHub = janus.runtime_data
-    assert hub.subscriptions == ("janus/+/status", "janus/+/from-janus-admin")
+    assert hub.protocol.subscriptions == ("janus/+/status", "janus/+/from-janus-admin")
 
     await status(hass, SERVER, online)
     device = device_entry(hass, SERVER)
@@ -574,19 +405,6 @@ async def test_refused_polls_do_not_keep_a_count_fresh(
     assert hass.states.get(CONNECTIVITY).state == STATE_ON
 
 
-async def test_list_sessions_for_an_offline_server_fails_at_once(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    """Its Last Will said offline: no request is sent, the action says why."""
-    await status(hass, SERVER, '{"online": false}')
-    mqtt_mock.async_publish.reset_mock()
-    with pytest.raises(HomeAssistantError) as err:
-        await call_list_sessions(hass, {"server": SERVER})
-    assert err.value.translation_key == "device_offline"
-    assert err.value.translation_placeholders == {"device": SERVER}
-    assert requests(mqtt_mock, SERVER) == []
-
-
 async def test_offline_server_values_unavailable_and_back(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -601,15 +419,22 @@ async def test_offline_server_values_unavailable_and_back(
     assert hass.states.get(VERSION).state == "1.2.3"
 
 
+async def test_unload_stops_polling(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, "online")
+    await advance(hass, freezer, 10)
+    await wait_request(mqtt_mock, SERVER, "info", 1)
+    assert len(hub.pending) == 1
+    assert await hass.config_entries.async_unload(janus.entry_id)
+    mqtt_mock.async_publish.reset_mock()
+    await advance(hass, freezer, 30)
+    mqtt_mock.async_publish.assert_not_called()
+    assert len(hub.pending) == 0
+
+
 # --- reauth -----------------------------------------------------------------------------
-
-
-def _reauth_flows(hass: HomeAssistant) -> list[Any]:
-    return [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == SOURCE_REAUTH
-    ]
 
 
 async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
@@ -627,7 +452,7 @@ async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
     await reply(hass, SERVER, error(body["transaction"], 403, "Unauthorized request"))
     await hass.async_block_till_done()
     assert hass.states.get(ADMIN_STATE).state == "unauthorized"
-    (flow,) = _reauth_flows(hass)
+    (flow,) = reauth_flows(hass)
     assert flow["step_id"] == "reauth_confirm"
     assert flow["context"]["entry_id"] == janus.entry_id
 
@@ -638,7 +463,7 @@ async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
         assert body["admin_secret"] == SECRET
         await reply(hass, SERVER, error(body["transaction"], 403))
         await hass.async_block_till_done()
-        assert [f["flow_id"] for f in _reauth_flows(hass)] == [flow["flow_id"]]
+        assert [f["flow_id"] for f in reauth_flows(hass)] == [flow["flow_id"]]
 
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {"admin_secret": "n3w"}
@@ -650,7 +475,7 @@ async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
     assert dict(janus.data) == {"family": "janus", "base_topic": BASE, "admin_secret": "n3w"}
     assert janus.state is ConfigEntryState.LOADED
     assert janus.runtime_data is hub  # not reloaded
-    assert not _reauth_flows(hass)
+    assert not reauth_flows(hass)
 
     await advance(hass, freezer, 10)
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 4)
@@ -672,324 +497,7 @@ async def test_empty_secret_is_not_sent(
     assert await call == {"server": SERVER, "count": 0, "sessions": []}
 
 
-# --- list_sessions action ---------------------------------------------------------------
-
-
-async def test_list_sessions_by_server_name_and_by_device_id(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    await status(hass, SERVER, "online")
-    call = call_list_sessions(hass, {"server": SERVER})
-    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
-    assert body["admin_secret"] == SECRET
-    assert published(mqtt_mock)[0].args[2:] == (1, False)
-    await reply(hass, SERVER, success(body["transaction"], [123, 456]))
-    assert await call == {"server": SERVER, "count": 2, "sessions": [123, 456]}
-    # The live answer also updates the sensors.
-    assert hass.states.get(SESSIONS).state == "2"
-    assert hass.states.get(ADMIN_STATE).state == "ok"
-
-    call = call_list_sessions(hass, {"server": device_entry(hass, SERVER).id, "timeout": 2})
-    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
-    await reply(hass, SERVER, success(body["transaction"], [7]))
-    assert await call == {"server": SERVER, "count": 1, "sessions": [7]}
-    assert len(janus.runtime_data.pending) == 0
-
-
-async def test_list_sessions_success_without_sessions(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    await status(hass, SERVER, "online")
-    call = call_list_sessions(hass, {"server": SERVER})
-    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
-    await reply(hass, SERVER, success(body["transaction"]))
-    assert await call == {"server": SERVER, "count": 0, "sessions": []}
-    assert hass.states.get(SESSIONS) is None
-
-
-async def test_list_sessions_timeout(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
-) -> None:
-    await status(hass, SERVER, "online")
-    call = call_list_sessions(hass, {"server": SERVER})
-    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
-    await advance(hass, freezer, 4)
-    assert not call.done()
-    await advance(hass, freezer, 1)
-    with pytest.raises(HomeAssistantError) as err:
-        await call
-    assert type(err.value) is HomeAssistantError
-    assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "janus_no_reply"
-    assert err.value.translation_placeholders == {"server": SERVER, "timeout": "5"}
-    assert hass.states.get(ADMIN_STATE) is None  # only the poller judges the admin API
-    assert len(janus.runtime_data.pending) == 0
-    # A late reply is ignored.
-    await reply(hass, SERVER, success(body["transaction"], [1]))
-    assert janus.runtime_data.invalid_messages == 0
-    assert hass.states.get(SESSIONS) is None
-
-
-async def test_list_sessions_custom_timeout(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
-) -> None:
-    await status(hass, SERVER, "online")
-    call = call_list_sessions(hass, {"server": SERVER, "timeout": "1.5"})
-    await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
-    await advance(hass, freezer, 2)
-    with pytest.raises(HomeAssistantError) as err:
-        await call
-    assert err.value.translation_placeholders == {"server": SERVER, "timeout": "1.5"}
-
-
-@pytest.mark.parametrize(
-    ("code", "key"),
-    [(403, "janus_unauthorized"), (458, "janus_error"), (457, "janus_error")],
-)
-async def test_list_sessions_error_replies(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, code: int, key: str
-) -> None:
-    await status(hass, SERVER, "online")
-    call = call_list_sessions(hass, {"server": SERVER})
-    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
-    await reply(hass, SERVER, error(body["transaction"], code, "Denied"))
-    with pytest.raises(HomeAssistantError) as err:
-        await call
-    assert type(err.value) is HomeAssistantError
-    assert err.value.translation_key == key
-    assert err.value.translation_placeholders == {
-        "server": SERVER,
-        "code": str(code),
-        "reason": "Denied",
-    }
-    await hass.async_block_till_done()
-    assert len(_reauth_flows(hass)) == (1 if code == 403 else 0)
-
-
-async def test_list_sessions_unknown_server(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    await status(hass, SERVER, "online")
-    hub_device = device_by_identifier(dr.async_get(hass), "entry_janus_janus")
-    for reference in ("gw-nope", hub_device.id, "0123456789abcdef"):
-        with pytest.raises(ServiceValidationError) as err:
-            await call_list_sessions(hass, {"server": reference})
-        assert err.value.translation_key == "device_not_found"
-        assert err.value.translation_placeholders == {"device_id": reference}
-    mqtt_mock.async_publish.assert_not_called()
-
-
-async def test_list_sessions_of_an_unloaded_entry(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    await status(hass, SERVER, "online")
-    assert await hass.config_entries.async_unload(janus.entry_id)
-    with pytest.raises(ServiceValidationError) as err:
-        await call_list_sessions(hass, {"server": SERVER})
-    assert err.value.translation_key == "device_not_found"
-
-
-async def test_list_sessions_ambiguous_server(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    """A server name in two Janus entries is ambiguous; its device id is not."""
-    other = janus_entry("site-b")
-    other.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(other.entry_id)
-    await hass.async_block_till_done()
-    await status(hass, SERVER, "online")
-    async_fire_mqtt_message(hass, f"site-b/{SERVER}/status", "online")
-    await hass.async_block_till_done()
-
-    with pytest.raises(ServiceValidationError) as err:
-        await call_list_sessions(hass, {"server": SERVER})
-    assert err.value.translation_key == "device_ambiguous"
-    assert err.value.translation_placeholders == {"device_id": SERVER}
-    mqtt_mock.async_publish.assert_not_called()
-
-    call = call_list_sessions(hass, {"server": device_entry(hass, SERVER, "entry_janus_site_b").id})
-    await _until(lambda: mqtt_mock.async_publish.called)
-    topic, payload = mqtt_mock.async_publish.call_args.args[:2]
-    assert topic == f"site-b/{SERVER}/to-janus-admin"
-    async_fire_mqtt_message(
-        hass, f"site-b/{SERVER}/from-janus-admin", success(json.loads(payload)["transaction"], [])
-    )
-    assert await call == {"server": SERVER, "count": 0, "sessions": []}
-
-
-async def test_list_sessions_does_not_find_spotfi_routers(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    spotfi = MockConfigEntry(
-        domain=DOMAIN,
-        title="SpotFi (spotfi/router)",
-        unique_id="spotfi:spotfi/router",
-        entry_id=entry_id_for("spotfi:spotfi/router"),
-        data={"family": "spotfi", "base_topic": "spotfi/router"},
-        options=default_options("spotfi"),
-    )
-    spotfi.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(spotfi.entry_id)
-    await hass.async_block_till_done()
-    async_fire_mqtt_message(hass, "spotfi/router/rtr1/status", "ONLINE")
-    await hass.async_block_till_done()
-    router = device_by_identifier(dr.async_get(hass), "entry_spotfi_spotfi_router/rtr1")
-    assert router is not None
-    for reference in ("rtr1", router.id):
-        with pytest.raises(ServiceValidationError) as err:
-            await call_list_sessions(hass, {"server": reference})
-        assert err.value.translation_key == "device_not_found"
-    mqtt_mock.async_publish.assert_not_called()
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        pytest.param({}, id="missing-server"),
-        pytest.param({"server": SERVER, "timeout": "soon"}, id="timeout-text"),
-        pytest.param({"server": SERVER, "timeout": 0.4}, id="timeout-low"),
-        pytest.param({"server": SERVER, "timeout": 61}, id="timeout-high"),
-        pytest.param({"server": SERVER, "timeout": None}, id="timeout-none"),
-        pytest.param({"server": ["gw1"]}, id="server-list"),
-        pytest.param({"server": SERVER, "extra": 1}, id="extra-key"),
-    ],
-)
-async def test_list_sessions_bad_data(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, data: dict[str, Any]
-) -> None:
-    await status(hass, SERVER, "online")
-    with pytest.raises(ServiceValidationError) as err:
-        await call_list_sessions(hass, data)
-    assert err.value.translation_key == "invalid_action_data"
-    assert err.value.translation_placeholders["action"] == SERVICE_LIST_SESSIONS
-    mqtt_mock.async_publish.assert_not_called()
-
-
-async def test_list_sessions_needs_return_response(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    await status(hass, SERVER, "online")
-    with pytest.raises(ServiceValidationError) as err:
-        await hass.services.async_call(
-            DOMAIN, SERVICE_LIST_SESSIONS, {"server": SERVER}, blocking=True
-        )
-    assert err.value.translation_domain == "homeassistant"
-    assert err.value.translation_key == "service_lacks_response_request"
-    mqtt_mock.async_publish.assert_not_called()
-
-
-SERVERS = [f"gw{index}" for index in range(5)]
-
-
-@pytest.mark.parametrize("janus_options", [{"servers": SERVERS}])
-async def test_concurrent_list_sessions_get_their_own_answers(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
-) -> None:
-    hub: JanusHub = janus.runtime_data
-    calls = [call_list_sessions(hass, {"server": SERVERS[index % 5]}) for index in range(20)]
-    await _until(lambda: len(published(mqtt_mock)) == 20)
-    requests_sent = [
-        (call.args[0].split("/")[1], json.loads(call.args[1])["transaction"])
-        for call in published(mqtt_mock)
-    ]
-    assert len({transaction for _, transaction in requests_sent}) == 20
-    assert len(hub.pending) == 20
-
-    # Each reply carries sessions that name its own request.
-    answers = {
-        transaction: [number, number + 1000]
-        for number, (_, transaction) in enumerate(requests_sent)
-    }
-    order = list(requests_sent)
-    random.Random(4).shuffle(order)  # noqa: S311 - a repeatable order, not a secret
-    for server, transaction in order:
-        async_fire_mqtt_message(
-            hass, f"{BASE}/{server}/from-janus-admin", success(transaction, answers[transaction])
-        )
-    results = await asyncio.gather(*calls)
-
-    for index, result in enumerate(results):
-        server = SERVERS[index % 5]
-        assert result["server"] == server
-        assert result["count"] == 2
-        number = result["sessions"][0]
-        assert result["sessions"] == [number, number + 1000]
-        # The answer is the one sent to this call's own request.
-        assert requests_sent[number][0] == server
-    assert sorted(result["sessions"][0] for result in results) == list(range(20))
-    assert len(hub.pending) == 0
-    assert hub.invalid_messages == 0
-
-    # A late reply after a timeout is ignored.
-    call = call_list_sessions(hass, {"server": "gw0", "timeout": 1})
-    await _until(lambda: len(published(mqtt_mock)) == 21)
-    late = json.loads(published(mqtt_mock)[-1].args[1])["transaction"]
-    await advance(hass, freezer, 1)
-    with pytest.raises(HomeAssistantError) as err:
-        await call
-    assert err.value.translation_key == "janus_no_reply"
-    assert len(hub.pending) == 0
-    before = hass.states.get("sensor.gw0_sessions").state
-    await reply(hass, "gw0", success(late, [1, 2, 3, 4, 5, 6, 7]))
-    assert hass.states.get("sensor.gw0_sessions").state == before
-    assert hub.invalid_messages == 0
-
-
-async def test_unload_while_list_sessions_waits(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
-) -> None:
-    hub: JanusHub = janus.runtime_data
-    await status(hass, SERVER, "online")
-    call = call_list_sessions(hass, {"server": SERVER})
-    await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
-    assert len(hub.pending) == 1
-    assert await hass.config_entries.async_unload(janus.entry_id)
-    with pytest.raises(HomeAssistantError) as err:
-        await call
-    assert err.value.translation_key == "unloaded_while_waiting"
-    assert err.value.translation_placeholders == {"device": "Janus (janus)"}
-    assert len(hub.pending) == 0
-
-
-async def test_unload_stops_polling(
-    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
-) -> None:
-    hub: JanusHub = janus.runtime_data
-    await status(hass, SERVER, "online")
-    await advance(hass, freezer, 10)
-    await wait_request(mqtt_mock, SERVER, "info", 1)
-    assert len(hub.pending) == 1
-    assert await hass.config_entries.async_unload(janus.entry_id)
-    mqtt_mock.async_publish.reset_mock()
-    await advance(hass, freezer, 30)
-    mqtt_mock.async_publish.assert_not_called()
-    assert len(hub.pending) == 0
-
-
-# --- entities ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("platforms", [[Platform.SENSOR]])
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_entities_snapshot(
-    hass: HomeAssistant,
-    janus: MockConfigEntry,
-    mqtt_mock: Any,
-    freezer: FrozenDateTimeFactory,
-    entity_registry: er.EntityRegistry,
-    snapshot: SnapshotAssertion,
-) -> None:
-    await status(hass, SERVER, '{"online": true}')
-    await first_poll(hass, freezer, mqtt_mock, sessions=[1, 2, 3], version="1.3.1")
-    await snapshot_platform(hass, entity_registry, snapshot, janus.entry_id)
-
-
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_last_seen_is_the_local_receive_time(
-    hass: HomeAssistant, janus: MockConfigEntry, freezer: FrozenDateTimeFactory
-) -> None:
-    await status(hass, SERVER, "online")
-    assert hass.states.get(f"sensor.{SERVER}_last_seen").state == START
+# --- restore, replies and reconnects ----------------------------------------------------
 
 
 async def test_restore_after_reload(

@@ -13,8 +13,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.autocore.actions import SERVICE_SEND_COMMAND
 
-from .common import device_by_identifier, publishes, status_a, status_b
-from .conftest import Fire
+from ...common import Fire, device_by_identifier, publishes
+from .helpers import status_a, status_b
 
 
 def _device_id(hass: HomeAssistant, identifier: str) -> str:

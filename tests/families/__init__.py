@@ -1,0 +1,1 @@
+"""Home Assistant tests per device family: tests/families/<family>/."""

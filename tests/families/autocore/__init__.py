@@ -1,0 +1,1 @@
+"""AutoCore: relay boards in two topic layouts (docs/protocols.md, section "AutoCore")."""

@@ -1,0 +1,1 @@
+"""Container logs: reading and forwarding logs (docs/protocols.md, section "Container logs")."""

@@ -1,0 +1,1 @@
+"""Janus: WebRTC gateways and their admin API (docs/protocols.md, section "Janus")."""

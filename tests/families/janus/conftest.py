@@ -1,0 +1,58 @@
+"""Janus fixtures: the entry, set up at a frozen time with the platforms a test asks for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from .helpers import START, janus_entry
+
+
+@pytest.fixture
+def janus_options() -> dict[str, Any]:
+    """Options on top of the defaults."""
+    return {}
+
+
+@pytest.fixture
+def entry(janus_options: dict[str, Any]) -> MockConfigEntry:
+    """The Janus entry under `janus`."""
+    return janus_entry(**janus_options)
+
+
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """The platforms to load."""
+    return [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+
+@pytest.fixture
+async def janus(
+    hass: HomeAssistant,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    platforms: list[Platform],
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set up the Janus entry at a frozen time; nothing is published yet.
+
+    MQTT comes first: its modules cannot be imported while the clock is frozen.
+
+    Only `platforms` load, for this entry and any other the test sets up or reloads.
+    """
+    freezer.move_to(START)
+    entry.add_to_hass(hass)
+    with patch("custom_components.mqtt_fleet.PLATFORMS", platforms):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        mqtt_mock.async_publish.reset_mock()
+        yield entry

@@ -1,0 +1,166 @@
+"""Janus test helpers: the entry, the admin API's replies, and the requests HA sent.
+
+The Janus WebRTC Server's MQTT transport and admin API: docs/protocols.md, section "Janus".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+import json
+import re
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+
+from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
+
+from ... import clock
+from ...clock import settle, until as _until
+from ...common import default_options, device_by_identifier, entry_id_for
+
+BASE = "janus"
+SERVER = "gw1"
+SECRET = "s3cret"
+START = "2026-01-02T03:04:05+00:00"
+TRANSACTION = re.compile(r"[0-9a-f]{24}")
+
+CONNECTIVITY = f"binary_sensor.{SERVER}_connectivity"
+SESSIONS = f"sensor.{SERVER}_sessions"
+VERSION = f"sensor.{SERVER}_version"
+ADMIN_STATE = f"sensor.{SERVER}_admin_api"
+INVALID = "sensor.janus_janus_invalid_messages"
+
+
+def janus_entry(base: str = BASE, secret: str = SECRET, **options: Any) -> MockConfigEntry:
+    """A Janus entry under `base` with the family's default options and `options`."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Janus ({base})",
+        unique_id=f"janus:{base}",
+        entry_id=entry_id_for(f"janus:{base}"),
+        data={"family": "janus", "base_topic": base, "admin_secret": secret},
+        options=default_options("janus") | options,
+        version=2,
+        minor_version=1,
+    )
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Move the frozen clock on in steps of at most 1 s, firing timers on the way."""
+    await clock.advance(hass, freezer, seconds, step=1.0)
+
+
+def published(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:
+    """Return the admin request calls (topic, payload, qos, retain) sent so far."""
+    calls = []
+    for call in mqtt_mock.async_publish.call_args_list:
+        topic = call.args[0]
+        if not topic.endswith("/to-janus-admin"):
+            continue
+        if server is not None and topic != f"{BASE}/{server}/to-janus-admin":
+            continue
+        if kind is not None and json.loads(call.args[1])["janus"] != kind:
+            continue
+        calls.append(call)
+    return calls
+
+
+def requests(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:
+    """Return the bodies of the admin requests sent so far."""
+    return [json.loads(call.args[1]) for call in published(mqtt_mock, server, kind)]
+
+
+async def wait_request(mqtt_mock: Any, server: str, kind: str, count: int) -> dict[str, Any]:
+    """Wait for the `count`-th request of `kind` to `server` and return its body."""
+    await _until(lambda: len(requests(mqtt_mock, server, kind)) >= count)
+    return requests(mqtt_mock, server, kind)[count - 1]
+
+
+def success(transaction: str | None, sessions: list[int] | None = None) -> str:
+    body: dict[str, Any] = {"janus": "success"}
+    if transaction is not None:
+        body["transaction"] = transaction
+    if sessions is not None:
+        body["sessions"] = sessions
+    return json.dumps(body)
+
+
+def server_info(transaction: str, version: str = "1.2.3") -> str:
+    return json.dumps(
+        {
+            "janus": "server_info",
+            "transaction": transaction,
+            "name": "Janus WebRTC Server",
+            "version": 1203,
+            "version_string": version,
+            "server-name": SERVER,
+        }
+    )
+
+
+def error(transaction: str, code: int, reason: str = "nope") -> str:
+    return json.dumps(
+        {"janus": "error", "transaction": transaction, "error": {"code": code, "reason": reason}}
+    )
+
+
+async def reply(hass: HomeAssistant, server: str, payload: str) -> None:
+    """Answer on the server's admin reply topic and let the waiter run."""
+    async_fire_mqtt_message(hass, f"{BASE}/{server}/from-janus-admin", payload)
+    await settle(hass)
+
+
+async def status(hass: HomeAssistant, server: str, payload: str) -> None:
+    async_fire_mqtt_message(hass, f"{BASE}/{server}/status", payload)
+    await hass.async_block_till_done()
+
+
+async def first_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mqtt_mock: Any,
+    server: str = SERVER,
+    sessions: list[int] | None = None,
+    version: str = "1.2.3",
+) -> None:
+    """Run the first poll of a server: answer its `info`, then its `list_sessions`."""
+    infos = len(requests(mqtt_mock, server, "info"))
+    listings = len(requests(mqtt_mock, server, "list_sessions"))
+    await advance(hass, freezer, 10)
+    info = await wait_request(mqtt_mock, server, "info", infos + 1)
+    await reply(hass, server, server_info(info["transaction"], version))
+    listing = await wait_request(mqtt_mock, server, "list_sessions", listings + 1)
+    await reply(
+        hass, server, success(listing["transaction"], [11, 22] if sessions is None else sessions)
+    )
+
+
+def call_list_sessions(hass: HomeAssistant, data: dict[str, Any]) -> asyncio.Task[Any]:
+    """Start a list_sessions call (a plain task: block_till_done does not wait for it)."""
+    coro: Coroutine[Any, Any, Any] = hass.services.async_call(
+        DOMAIN, SERVICE_LIST_SESSIONS, data, blocking=True, return_response=True
+    )
+    return asyncio.create_task(coro)
+
+
+def device_entry(
+    hass: HomeAssistant, server: str, key: str = "entry_janus_janus"
+) -> dr.DeviceEntry:
+    device = device_by_identifier(dr.async_get(hass), f"{key}/{server}")
+    assert device is not None
+    return device
+
+
+def reauth_flows(hass: HomeAssistant) -> list[Any]:
+    """The reauth flows in progress."""
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == SOURCE_REAUTH
+    ]

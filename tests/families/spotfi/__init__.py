@@ -1,0 +1,1 @@
+"""SpotFi: routers, their heartbeat, RPC and terminal (docs/protocols.md, section "SpotFi")."""
