@@ -45,6 +45,13 @@ FAMILY_KEYS: dict[str, tuple[str, ...]] = {
     "spotfi": ("spotfi",),
     "container_logs": ("logs",),
 }
+# Each entry's hub device is modelled "<family title> hub".
+HUB_MODELS: dict[str, str] = {
+    "AutoCore hub": "autocore",
+    "Janus hub": "janus",
+    "SpotFi hub": "spotfi",
+    "Container logs hub": "container_logs",
+}
 KNOWN_WARNING = f"We found a custom integration {DOMAIN} which has not been tested"
 LOUD_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL", "FATAL"})
 # "2026-12-06 23:15:06.472+00:00 WARNING (MainThread) [logger] message"; older releases
@@ -186,26 +193,22 @@ def expected_devices(sim_log: Path) -> dict[str, set[str]]:
 def fleet_devices(devices: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Return the registry's fleet devices per family.
 
-    An entry's hub device (a service) has the identifier ``family:base``, the entry's unique
-    id; its devices have ``family:base/device_id``. Bases may hold '/' themselves, so the
-    split is at the end of a hub's identifier.
+    An entry's hub device (a service, model "<family title> hub") has the entry id as its
+    identifier; its devices have ``<entry id>/<device id>``.
     """
     hubs = {
-        identifier
+        identifier: HUB_MODELS[device["model"]]
         for device in devices
-        if device.get("entry_type") == "service"
+        if device.get("entry_type") == "service" and device.get("model") in HUB_MODELS
         for domain, identifier in device.get("identifiers", [])
         if domain == DOMAIN
     }
     found: dict[str, set[str]] = {family: set() for family in FAMILY_KEYS}
     for device in devices:
         for domain, identifier in device.get("identifiers", []):
-            if domain != DOMAIN:
-                continue
-            for hub in hubs:
-                if identifier.startswith(f"{hub}/"):
-                    family = hub.split(":", 1)[0]
-                    found.setdefault(family, set()).add(identifier.removeprefix(f"{hub}/"))
+            hub, _, wire_id = identifier.partition("/")
+            if domain == DOMAIN and wire_id and hub in hubs:
+                found[hubs[hub]].add(wire_id)
     return found
 
 
