@@ -26,6 +26,7 @@ from custom_components.mqtt_fleet.const import (
 )
 from custom_components.mqtt_fleet.families import FAMILIES
 from custom_components.mqtt_fleet.families.autocore.hub import CONF_RELAY_COMMAND_TOPIC
+from custom_components.mqtt_fleet.flow_fields import admission_fields
 
 from .common import TRANSLATIONS, default_options, entry_id_for
 from .families.janus.helpers import janus_entry
@@ -192,7 +193,11 @@ def test_translations_cover_the_flows() -> None:
     assert set(config["step"]["autocore"]["data"]) == {CONF_BASE_TOPIC}
     assert set(config["step"]["janus"]["data"]) == {CONF_BASE_TOPIC, "admin_secret"}
     assert set(config["step"]["spotfi"]["data"]) == {CONF_BASE_TOPIC}
-    option_fields = {str(marker) for spec in FAMILIES.values() for marker in spec.option_fields()}
+    option_fields = {
+        str(marker)
+        for spec in FAMILIES.values()
+        for marker in {**spec.option_fields(), **admission_fields()}
+    }
     assert set(options["step"]["init"]["data"]) == option_fields
     assert {
         CONF_OFFLINE_TIMEOUT,

@@ -34,12 +34,27 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.mqtt_fleet import async_remove_config_entry_device, repairs
+from custom_components.mqtt_fleet.admission import Refusal
 from custom_components.mqtt_fleet.const import CONF_STALE_DEVICE_DAYS, DOMAIN
 from custom_components.mqtt_fleet.families import FAMILIES
-from custom_components.mqtt_fleet.issues import JANUS_WRONG_PATH, STALE_DEVICE, STATUS_NOT_RETAINED
+from custom_components.mqtt_fleet.issues import (
+    ADMISSION_PREFIX,
+    DEVICES_WAITING,
+    JANUS_WRONG_PATH,
+    RETAINED_DROPPED,
+    STALE_DEVICE,
+    STATUS_NOT_RETAINED,
+)
 from custom_components.mqtt_fleet.upkeep import RETAINED_STATUS_GRACE, SAVE_DELAY, store_key
 
-from .common import TRANSLATIONS, Fire, default_options, device_by_identifier, entry_id_for
+from .common import (
+    TRANSLATIONS,
+    Fire,
+    default_options,
+    device_by_identifier,
+    entry_id_for,
+    publishes,
+)
 from .families.autocore.helpers import BOARD_A, BOARD_B, status_a, status_b, telemetry_a
 from .families.container_logs.helpers import WEB, fire as fire_log, log, logs_entry
 from .families.janus.helpers import (
@@ -67,6 +82,13 @@ PLACEHOLDERS = {
     JANUS_WRONG_PATH: {"device", "entry", "base_topic"},
     STATUS_NOT_RETAINED: {"device", "entry", "base_topic"},
     STALE_DEVICE: {"device", "entry", "base_topic", "days"},
+}
+# Issues about an entry rather than one device (tests/test_admission.py raises them).
+ENTRY_PLACEHOLDERS = {
+    f"{ADMISSION_PREFIX}{Refusal.MAX_DEVICES}": {"entry", "base_topic", "limit"},
+    f"{ADMISSION_PREFIX}{Refusal.NEW_DEVICES_PER_MINUTE}": {"entry", "base_topic", "limit"},
+    f"{ADMISSION_PREFIX}{Refusal.MAX_EXTRA_SENSORS}": {"entry", "base_topic", "limit"},
+    RETAINED_DROPPED: {"entry", "base_topic", "missing", "known"},
 }
 
 
@@ -488,9 +510,13 @@ async def test_no_checks_while_the_broker_is_away(
 
 
 async def test_status_not_retained_raised_for_a_restored_device(
-    hass: HomeAssistant, autocore: MockConfigEntry, freezer: FrozenDateTimeFactory, fire: Fire
+    hass: HomeAssistant,
+    autocore: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    fire: Fire,
+    mqtt_mock: Any,
 ) -> None:
-    """30 s after the start, a known board without a status; not one whose status came."""
+    """A known board without a status, after it was asked; not one whose status came."""
     await fire(TOPIC_A, status_a())
     await fire(TOPIC_B, status_b())
     await pass_time(hass, freezer, GRACE)
@@ -501,7 +527,13 @@ async def test_status_not_retained_raised_for_a_restored_device(
     await fire("autocore/ESP32_009/telemetry", telemetry_a(device_id="ESP32_009"))  # new
     await pass_time(hass, freezer, GRACE - timedelta(seconds=1))
     assert not fleet_issues(hass)
+    mqtt_mock.async_publish.reset_mock()
     await pass_time(hass, freezer, timedelta(seconds=1))
+    assert not fleet_issues(hass)  # board B (firmware v2) is asked for its status first
+    assert [call[0] for call in publishes(mqtt_mock)] == [
+        f"autocore/devices/{BOARD_B}/commands/status"
+    ]
+    await pass_time(hass, freezer, GRACE + timedelta(seconds=1))
     not_retained = issue_id(STATUS_NOT_RETAINED, autocore, BOARD_B)
     assert list(fleet_issues(hass)) == [not_retained]
     issue = fleet_issues(hass)[not_retained]
@@ -547,6 +579,8 @@ async def test_status_check_waits_for_the_broker(
     await pass_time(hass, freezer, GRACE - timedelta(seconds=1))
     assert not fleet_issues(hass)
     await pass_time(hass, freezer, timedelta(seconds=1))
+    assert not fleet_issues(hass)  # asked for its status, board B gets another grace
+    await pass_time(hass, freezer, GRACE + timedelta(seconds=1))
     assert list(fleet_issues(hass)) == [issue_id(STATUS_NOT_RETAINED, autocore, BOARD_B)]
 
 
@@ -618,7 +652,18 @@ async def test_janus_wrong_path_raised_by_a_457_and_cleared_by_a_listing(
 async def test_issue_texts_exist_with_their_placeholders(hass: HomeAssistant) -> None:
     """Every kind has a title and a description or a fix flow, using known placeholders."""
     issues = TRANSLATIONS["issues"]
-    assert set(issues) == set(PLACEHOLDERS)
+    assert set(issues) == {*PLACEHOLDERS, *ENTRY_PLACEHOLDERS, DEVICES_WAITING}
+    for kind, provided in ENTRY_PLACEHOLDERS.items():
+        for text in (issues[kind]["title"], issues[kind]["description"]):
+            assert text.strip(), kind
+            assert text_fields(text) <= provided, (kind, text)
+    waiting = issues[DEVICES_WAITING]
+    assert text_fields(waiting["title"]) == {"entry"}
+    assert text_fields(waiting["fix_flow"]["step"]["init"]["description"]) == {
+        "entry",
+        "waiting",
+        "listed",
+    }
     for kind, provided in PLACEHOLDERS.items():
         texts = [issues[kind]["title"]]
         if kind == STALE_DEVICE:

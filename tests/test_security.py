@@ -103,6 +103,9 @@ UNSAFE_IDS = [
     "a\ud800b",  # lone surrogate: it has no UTF-8 form
     "",
     "x" * 129,
+    ".",  # path tricks, and the broker's own `$` topics
+    "..",
+    "$SYS",
 ]
 
 # (path, method) pairs that try to get past the default allow-list.

@@ -1,12 +1,20 @@
-"""A private mosquitto on a free loopback port: shared by the real-broker tests and the bench.
+"""A private mosquitto on a free loopback port, and the settings a fleet's broker needs.
 
-Callers decide how a failure is reported (a test fails, the benchmark raises); here a start
-that did not work returns False.
+Shared by the real-broker tests, the bench, tools/broker_settings.py and scripts/demo. Callers
+decide how a failure is reported (a test fails, the benchmark raises); here a start that did
+not work returns False.
+
+The settings a fleet's broker needs live here once, in RECOMMENDED_SETTINGS and
+persistence_settings(); README.md's "Broker settings" section documents them with the numbers
+tools/broker_settings.py measured. `python -m tools.mosquitto [--persistence-dir DIR]` prints
+them, for scripts/demo's mosquitto.conf.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+from pathlib import Path
 import pwd
 import shutil
 import signal
@@ -16,10 +24,40 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Sequence
 
 HOST = "127.0.0.1"
 STOP_TIMEOUT = 10.0
+
+# What a broker serving a fleet needs; README.md, section "Broker settings", explains each line
+# with the numbers tools/broker_settings.py measured. Persistence is apart (persistence_settings)
+# because it needs a directory. The tests and the bench use these too, so they run against the
+# broker the README recommends.
+RECOMMENDED_SETTINGS: tuple[str, ...] = (
+    # mosquitto's default of 1000 queued messages per client drops most of a subscriber's
+    # retained burst (HA subscribing to <base>/+/status after a restart gets 1,020 of them).
+    # 0 lifts the count limit; the byte limit below still bounds a stuck client's queue.
+    "max_queued_messages 0",
+    # 64 MiB of queued payload per client: a burst of ~430,000 retained 155-byte statuses, or
+    # ~220 MiB of broker memory for a client that stopped reading (~3.5x its payload).
+    "max_queued_bytes 67108864",
+    # max_inflight_messages stays at its default (20): 100 or 0 delivered no faster.
+)
+
+# No tuning at all: mosquitto's own max_queued_messages 1000, max_inflight_messages 20, no
+# byte limits. For tests that measure what an untuned broker does, on purpose.
+DEFAULT_SETTINGS: tuple[str, ...] = ()
+
+AUTOSAVE_INTERVAL = 60  # seconds; mosquitto's default is 1800 (a crash loses 30 minutes)
+
+
+def persistence_settings(directory: Path, autosave_interval: int = AUTOSAVE_INTERVAL) -> list[str]:
+    """Return the lines that keep retained messages across a broker restart, in `directory`."""
+    return [
+        "persistence true",
+        f"persistence_location {directory}/",
+        f"autosave_interval {autosave_interval}",
+    ]
 
 
 def find_mosquitto() -> str | None:
@@ -63,15 +101,42 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-class Mosquitto:
-    """One mosquitto process: its port, configuration and log live in `workdir`."""
+def option(line: str) -> str:
+    """Return the option a configuration line sets (its first word)."""
+    return line.split(maxsplit=1)[0] if line.strip() else ""
 
-    def __init__(self, executable: str, workdir: Path, *, nodelay: bool) -> None:
+
+class Mosquitto:
+    """One mosquitto process: its port, configuration and log live in `workdir`.
+
+    `settings` are configuration lines added after the base ones (anonymous access, no
+    persistence, TCP_NODELAY as `nodelay` says); a line replaces the base line of the same
+    option, so `persistence_settings(dir)` turns persistence on (launch() creates `dir`).
+    By default they are RECOMMENDED_SETTINGS, the broker README.md recommends;
+    DEFAULT_SETTINGS leaves mosquitto's own defaults (1000 queued messages per client, 20 in
+    flight), for tests that want them:
+
+        Mosquitto(exe, tmp, nodelay=True, settings=DEFAULT_SETTINGS)
+        Mosquitto(exe, tmp, nodelay=True,
+                  settings=[*RECOMMENDED_SETTINGS, *persistence_settings(tmp / "db")])
+
+    A subclass may still override settings() to write every line itself.
+    """
+
+    def __init__(
+        self,
+        executable: str,
+        workdir: Path,
+        *,
+        nodelay: bool,
+        settings: Sequence[str] = RECOMMENDED_SETTINGS,
+    ) -> None:
         """Nothing runs before start()."""
         self.executable = executable
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
         self.nodelay = nodelay
+        self.extra_settings = tuple(settings)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -87,14 +152,13 @@ class Mosquitto:
 
     def settings(self) -> list[str]:
         """Return the configuration lines after the listener; a subclass may change them."""
-        return [
+        base = [
             "allow_anonymous true",
             "persistence false",
             f"set_tcp_nodelay {'true' if self.nodelay else 'false'}",
-            # No cap on a subscriber's queue (default 1000): a burst must not be dropped
-            # ("Outgoing messages are being dropped") for a subscriber that lags.
-            "max_queued_messages 0",
         ]
+        replaced = {option(line) for line in self.extra_settings}
+        return [line for line in base if option(line) not in replaced] + list(self.extra_settings)
 
     def launch(self) -> None:
         """Start mosquitto on the current port (also to restart it on the same port)."""
@@ -108,6 +172,9 @@ class Mosquitto:
             "log_type warning",
             "log_type notice",
         ]
+        for line in lines:  # mosquitto does not create its persistence directory
+            if option(line) == "persistence_location":
+                Path(line.split(maxsplit=1)[1]).mkdir(parents=True, exist_ok=True)
         self.conf.write_text("\n".join(lines) + "\n")
         with self.log.open("ab") as output:
             self.proc = subprocess.Popen(  # noqa: S603 - our own fixed command line
@@ -138,3 +205,20 @@ class Mosquitto:
         """Stop mosquitto (this blocks)."""
         if self.proc is not None:
             stop_process(self.proc)
+
+
+def main() -> None:
+    """Print the recommended lines, for a mosquitto.conf a shell script writes (scripts/demo)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument(
+        "--persistence-dir", type=Path, help="also keep retained messages in this directory"
+    )
+    args = parser.parse_args()
+    lines = list(RECOMMENDED_SETTINGS)
+    if args.persistence_dir is not None:
+        lines += persistence_settings(args.persistence_dir)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ import probatio as vol
 
 from .const import CONF_ADMIN_SECRET, CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN
 from .families import FAMILIES
-from .flow_fields import LIST_SELECTOR, SECRET_SELECTOR
+from .flow_fields import ADMISSION_DEFAULTS, LIST_SELECTOR, SECRET_SELECTOR, admission_fields
 from .protocol.topics import base_topic_problem
 
 if TYPE_CHECKING:
@@ -245,7 +245,7 @@ class MqttFleetOptionsFlow(OptionsFlowWithReload):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and validate the options of the entry's family."""
         spec = FAMILIES[self.config_entry.data[CONF_FAMILY]]
-        fields = spec.option_fields()
+        fields = {**spec.option_fields(), **admission_fields()}
         errors: dict[str, str] = {}
         if user_input is not None:
             options = _clean_options(fields, user_input)
@@ -256,7 +256,12 @@ class MqttFleetOptionsFlow(OptionsFlowWithReload):
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
                 vol.Schema(fields),
-                {**spec.default_options, **self.config_entry.options, **(user_input or {})},
+                {
+                    **ADMISSION_DEFAULTS,
+                    **spec.default_options,
+                    **self.config_entry.options,
+                    **(user_input or {}),
+                },
             ),
             errors=errors,
             description_placeholders=TEXT_PLACEHOLDERS,

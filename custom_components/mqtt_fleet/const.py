@@ -16,6 +16,9 @@ CONF_ADMIN_SECRET: Final = "admin_secret"  # noqa: S105 - a key name; asked agai
 # Config entry options every family has
 CONF_OFFLINE_TIMEOUT: Final = "offline_timeout"  # families whose devices have connectivity
 CONF_STALE_DEVICE_DAYS: Final = "stale_device_days"
+CONF_MAX_DEVICES: Final = "max_devices"
+CONF_NEW_DEVICES_PER_MINUTE: Final = "new_devices_per_minute"
+CONF_KNOWN_DEVICES_ONLY: Final = "known_devices_only"
 
 DEFAULT_STALE_DEVICE_DAYS: Final = 30
 MIN_STALE_DEVICE_DAYS: Final = 1

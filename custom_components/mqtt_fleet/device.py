@@ -19,6 +19,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from .const import DOMAIN, LAST_SEEN_WRITE_INTERVAL
 from .keys import LAST_SEEN
 from .protocol.correlation import retrieve_failure
+from .throttle import Throttle
 
 if TYPE_CHECKING:
     import asyncio
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 
 _MISSING: Any = object()
 _ALL_WELL: Final = (True, True, True)  # connected, available, fresh: nothing to refresh
+# A flapping device: a burst of availability changes is shown at once, then one every
+# period with the latest state, so that a status sent 50 times a second writes its
+# entities and fires its events a handful of times, not thousands.
+FLAP_BURST: Final = 4
+FLAP_PERIOD: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +72,8 @@ class FleetDevice:
         self._listeners: dict[str, CALLBACK_TYPE] = {}
         self._waiters: dict[str, list[tuple[Any, asyncio.Future[None]]]] = {}
         self._stale_timer: asyncio.TimerHandle | None = None
+        self._flaps: Throttle | None = None  # made at the first change: most never flap
+        self._paced_write: asyncio.TimerHandle | None = None
         self._shown = self._availability()
         self._arm_stale_timer(hooks.offline_timeout)
 
@@ -187,15 +195,38 @@ class FleetDevice:
 
     @callback
     def async_refresh_availability(self) -> None:
-        """Write every entity when availability changed; report connectivity edges."""
+        """Write every entity when availability changed; report connectivity edges.
+
+        Changes beyond the flap burst wait for a paced write, which shows the latest state.
+        """
         shown, previous = self._availability(), self._shown
         if shown == previous:
+            return
+        now = self.hooks.loop.time()
+        if self._flaps is None:
+            self._flaps = Throttle(FLAP_BURST, FLAP_PERIOD, now)
+        if self._paced_write is not None:
+            self._flaps.suppressed += 1
+            return
+        if not self._flaps.allow(now):
+            self._paced_write = self.hooks.loop.call_later(
+                self._flaps.wait(now), self._async_write_paced
+            )
             return
         self._shown = shown
         if shown[0] != previous[0]:
             self.hooks.connectivity_changed(self, previous[0], shown[0])
         for listener in list(self._listeners.values()):
             listener()
+
+    @callback
+    def _async_write_paced(self) -> None:
+        self._paced_write = None
+        self.async_refresh_availability()
+
+    def take_held_back_changes(self) -> int:
+        """Return the availability changes held back since the last call (flapping)."""
+        return 0 if self._flaps is None else self._flaps.take_suppressed()
 
     def _arm_stale_timer(self, delay: float) -> None:
         self._stale_timer = self.hooks.loop.call_later(delay, self._async_check_stale)
@@ -218,6 +249,9 @@ class FleetDevice:
         if self._stale_timer is not None:
             self._stale_timer.cancel()
             self._stale_timer = None
+        if self._paced_write is not None:
+            self._paced_write.cancel()
+            self._paced_write = None
         for waiters in self._waiters.values():
             for _value, future in waiters:
                 if not future.done():

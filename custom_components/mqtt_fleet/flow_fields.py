@@ -1,10 +1,11 @@
-"""Form fields several families' options share: timeouts, stale days, lists, secrets."""
+"""Form fields several families' options share: timeouts, stale days, lists, secrets, caps."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -14,7 +15,16 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
+from .admission import (
+    DEFAULT_MAX_DEVICES,
+    DEFAULT_NEW_DEVICES_PER_MINUTE,
+    MAX_DEVICES_LIMIT,
+    MAX_NEW_DEVICES_PER_MINUTE_LIMIT,
+)
 from .const import (
+    CONF_KNOWN_DEVICES_ONLY,
+    CONF_MAX_DEVICES,
+    CONF_NEW_DEVICES_PER_MINUTE,
     CONF_OFFLINE_TIMEOUT,
     CONF_STALE_DEVICE_DAYS,
     DEFAULT_STALE_DEVICE_DAYS,
@@ -35,6 +45,30 @@ STALE_DAYS_SELECTOR: Final = NumberSelector(
         mode=NumberSelectorMode.BOX,
     )
 )
+
+
+# Every family's entry has these; a hub reads the same defaults when an option is missing.
+ADMISSION_DEFAULTS: Final = {
+    CONF_MAX_DEVICES: DEFAULT_MAX_DEVICES,
+    CONF_NEW_DEVICES_PER_MINUTE: DEFAULT_NEW_DEVICES_PER_MINUTE,
+    CONF_KNOWN_DEVICES_ONLY: False,
+}
+
+
+def count_selector(maximum: int) -> NumberSelector:
+    """Return a box for a whole number from 1 to `maximum`."""
+    return NumberSelector(
+        NumberSelectorConfig(min=1, max=maximum, step=1, mode=NumberSelectorMode.BOX)
+    )
+
+
+def admission_fields() -> dict[vol.Marker, Any]:
+    """Return the admission caps every family's options end with (absent: the defaults)."""
+    return {
+        vol.Optional(CONF_MAX_DEVICES): count_selector(MAX_DEVICES_LIMIT),
+        vol.Optional(CONF_NEW_DEVICES_PER_MINUTE): count_selector(MAX_NEW_DEVICES_PER_MINUTE_LIMIT),
+        vol.Optional(CONF_KNOWN_DEVICES_ONLY): BooleanSelector(),
+    }
 
 
 def seconds_selector(minimum: float, maximum: float, step: float = 1) -> NumberSelector:

@@ -25,10 +25,22 @@ from homeassistant.helpers.device_registry import DeviceEntryType
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import slugify
 
+from . import issues
+from .admission import (
+    DEFAULT_MAX_DEVICES,
+    DEFAULT_NEW_DEVICES_PER_MINUTE,
+    HELD_FOR,
+    Admission,
+    DeviceRefused,
+    Refusal,
+)
 from .const import (
     ATTR_DEVICE_ID,
     ATTR_WIRE_ID,
     CONF_BASE_TOPIC,
+    CONF_KNOWN_DEVICES_ONLY,
+    CONF_MAX_DEVICES,
+    CONF_NEW_DEVICES_PER_MINUTE,
     CONF_OFFLINE_TIMEOUT,
     CONF_STALE_DEVICE_DAYS,
     DEAD_LETTER_CAPACITY,
@@ -45,9 +57,12 @@ from .const import (
 from .device import DeviceHooks, FleetDevice, iso_time
 from .keys import CONNECTIVITY
 from .protocol.payload import InvalidMessage
+from .throttle import Throttle
 from .upkeep import DeviceUpkeep
 
 if TYPE_CHECKING:
+    import asyncio
+
     from homeassistant.components.mqtt import ReceiveMessage
     from homeassistant.helpers.entity import Entity
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -59,6 +74,12 @@ type EntityFactory = Callable[[FleetDevice, str], Entity | None]
 
 # Entity ids are `{domain}.{device name} {entity name}` slugified, at most 255 characters.
 MAX_NAME_SLUG: Final = 150
+# Log lines a publisher could multiply: a burst, then one per period, with what was held back.
+DISCOVERED_LOG_BURST: Final = 10
+DISCOVERED_LOG_PERIOD: Final = 6.0
+CONNECTIVITY_LOG_BURST: Final = 20
+CONNECTIVITY_LOG_PERIOD: Final = 3.0
+ADMIT_RETRY_MIN: Final = 0.05  # seconds: the soonest the held ids are looked at again
 
 
 class WireProtocol(Protocol):
@@ -110,8 +131,22 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         self.last_message_at: float | None = None
         self.dead_letters: deque[DeadLetter] = deque(maxlen=DEAD_LETTER_CAPACITY)
         self.mqtt_connected = False
-        self._log_after = 0.0
-        self._suppressed_logs = 0
+        now = self.loop.time()
+        self.admission = Admission(
+            max_devices=int(self.options.get(CONF_MAX_DEVICES, DEFAULT_MAX_DEVICES)),
+            new_devices_per_minute=int(
+                self.options.get(CONF_NEW_DEVICES_PER_MINUTE, DEFAULT_NEW_DEVICES_PER_MINUTE)
+            ),
+            known_devices_only=self.options.get(CONF_KNOWN_DEVICES_ONLY) is True,
+            now=now,
+        )
+        self._admitted: set[str] = set()  # ids admitted out of turn: replayed or accepted
+        self._admit_timer: asyncio.TimerHandle | None = None
+        self._issues_raised: set[str] = set()  # entry issues raised since the hub started
+        self._invalid_log = Throttle(1, INVALID_LOG_INTERVAL, now)
+        self._refusal_log = Throttle(1, INVALID_LOG_INTERVAL, now)
+        self._discovered_log = Throttle(DISCOVERED_LOG_BURST, DISCOVERED_LOG_PERIOD, now)
+        self._connectivity_log = Throttle(CONNECTIVITY_LOG_BURST, CONNECTIVITY_LOG_PERIOD, now)
         self._factories: list[tuple[EntityFactory, AddConfigEntryEntitiesCallback]] = []
         self._hub_listeners: list[CALLBACK_TYPE] = []
         self._unsubscribes: list[CALLBACK_TYPE] = []
@@ -123,6 +158,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             check_statuses=self.has_connectivity,
             issue_placeholders={"entry": entry.title, "base_topic": self.base},
             remove_device=self.async_remove_device,
+            request_statuses=self.async_request_statuses,
         )
         self.device_hooks = DeviceHooks(
             loop=self.loop,
@@ -151,6 +187,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     @callback  # noqa: B027 - an optional hook
     def async_tick(self) -> None:
         """Do the family's periodic work, before the hub entities refresh."""
+
+    @callback
+    def async_request_statuses(self, devices: list[FleetDevice]) -> float:
+        """Ask devices whose status is missing for it; return the seconds it takes, or -1.
+
+        Only families whose protocol has such a request override this.
+        """
+        return -1
 
     async def async_prepare_unload(self) -> None:  # noqa: B027 - an optional hook
         """Finish work that must not be lost (e.g. flush batches) before unloading."""
@@ -230,9 +274,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
 
     @callback
     def async_shutdown(self) -> None:
-        """Unsubscribe and stop every timer (entry unload)."""
+        """Unsubscribe and stop every timer (entry unload); drop the entry's issues."""
         while self._unsubscribes:
             self._unsubscribes.pop()()
+        if self._admit_timer is not None:
+            self._admit_timer.cancel()
+            self._admit_timer = None
+        for kind in self._issues_raised:
+            issues.async_clear_entry(self.hass, kind, self.entry.entry_id)
         self.upkeep.async_stop()
         for device in self.devices.values():
             device.async_shutdown()
@@ -305,27 +354,34 @@ class FleetHub[DeviceT: FleetDevice](ABC):
 
     @callback
     def _async_on_message(self, msg: ReceiveMessage) -> None:
-        """Count, parse and route one message; never raise into HA's MQTT loop."""
+        """Count one message and process it."""
         self.messages_received += 1
-        wall = time.time()
-        self.last_message_at = wall
         payload = msg.payload  # bytes: subscribed with encoding=None, except that
         if type(payload) is not bytes:  # HA shares one decoded copy per topic filter
             payload = payload.encode() if isinstance(payload, str) else bytes(payload)
+        self._async_process(msg.topic, payload, msg.timestamp, retained=msg.retain)
+
+    @callback
+    def _async_process(
+        self, topic: str, payload: bytes, monotonic: float, *, retained: bool
+    ) -> None:
+        """Parse and route one message; never raise into HA's MQTT loop."""
+        wall = time.time()
+        self.last_message_at = wall
         try:
-            problems = self.handle(msg.topic, payload, msg.timestamp, wall, live=not msg.retain)
+            problems = self.handle(topic, payload, monotonic, wall, live=not retained)
+        except DeviceRefused as refused:
+            self._async_device_refused(refused, topic, payload, retained=retained)
         except InvalidMessage as err:
-            self._reject(msg.topic, payload, err.reason, wall)
+            self._reject(topic, payload, err.reason, wall)
         except Exception:  # a bug must never break HA's MQTT loop
-            LOGGER.exception("Unexpected error handling a message on %s", msg.topic)
-            self._reject(msg.topic, payload, "internal error", wall)
+            LOGGER.exception("Unexpected error handling a message on %s", topic)
+            self._reject(topic, payload, "internal error", wall)
         else:
             if problems:
-                self._reject(msg.topic, payload, "; ".join(problems), wall)
+                self._reject(topic, payload, "; ".join(problems), wall)
 
-    def _reject(self, topic: str, payload: bytes, reason: str, wall: float) -> None:
-        """Count an invalid message, keep it as a dead letter and log it, rate-limited."""
-        self.invalid_messages += 1
+    def _dead_letter(self, topic: str, payload: bytes, reason: str, wall: float) -> None:
         self.dead_letters.append(
             DeadLetter(
                 received=datetime.fromtimestamp(wall, UTC),
@@ -334,19 +390,139 @@ class FleetHub[DeviceT: FleetDevice](ABC):
                 payload=payload[:DEAD_LETTER_PAYLOAD_BYTES].decode("utf-8", "replace"),
             )
         )
-        now = self.loop.time()
-        if now < self._log_after:
-            self._suppressed_logs += 1
+
+    def _reject(self, topic: str, payload: bytes, reason: str, wall: float) -> None:
+        """Count an invalid message, keep it as a dead letter and log it, rate-limited."""
+        self.invalid_messages += 1
+        self._dead_letter(topic, payload, reason, wall)
+        if not self._invalid_log.allow(self.loop.time()):
             LOGGER.debug("Ignored invalid message on %s: %s", topic, reason)
             return
-        suppressed, self._suppressed_logs = self._suppressed_logs, 0
-        self._log_after = now + INVALID_LOG_INTERVAL
         LOGGER.warning(
             "Ignored invalid message on %s: %s%s",
             topic,
             reason,
-            f" ({suppressed} more invalid messages since the last report)" if suppressed else "",
+            _more(self._invalid_log.take_suppressed(), "invalid messages"),
         )
+
+    # Admission ----------------------------------------------------------------------
+
+    @callback
+    def async_refuse(
+        self, refusal: Refusal, limit: int, topic: str, payload: bytes, reason: str
+    ) -> None:
+        """Count a message an admission cap refused, keep it as a dead letter, say so once.
+
+        One repair issue per cap and entry tells the user how to raise it; a log line at
+        most once a minute says what was refused, and how much since the last one.
+        """
+        self.admission.refused[refusal] += 1
+        self._dead_letter(topic, payload, reason, time.time())
+        self.async_raise_issue(
+            issues.DEVICES_WAITING
+            if refusal is Refusal.KNOWN_DEVICES_ONLY
+            else f"{issues.ADMISSION_PREFIX}{refusal}",
+            limit=str(limit),
+        )
+        if self._refusal_log.allow(self.loop.time()):
+            LOGGER.warning(
+                "%s: %s%s",
+                self.entry.title,
+                reason,
+                _more(self._refusal_log.take_suppressed(), "refused or held messages"),
+            )
+
+    @callback
+    def async_raise_issue(self, kind: str, **placeholders: str) -> None:
+        """Raise an issue about the entry, once while the hub runs."""
+        if kind not in self._issues_raised:
+            self._issues_raised.add(kind)
+            issues.async_raise_entry(
+                self.hass,
+                kind,
+                self.entry.entry_id,
+                {"entry": self.entry.title, "base_topic": self.base, **placeholders},
+            )
+
+    @callback
+    def async_clear_issue(self, kind: str) -> None:
+        """Withdraw an issue about the entry (a new one can be raised again)."""
+        if kind in self._issues_raised:
+            self._issues_raised.discard(kind)
+            issues.async_clear_entry(self.hass, kind, self.entry.entry_id)
+
+    def _async_device_refused(
+        self, refused: DeviceRefused, topic: str, payload: bytes, *, retained: bool
+    ) -> None:
+        """Hold the message of an id that may be admitted later; count the refusal."""
+        refusal, wire_id, admission = refused.refusal, refused.wire_id, self.admission
+        held = refusal in HELD_FOR and admission.hold(wire_id, topic, payload, retained=retained)
+        fate = "held" if held else "refused"
+        match refusal:
+            case Refusal.MAX_DEVICES:
+                limit = admission.max_devices
+                why = f"the entry has {limit} devices, its limit"
+            case Refusal.NEW_DEVICES_PER_MINUTE:
+                limit = admission.new_devices_per_minute
+                why = f"over {limit} new devices a minute; admitted as the rate allows"
+                self._async_schedule_admission()
+            case _:
+                limit = 0
+                why = "the entry admits known devices only; accept it under Repairs"
+        reason = f"new device {wire_id} {fate}: {why}"
+        self.async_refuse(refusal, limit, topic, payload, reason)
+
+    def _async_schedule_admission(self) -> None:
+        """Look at the held ids again when the bucket has a token."""
+        if self._admit_timer is None:
+            delay = self.admission.bucket.wait(self.loop.time())
+            self._admit_timer = self.loop.call_later(
+                max(delay, ADMIT_RETRY_MIN), self._async_admit_held
+            )
+
+    @callback
+    def _async_admit_held(self) -> None:
+        """Admit the held ids in turn, as the rate allows, replaying their messages."""
+        self._admit_timer = None
+        admission = self.admission
+        while admission.held:
+            if len(self.devices) >= admission.max_devices:
+                for wire_id in list(admission.held):
+                    admission.release(wire_id)
+                    admission.refused[Refusal.MAX_DEVICES] += 1
+                self.async_raise_issue(
+                    f"{issues.ADMISSION_PREFIX}{Refusal.MAX_DEVICES}",
+                    limit=str(admission.max_devices),
+                )
+                break
+            if not admission.bucket.allow(self.loop.time()):
+                self._async_schedule_admission()
+                return
+            self._async_replay(next(iter(admission.held)))
+        self.async_clear_issue(f"{issues.ADMISSION_PREFIX}{Refusal.NEW_DEVICES_PER_MINUTE}")
+
+    def _async_replay(self, wire_id: str) -> None:
+        """Admit an id out of turn and apply the messages it held."""
+        self._admitted.add(wire_id)
+        try:
+            for held in self.admission.release(wire_id):
+                self._async_process(
+                    held.topic, held.payload, self.loop.time(), retained=held.retained
+                )
+        finally:
+            self._admitted.discard(wire_id)
+
+    @callback
+    def async_accept(self, wire_ids: Iterable[str]) -> int:
+        """Admit ids the user accepted (known-devices-only mode); return how many."""
+        accepted = 0
+        for wire_id in wire_ids:
+            if wire_id in self.admission.held:
+                self._async_replay(wire_id)
+                accepted += wire_id in self.devices
+        # The fix flow ends with HA deleting the issue: ids left are offered when they speak.
+        self.async_clear_issue(issues.DEVICES_WAITING)
+        return accepted
 
     @callback
     def async_device_for(
@@ -355,6 +531,20 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         """Return the device for a valid message, discovering it on first sight."""
         if (device := self.devices.get(wire_id)) is not None:
             return device
+        if wire_id not in self._admitted and (
+            refusal := self.admission.check(len(self.devices), self.loop.time())
+        ):
+            raise DeviceRefused(refusal, wire_id)
+        device = self.async_add_device(wire_id, model, name)
+        if wire_id in self.admission.held:  # what it sent while it waited comes first
+            self._async_replay(wire_id)
+        return device
+
+    @callback
+    def async_add_device(
+        self, wire_id: str, model: str | None = None, name: str | None = None
+    ) -> DeviceT:
+        """Make a registry device and its hub device (admitted, or configured by the user)."""
         registry_entry = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.entry.entry_id,
             identifiers={(DOMAIN, self.device_identifier(wire_id))},
@@ -364,7 +554,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             via_device_id=self.hub_registry_id,
         )
         device = self.new_device(wire_id, registry_entry.id, restored=False)
-        LOGGER.info("Discovered %s device %s under %s", self.manufacturer, wire_id, self.base)
+        if self._discovered_log.allow(self.loop.time()):
+            LOGGER.info(
+                "Discovered %s device %s under %s%s",
+                self.manufacturer,
+                wire_id,
+                self.base,
+                _more(self._discovered_log.take_suppressed(), "devices discovered"),
+            )
         self.async_fire_device_event(EVENT_DEVICE_DISCOVERED, device)
         if self.has_connectivity:
             device.async_notify(CONNECTIVITY)
@@ -406,14 +603,29 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     def async_connectivity_changed(
         self, device: FleetDevice, previous: bool | None, connected: bool | None
     ) -> None:
-        """Log once per edge and fire online/offline events (not on first knowledge)."""
+        """Log an edge and fire online/offline events (not on first knowledge).
+
+        A flapping device's edges are already paced by the device; the log lines of many
+        devices changing at once (a broker outage) are paced here.
+        """
         if connected is False:
-            LOGGER.info("%s device %s is unavailable", self.manufacturer, device.wire_id)
+            self._log_connectivity(device, "is unavailable")
             if previous is True or (previous is None and device.restored):
                 self.async_fire_device_event(EVENT_DEVICE_OFFLINE, device)
         elif connected is True and previous is False:
-            LOGGER.info("%s device %s is available again", self.manufacturer, device.wire_id)
+            self._log_connectivity(device, "is available again")
             self.async_fire_device_event(EVENT_DEVICE_ONLINE, device)
+
+    def _log_connectivity(self, device: FleetDevice, change: str) -> None:
+        if self._connectivity_log.allow(self.loop.time()):
+            LOGGER.info(
+                "%s device %s %s%s%s",
+                self.manufacturer,
+                device.wire_id,
+                change,
+                _more(device.take_held_back_changes(), "changes of this device held back"),
+                _more(self._connectivity_log.take_suppressed(), "availability changes"),
+            )
 
     @callback
     def _async_connection_changed(self, connected: bool) -> None:
@@ -437,6 +649,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             "devices": len(self.devices),
             "devices_online": self.devices_online,
             "subscriptions": list(self.protocol.subscriptions),
+            "admission": {
+                "max_devices": self.admission.max_devices,
+                "new_devices_per_minute": self.admission.new_devices_per_minute,
+                "known_devices_only": self.admission.known_devices_only,
+                "refused": dict(self.admission.refused),
+                "waiting_devices": len(self.admission.held),
+                "waiting_bytes": self.admission.held_bytes,
+            },
         }
 
 
@@ -449,3 +669,8 @@ def device_name(name: str) -> str:
     while len(slug := slugify(name)) > MAX_NAME_SLUG:
         name = name[: len(name) * MAX_NAME_SLUG // len(slug)]
     return name
+
+
+def _more(count: int, what: str) -> str:
+    """Return the tail of a log line that stands for `count` lines held back, if any."""
+    return f" ({count} more {what} since the last report)" if count else ""

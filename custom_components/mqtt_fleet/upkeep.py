@@ -8,6 +8,12 @@ The checks run only while the broker is connected, and never within a grace afte
 (re)connects, so that devices get the chance to speak first: after an outage or a long
 downtime, a live device is not offered for removal. They run a grace after the first
 connection, then hourly: O(devices) per hour, never per message.
+
+Statuses that did not come with the subscription are judged together: a few missing mean
+those devices do not retain theirs; many mean the broker dropped them (mosquitto's default
+`max_queued_messages 1000` drops most of a big fleet's retained burst), which one entry
+issue says instead of one false issue per device. Devices that can be asked for their
+status (AutoCore firmware v2) are asked first, paced, and judged after they had time.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ STALE_CHECK_INTERVAL: Final = timedelta(hours=1)
 SAVE_DELAY: Final = 300  # seconds: last-seen times are written at most this often
 # A retained status arrives as soon as the subscription is live; this is ample for that.
 RETAINED_STATUS_GRACE: Final = 30
+# More missing statuses than this point at the broker, not at the devices.
+MANY_MISSING_STATUSES: Final = 20
 
 
 def store_key(entry_id: str) -> str:
@@ -64,8 +72,13 @@ class DeviceUpkeep:
         check_statuses: bool,
         issue_placeholders: Mapping[str, str],
         remove_device: Callable[[str], None],
+        request_statuses: Callable[[list[FleetDevice]], float],
     ) -> None:
-        """Watch `devices` (the hub's own mapping); `remove_device` forgets one."""
+        """Watch `devices` (the hub's own mapping); `remove_device` forgets one.
+
+        `request_statuses` asks devices for their status and returns the seconds the
+        (paced) requests take, or -1 when it asked none of them.
+        """
         self._hass = hass
         self._entry_id = entry.entry_id
         self._devices = devices
@@ -73,6 +86,7 @@ class DeviceUpkeep:
         self._check_statuses_once = check_statuses  # families whose devices report status
         self._placeholders = issue_placeholders
         self._remove_device = remove_device
+        self._request_statuses = request_statuses
         self.connected = False
         self._store: Store[dict[str, float]] = Store(hass, STORE_VERSION, store_key(entry.entry_id))
         self._last_seen: dict[str, float] = {}
@@ -104,6 +118,7 @@ class DeviceUpkeep:
         self._cancel_grace()
         for wire_id in self._devices:
             issues.async_clear_device(self._hass, self._entry_id, wire_id)
+        issues.async_clear_entry(self._hass, issues.RETAINED_DROPPED, self._entry_id)
 
     async def async_save(self) -> None:
         """Write the last-seen times now (the entry unloads; its next start reads them)."""
@@ -190,10 +205,37 @@ class DeviceUpkeep:
 
     @callback
     def _async_check_statuses(self) -> None:
-        """Restored devices whose status did not come with the subscription: not retained."""
-        for device in self._devices.values():
-            if device.restored and device.online is None:
-                self.async_raise(issues.STATUS_NOT_RETAINED, device)
+        """Ask the restored devices whose status did not come for it, then judge them."""
+        missing = self._missing_statuses()
+        if (seconds := self._request_statuses(missing)) < 0:
+            self._async_judge_statuses(missing)
+            return
+        self._grace = async_call_later(
+            self._hass, RETAINED_STATUS_GRACE + seconds, self._async_judge_after_asking
+        )
+
+    def _missing_statuses(self) -> list[FleetDevice]:
+        return [d for d in self._devices.values() if d.restored and d.online is None]
+
+    @callback
+    def _async_judge_after_asking(self, _now: datetime) -> None:
+        self._grace = None
+        self._async_judge_statuses(self._missing_statuses())
+
+    @callback
+    def _async_judge_statuses(self, missing: list[FleetDevice]) -> None:
+        """Blame a few missing statuses on the devices, many on the broker (once)."""
+        if len(missing) > MANY_MISSING_STATUSES:
+            restored = sum(1 for device in self._devices.values() if device.restored)
+            issues.async_raise_entry(
+                self._hass,
+                issues.RETAINED_DROPPED,
+                self._entry_id,
+                {**self._placeholders, "missing": str(len(missing)), "known": str(restored)},
+            )
+            return
+        for device in missing:
+            self.async_raise(issues.STATUS_NOT_RETAINED, device)
 
     @callback
     def async_remove_stale_device(self, wire_id: str) -> bool:

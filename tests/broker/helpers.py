@@ -37,7 +37,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.autocore.hub import AutoCoreHub
-from tools.mosquitto import HOST, Mosquitto, find_mosquitto, tail
+from tools.mosquitto import HOST, RECOMMENDED_SETTINGS, Mosquitto, find_mosquitto, tail
 
 from ..common import default_options, entry_id_for
 
@@ -89,14 +89,19 @@ async def wait_for[T](predicate: Callable[[], T], timeout: float = 10.0, what: s
 
 
 class Broker(Mosquitto):
-    """A private mosquitto on a loopback port, restartable on the same port."""
+    """A private mosquitto on a loopback port, restartable on the same port.
 
-    def __init__(self, tmp_path: Path) -> None:
+    It runs the settings README.md recommends (RECOMMENDED_SETTINGS, no persistence); pass
+    `settings=DEFAULT_SETTINGS` for mosquitto's own defaults (1000 queued messages per
+    client), or other lines (see tools/mosquitto.py's Mosquitto).
+    """
+
+    def __init__(self, tmp_path: Path, *, settings: Sequence[str] = RECOMMENDED_SETTINGS) -> None:
         """Find mosquitto; nothing runs before start()."""
         if (executable := find_mosquitto()) is None:
             pytest.fail("mosquitto is not installed: run scripts/setup (apt-get install mosquitto)")
         # TCP_NODELAY: replies in well under a millisecond, not 40+ ms.
-        super().__init__(executable, tmp_path, nodelay=True)
+        super().__init__(executable, tmp_path, nodelay=True, settings=settings)
 
     def start(self) -> None:
         """Start on a free port, or fail the test."""
@@ -699,3 +704,197 @@ def logs_hub(fleet: Fleet) -> ContainerLogsHub:
     hub: ContainerLogsHub = fleet.entry.runtime_data
     assert hub.family == "container_logs"
     return hub
+
+
+# --- the scale tier: loop lag, memory, a flood publisher, a timed tap ------------------------
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How late the event loop ran a 100 ms sleeper: the worst and the 99th percentile."""
+
+    max_ms: float
+    p99_ms: float
+    samples: int
+
+
+class LagSampler:
+    """Measure event-loop lag: a task sleeps `interval` and records how late it wakes up.
+
+    Anything that holds the loop (a long callback, a burst of work between two awaits)
+    delays the sleeper by as much; a loop keeping up wakes it within a millisecond or two.
+    """
+
+    def __init__(self, interval: float = 0.1) -> None:
+        """Nothing runs before start()."""
+        self.interval = interval
+        self.lags: list[float] = []  # seconds, one per wake-up
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start sampling on the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+
+    async def _sample(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.interval
+            await asyncio.sleep(self.interval)
+            self.lags.append(max(0.0, loop.time() - due))
+
+    def stop(self) -> Lag:
+        """Stop sampling; return the worst and the 99th-percentile lag in milliseconds."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        ordered = sorted(self.lags) or [0.0]
+        p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+        return Lag(round(ordered[-1] * 1000, 1), round(p99 * 1000, 1), len(self.lags))
+
+
+def rss_mib() -> float:
+    """Return this process's resident memory (VmRSS) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Publisher:
+    """A device-side paho client that publishes a planned stream from the calling thread.
+
+    `send` blocks (run it in an executor while HA's loop runs): paced at `rate` messages a
+    second, or as fast as one paho client publishes (rate None), then until the broker has
+    acknowledged every QoS 1 message. paho's own thread does the network I/O.
+    """
+
+    def __init__(self, port: int, client_id: str) -> None:
+        """Connect and start paho's network thread."""
+        self._acked = 0
+        self._sent = 0
+        self._lock = threading.Condition()
+        self._connected = threading.Event()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.max_queued_messages_set(0)
+        self.client.on_connect = lambda *_args: self._connected.set()
+        self.client.on_publish = self._on_publish
+        self.client.connect(HOST, port)
+        self.client.loop_start()
+        if not self._connected.wait(START_TIMEOUT):
+            self.close()
+            pytest.fail(f"publisher {client_id} could not connect")
+
+    def _on_publish(self, *_args: Any) -> None:
+        with self._lock:
+            self._acked += 1
+            self._lock.notify_all()
+
+    def send(
+        self,
+        messages: Sequence[tuple[str, bytes | str]],
+        *,
+        rate: float | None = None,
+        qos: int = 1,
+        retain: bool = False,
+        timeout: float = 120.0,
+    ) -> float:
+        """Publish every (topic, payload); return the seconds until the last was acknowledged."""
+        start = time.monotonic()
+        for index, (topic, payload) in enumerate(messages):
+            if rate is not None and (ahead := start + index / rate - time.monotonic()) > 0.001:
+                time.sleep(ahead)
+            self.client.publish(topic, payload, qos=qos, retain=retain)
+        with self._lock:
+            self._sent += len(messages)
+            if not self._lock.wait_for(lambda: self._acked >= self._sent, timeout):
+                pytest.fail(f"the broker acknowledged {self._acked} of {self._sent} publishes")
+        return time.monotonic() - start
+
+    def close(self) -> None:
+        """Disconnect and stop paho's thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass(frozen=True)
+class TimedMessage:
+    """A message as a tap received it, with its arrival time (time.monotonic())."""
+
+    at: float
+    topic: str
+    payload: bytes
+
+
+class TimedTap:
+    """A subscriber that timestamps what it receives; `answer` may reply from paho's thread.
+
+    Unlike Wire it takes a client id of its own, so several can run beside the recorder.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        topics: Sequence[str],
+        client_id: str,
+        answer: Callable[[paho.Client, TimedMessage], None] | None = None,
+    ) -> None:
+        """Connect, subscribe at QoS 1 and wait for the SUBACK."""
+        self._topics = list(topics)
+        self._answer = answer
+        self._lock = threading.Lock()
+        self.messages: list[TimedMessage] = []
+        self._subscribed = threading.Event()
+        self.subscriptions = 0  # SUBACKs: one more after each reconnect
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.reconnect_delay_set(1, 1)  # after a broker restart: within a second
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+        self.client.connect(HOST, port)
+        self.client.loop_start()
+        if not self._subscribed.wait(START_TIMEOUT):
+            self.close()
+            pytest.fail(f"tap {client_id} could not subscribe")
+
+    def _on_connect(self, client: paho.Client, *_args: Any) -> None:
+        client.subscribe([(topic, 1) for topic in self._topics])
+
+    def _on_subscribe(self, *_args: Any) -> None:
+        self.subscriptions += 1
+        self._subscribed.set()
+
+    def wait_subscribed(self, count: int, timeout: float = START_TIMEOUT) -> bool:
+        """Block until the tap has subscribed `count` times (the first time, then after each
+        reconnect); False if it did not in time."""
+        deadline = time.monotonic() + timeout
+        while self.subscriptions < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.subscriptions >= count
+
+    def _on_message(self, client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
+        message = TimedMessage(time.monotonic(), msg.topic, bytes(msg.payload))
+        with self._lock:
+            self.messages.append(message)
+        if self._answer is not None:
+            self._answer(client, message)
+
+    def since(self, start: float) -> list[TimedMessage]:
+        """Return the messages that arrived at or after `start` (time.monotonic())."""
+        with self._lock:
+            return [m for m in self.messages if m.at >= start]
+
+    def close(self) -> None:
+        """Disconnect and stop paho's thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def busiest_window(times: Sequence[float], window: float = 1.0) -> int:
+    """Return the most of `times` (sorted) inside any half-open window [t, t + window)."""
+    most = 0
+    first = 0
+    for last, at in enumerate(times):
+        while at - times[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

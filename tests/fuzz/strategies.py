@@ -35,9 +35,14 @@ The contract, made exact for the oracle:
   Infinity and numbers that overflow a double (1e400, 10**400) make the payload invalid JSON.
 - A whole number has no fraction (`12.0` counts), from its minimum to 2**63-1, what the
   devices' encoders can send; timestamps in epoch milliseconds end at the year 9999.
-- Text values are free text of any length (a state shows the first 255 characters).
-- A safe id is one printable topic level of 1 to 128 characters without `+ # /`; anything
-  else (empty, NUL, controls, zero-width or bidi marks, 129+ characters) is unsafe, and a
+- Text values are free text of any length (a state shows the first 255 characters). Text
+  that becomes a device's name or firmware (AutoCore `firmware_version` and `board_id`,
+  Janus `version_string`) is display text: escape sequences and control and format
+  characters dropped, whitespace runs made one space, the ends trimmed; text with nothing
+  left is not reported (`DISPLAYED` spells out what that makes of each drawn text).
+- A safe id is one printable topic level of 1 to 128 characters without `+ # /`, not `.`
+  or `..` and not starting with `$`; anything else (empty, NUL, controls, zero-width or
+  bidi marks, 129+ characters, path tricks, the broker's `$SYS`) is unsafe, and a
   message naming an unsafe id is rejected whole. Every level below the base of every scheme
   is an id or a fixed word, so a delivered topic with an empty or unsafe level is invalid.
 - A payload is at most 64 KiB of UTF-8 JSON, nested at most 1000 levels (RFC 8259 section 9
@@ -195,7 +200,17 @@ TEXT: Final[tuple[str, ...]] = (
     "line\nbreak\ttab",
     "",
     " ",
+    "\x1b[31mred\x1b[0m \x1b]0;title\x07alert",  # ANSI colours and a window title
 )
+# The display text of each TEXT entry it changes (None: nothing is left to show).
+DISPLAYED: Final[dict[str, str | None]] = {
+    "\u202eevil": "evil",
+    "nul\u0000inside": "nulinside",
+    "line\nbreak\ttab": "line break tab",
+    "": None,
+    " ": None,
+    "\x1b[31mred\x1b[0m \x1b]0;title\x07alert": "red alert",
+}
 ODD_SAFE_IDS: Final[tuple[str, ...]] = (
     "esp32-küche",
     "板01",
@@ -204,10 +219,11 @@ ODD_SAFE_IDS: Final[tuple[str, ...]] = (
     "dev 1",
     "dev.1",
     "ﷺ" * 16,  # each one slugifies to 17 characters
-    "$SYS",
     "-",
     "0",
     "\U0001d518\U0001d52b\U0001d526",  # mathematical letters, outside the BMP
+    "...",  # only `.` and `..` are path tricks
+    "x$SYS",  # only a leading `$` is the broker's
 )
 UNSAFE_IDS: Final[tuple[str, ...]] = (
     "",
@@ -226,6 +242,10 @@ UNSAFE_IDS: Final[tuple[str, ...]] = (
     "\u202e",
     "\x7f",
     "nb\u00a0sp",
+    ".",
+    "..",
+    "$SYS",
+    "$x",
 )
 # Ids with a slash are unsafe too; each of these also leaves an empty or wildcard level.
 SLASHED_IDS: Final[tuple[str, ...]] = ("a/", "/a", "a//b", "a/+", "#/x")
@@ -860,9 +880,14 @@ def _status_b(rng: random.Random, device: str) -> Obj:
 
 
 def _status_effects(device: str, obj: Obj) -> list[Effect]:
-    return [Effect(device)] + [
-        Effect(device, key, obj[key]) for key in STATUS_VALUES if obj.get(key) is not None
-    ]
+    effects = [Effect(device)]
+    for key in STATUS_VALUES:
+        value = obj.get(key)
+        if key == "firmware_version" and value is not None:  # the device's firmware
+            value = DISPLAYED.get(value, value)
+        if value is not None:
+            effects.append(Effect(device, key, value))
+    return effects
 
 
 def _telemetry(rng: random.Random, device: str) -> Obj:

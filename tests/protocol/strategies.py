@@ -43,6 +43,9 @@ topic_words = st.sampled_from(
         "\x00",
         "a\x00b",
         "x" * 129,
+        ".",
+        "..",
+        "$SYS",
     ]
 )
 topic_levels = st.one_of(topic_words, st.text(max_size=8))
@@ -144,7 +147,9 @@ janus_replies = st.fixed_dictionaries(
                 optional={"code": field(st.integers(0, 999)), "reason": field(st.text(max_size=8))},
             )
         ),
-        "version_string": field(st.text(max_size=8)),
+        "version_string": field(
+            st.one_of(st.text(max_size=8), st.sampled_from(["1.4\x1b[31m.3\n", "\u202e1.0\u200b"]))
+        ),
         "name": field(st.text(max_size=8)),
         "server-name": field(st.text(max_size=8)),
     },

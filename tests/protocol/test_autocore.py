@@ -269,6 +269,43 @@ def test_firmware_status_parses_every_field() -> None:
     )
 
 
+@pytest.mark.parametrize(("layout", "topic"), [(A, f"autocore/{DEVICE}/status"), (B, None)])
+def test_status_texts_that_name_the_board_are_read_as_display_text(
+    layout: Layout, topic: str | None
+) -> None:
+    payload = dumps(
+        {
+            "status": "online",
+            "board_id": "board\x1b[31m 7\x1b[0m\nX",
+            "firmware_version": "\u202e2.0.0\x1b]0;pwned\x07\u200b\r\n",
+            "ip_address": "10.0.0.1",
+        }
+    )
+    device = DEVICE if layout is A else UUID
+    message = PROTOCOL.parse(topic or f"autocore/devices/{UUID}/status", payload)
+    assert message == DeviceStatus(
+        device_id=device,
+        layout=layout,
+        online=True,
+        ip_address="10.0.0.1",
+        firmware_version="2.0.0",
+        board_id="board 7 X",
+        problems=(),
+    )
+
+
+def test_status_texts_with_nothing_to_show_read_as_not_reported() -> None:
+    payload = dumps({"status": "online", "board_id": "\x1b[0m\u202e", "firmware_version": " \n"})
+    message = PROTOCOL.parse(f"autocore/devices/{UUID}/status", payload)
+    assert message == DeviceStatus(device_id=UUID, layout=B, online=True, problems=())
+
+
+def test_status_board_id_number_stays_its_digits() -> None:
+    message = PROTOCOL.parse(f"autocore/devices/{UUID}/status", dumps({"board_id": 3}))
+    assert isinstance(message, DeviceStatus)
+    assert message.board_id == "3"
+
+
 def test_firmware_lwt_with_repeated_timestamp_parses() -> None:
     message = PROTOCOL.parse(f"autocore/devices/{UUID}/status", FIRMWARE_LWT)
     assert message == DeviceStatus(
@@ -512,6 +549,18 @@ def test_empty_topic_levels_are_refused(topic: str) -> None:
         ("autocore/devices/a\nb/status", "a\nb"),
         ("autocore/dev/system/\x7f", "\x7f"),
         ("autocore/errors/u1/\x01", "\x01"),
+        # Path tricks and the broker's `$` topics, in every place an id or kind sits.
+        ("autocore/./status", "."),
+        ("autocore/../telemetry", ".."),
+        ("autocore/$SYS/status", "$SYS"),
+        ("autocore/$x/relay/0/status", "$x"),
+        ("autocore/./display/interaction", "."),
+        ("autocore/dev/system/$SYS", "$SYS"),
+        ("autocore/dev/system/..", ".."),
+        ("autocore/devices/./status", "."),
+        ("autocore/devices/$SYS/relays/state", "$SYS"),
+        ("autocore/errors/$x/command", "$x"),
+        ("autocore/errors/u1/..", ".."),
     ],
 )
 def test_unsafe_topic_levels_are_refused(topic: str, level: str) -> None:
@@ -977,7 +1026,9 @@ def test_relays_state_with_no_channels_is_empty() -> None:
 RELAY_CHANGE = {"uuid": UUID, "event": "relay_change", "channel": 3, "state": True}
 
 
-@pytest.mark.parametrize("uuid", ["+", "#", "a/b", "a\x00b", "", "x+", "#y", 5, None, True, ["u"]])
+@pytest.mark.parametrize(
+    "uuid", ["+", "#", "a/b", "a\x00b", "", "x+", "#y", ".", "..", "$SYS", "$x", 5, None, ["u"]]
+)
 def test_relay_event_unsafe_uuid_raises(uuid: object) -> None:
     payload = dumps(RELAY_CHANGE | {"uuid": uuid})
     with pytest.raises(InvalidMessage) as err:
@@ -1193,7 +1244,23 @@ def test_device_commands_are_the_documented_ones() -> None:
     assert {layout.value for layout in Layout} == {"monitor", "firmware_v2"}
 
 
-UNSAFE_IDS = ["", "+", "#", "/", "a/b", "a+b", "dev#", "a\x00b", "\x00", "x" * 129, "a\nb"]
+UNSAFE_IDS = [
+    "",
+    "+",
+    "#",
+    "/",
+    "a/b",
+    "a+b",
+    "dev#",
+    "a\x00b",
+    "\x00",
+    "x" * 129,
+    "a\nb",
+    ".",
+    "..",
+    "$SYS",
+    "$x",
+]
 
 
 @pytest.mark.parametrize("device_id", UNSAFE_IDS)

@@ -22,7 +22,7 @@ from custom_components.mqtt_fleet.protocol.autocore import (
     SafetyShutoff,
     Telemetry,
 )
-from custom_components.mqtt_fleet.protocol.payload import InvalidMessage
+from custom_components.mqtt_fleet.protocol.payload import InvalidMessage, display_text
 from custom_components.mqtt_fleet.protocol.topics import (
     MAX_ID_LENGTH,
     UnsafeIdError,
@@ -164,7 +164,9 @@ def check_invariants(message: AutoCoreMessage) -> None:
         assert message.free_memory is None or (
             type(message.free_memory) is int and message.free_memory >= 0
         )
-        assert message.board_id is None or type(message.board_id) is str
+        # They name the board: display text, which display_text leaves as it is.
+        for text in (message.board_id, message.firmware_version):
+            assert text is None or (type(text) is str and display_text(text) == text)
         assert message.wifi_signal is None or type(message.wifi_signal) in (int, float)
     elif isinstance(message, Telemetry):
         for value in [*message.values.values(), *message.extra.values()]:
@@ -330,10 +332,14 @@ def test_status_round_trip_for_both_layouts(base: str, device_id: str, *, online
 
 
 def reference_is_safe_id(value: object) -> bool:
-    """The contract: one non-empty level of printable UTF-8 text without + # /."""
+    """The contract: one non-empty level of printable UTF-8 text without + # /, not a path
+    trick (`.`, `..`) and not one of the broker's `$` topics.
+    """
     return (
         isinstance(value, str)
         and 1 <= len(value) <= MAX_ID_LENGTH
+        and value not in (".", "..")
+        and value[:1] != "$"
         and not any(
             char in "+#/"
             or unicodedata.category(char) in UNPRINTABLE_CATEGORIES
@@ -348,7 +354,8 @@ ids_to_judge = st.one_of(
         alphabet=st.characters(),
         max_size=12,
     ),
-    st.text(alphabet="ab+#/ \x00\x01\x1f\x7f\t\n-_.", max_size=8),
+    st.text(alphabet="ab+#/ \x00\x01\x1f\x7f\t\n-_.$", max_size=8),
+    st.sampled_from([".", "..", "...", "$", "$SYS", "$x", "x$", ".$", " $x"]),
     st.text(alphabet="ab", min_size=MAX_ID_LENGTH - 2, max_size=MAX_ID_LENGTH + 2),
     st.none(),
     st.integers(),

@@ -279,6 +279,10 @@ UNSAFE_NAMES = [
     "\t",
     "\u2028",
     "x" * 129,
+    ".",
+    "..",
+    "$SYS",
+    "$x",
 ]
 
 
@@ -581,6 +585,15 @@ def test_topics_are_read_from_the_right(
         (f"{BASE}/1/we\nb/info", "not a container-log topic"),
         (f"{BASE}/1/{'x' * 129}/info", "not a container-log topic"),
         (f"{BASE}/1/{'x' * 129}/info/batch", "not a container-log topic"),
+        (f"{BASE}/1/./info", "not a container-log topic"),
+        (f"{BASE}/1/../info", "not a container-log topic"),
+        (f"{BASE}/1/$SYS/info", "not a container-log topic"),
+        (f"{BASE}/unknown/$x/info/batch", "not a container-log topic"),
+        # The service level names a device: nothing in it may hide or restyle text.
+        (f"{BASE}/1/\x1b[31mweb/info", "not a container-log topic"),
+        (f"{BASE}/1/web\u202e/info", "not a container-log topic"),
+        (f"{BASE}/1/we\u200bb/info", "not a container-log topic"),
+        (f"{BASE}/1/web\u2066x\u2069/info", "not a container-log topic"),
     ],
 )
 def test_invalid_topics_raise(topic: str, reason: str) -> None:

@@ -26,7 +26,7 @@ from custom_components.mqtt_fleet.protocol.container_logs import (
     app_id_for,
     read_level,
 )
-from custom_components.mqtt_fleet.protocol.payload import InvalidMessage
+from custom_components.mqtt_fleet.protocol.payload import InvalidMessage, display_text
 from custom_components.mqtt_fleet.protocol.topics import UnsafeIdError, is_safe_id
 
 BASE = "container-manager/logs"
@@ -150,7 +150,23 @@ safe_names = st.one_of(
     st.text(st.characters(codec="utf-8"), min_size=1, max_size=16).filter(is_safe_id),
 )
 unsafe_names = st.one_of(
-    st.sampled_from(["a/b", "/", "+", "#", "we+b", "web#", "\x00", "we\x00b", "\n", "x" * 129]),
+    st.sampled_from(
+        [
+            "a/b",
+            "/",
+            "+",
+            "#",
+            "we+b",
+            "web#",
+            "\x00",
+            "we\x00b",
+            "\n",
+            "x" * 129,
+            ".",
+            "..",
+            "$SYS",
+        ]
+    ),
     st.text(min_size=1, max_size=8).filter(lambda name: not is_safe_id(name)),
 )
 any_names = st.one_of(st.none(), st.just(""), safe_names, unsafe_names)
@@ -413,6 +429,10 @@ topic_levels = st.one_of(
             "#",
             "\x00",
             "x" * 129,
+            ".",
+            "$SYS",
+            " web  1 ",
+            "\x1b[1mweb",
         ]
     ),
     st.text(max_size=6),
@@ -491,6 +511,9 @@ def test_parse_returns_a_stream_or_raises_invalid_message(topic: str, payload: b
         assert stream.service_name is None
     else:
         assert is_safe_id(stream.service_name)
+        # It names a device, as sent: a safe id holds nothing display text drops but spaces.
+        shown = display_text(stream.service_name) or ""
+        assert shown == " ".join(stream.service_name.split())
         assert stream.source == f"{stream.app_id}:{stream.service_name}"
     if not batch:
         assert len(stream.logs) == 1

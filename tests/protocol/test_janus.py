@@ -398,6 +398,21 @@ def test_server_info_reads_only_the_version(value: object) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("version", "shown"),
+    [
+        ("1.4.3\x1b[31m-evil\x1b[0m\n", "1.4.3-evil"),
+        ("\u202e3.4.1\u200b \x1b]0;title\x07 build", "3.4.1 build"),
+        ("\x1b[2J\r\n", None),
+    ],
+)
+def test_server_info_version_is_read_as_display_text(version: str, shown: str | None) -> None:
+    payload = dumps({"janus": "server_info", "transaction": "t", "version_string": version})
+    assert PROTOCOL.parse(ADMIN, payload) == ServerInfo(
+        server=SERVER, transaction="t", version=shown, problems=()
+    )
+
+
 def test_pong_is_a_plain_admin_reply() -> None:
     # The answer to a ping someone else sent on the admin topic: valid, nothing to read.
     payload = b'{"janus":"pong","transaction":"5c3e1d2f0a9b8c7d6e5f4a3b"}'
@@ -545,6 +560,10 @@ def test_unknown_shapes_are_refused(topic: str) -> None:
         "\x7f",
         "\u2028",
         "x" * 129,
+        ".",
+        "..",
+        "$SYS",
+        "$x",
     ],
 )
 @pytest.mark.parametrize("kind", ["status", "from-janus-admin"])
@@ -673,7 +692,23 @@ def test_admin_request_values_are_the_janus_verbs() -> None:
 
 @pytest.mark.parametrize(
     "server",
-    ["", "+", "#", "a/b", "a+b", "a#b", "/", "a\x00b", "\x00", "line\nbreak", "x" * 129],
+    [
+        "",
+        "+",
+        "#",
+        "a/b",
+        "a+b",
+        "a#b",
+        "/",
+        "a\x00b",
+        "\x00",
+        "line\nbreak",
+        "x" * 129,
+        ".",
+        "..",
+        "$SYS",
+        "$x",
+    ],
 )
 @pytest.mark.parametrize("request_kind", list(AdminRequest))
 def test_unsafe_server_names_raise_and_build_no_topic(

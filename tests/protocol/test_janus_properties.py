@@ -12,9 +12,10 @@ from custom_components.mqtt_fleet.protocol.janus import (
     AdminSuccess,
     JanusMessage,
     JanusProtocol,
+    ServerInfo,
     ServerStatus,
 )
-from custom_components.mqtt_fleet.protocol.payload import InvalidMessage
+from custom_components.mqtt_fleet.protocol.payload import InvalidMessage, display_text
 from custom_components.mqtt_fleet.protocol.topics import UnsafeIdError, is_safe_id
 
 from .strategies import (
@@ -71,6 +72,8 @@ def test_janus_parse_only_raises_invalid_message(message: tuple[str, bytes]) -> 
     if isinstance(message, AdminError):
         assert isinstance(message.reason, str)
         assert message.code is None or (type(message.code) is int and message.code >= 0)
+    if isinstance(message, ServerInfo):  # it becomes the server's firmware: display text
+        assert message.version is None or display_text(message.version) == message.version
 
 
 # --- (b) status words ----------------------------------------------------------------

@@ -1,6 +1,9 @@
-"""Tests for protocol/payload.py: size, UTF-8, strict JSON and typed field reads."""
+"""Tests for protocol/payload.py: size, UTF-8, strict JSON, typed field reads, display text."""
 
 from __future__ import annotations
+
+import sys
+import unicodedata
 
 import orjson
 import pytest
@@ -12,6 +15,7 @@ from custom_components.mqtt_fleet.protocol.payload import (
     InvalidMessage,
     decode_json,
     decode_json_object,
+    display_text,
     json_type,
     looks_numeric,
 )
@@ -312,7 +316,9 @@ def test_field_reader_reads_good_fields_without_problems() -> None:
     assert fields.problems == []
 
 
-@pytest.mark.parametrize("method", ["number", "integer", "string", "boolean", "obj"])
+@pytest.mark.parametrize(
+    "method", ["number", "integer", "string", "display_string", "boolean", "obj"]
+)
 def test_field_reader_missing_and_null_read_as_none_without_problem(method: str) -> None:
     fields = FieldReader({"present_null": None})
     assert getattr(fields, method)("present_null") is None
@@ -371,6 +377,8 @@ def test_field_reader_integer_accepts_the_minimum_and_above(value: float, minimu
         ("string", 1, "v: expected a string, got number"),
         ("string", True, "v: expected a string, got boolean"),
         ("string", ["a"], "v: expected a string, got array"),
+        ("display_string", 1, "v: expected a string, got number"),
+        ("display_string", {"t": "x"}, "v: expected a string, got object"),
         ("boolean", 1, "v: expected a boolean, got number"),
         ("boolean", 0, "v: expected a boolean, got number"),
         ("boolean", "true", "v: expected a boolean, got string"),
@@ -398,3 +406,98 @@ def test_field_reader_collects_every_problem_in_order() -> None:
         "b: expected a string, got boolean",
         "c: expected a boolean, got number",
     ]
+
+
+def test_field_reader_display_string_reads_display_text_without_problem() -> None:
+    fields = FieldReader({"name": " board\x1b[31m 7\x1b[0m\n", "hidden": "\u200b\x1b[0m", "e": ""})
+    assert fields.display_string("name") == "board 7"
+    assert fields.display_string("hidden") is None
+    assert fields.display_string("e") is None
+    assert fields.problems == []
+
+
+# --- display_text ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("board\x1b[31m 7\x1b[0m\nX", "board 7 X"),
+        ("\x1b[1;38;5;196mred\x1b[m", "red"),
+        ("\x1b[2J\x1b[Hcleared", "cleared"),  # clear the screen, cursor home
+        ("\x1b[?25lhidden cursor", "hidden cursor"),
+        ("\x1b]0;new window title\x07name", "name"),  # OSC ended by BEL
+        ("\x1b]0;new window title\x1b\\name", "name"),  # OSC ended by ST
+        ("\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\", "link"),  # a hyperlink
+        ("name\x1b]0;never ended", "name"),
+        ("\x1bPq#0;2;0;0;0\x1b\\sixel", "sixel"),  # DCS, a control string like OSC
+        ("\x1b(Bcharset\x1bc reset\x1b7", "charset reset"),  # short ESC sequences
+        ("cut\x1b[31", "cut31"),  # a CSI without its final byte loses only ESC [
+        ("lone\x1b", "lone"),
+        ("\u202eevil.exe", "evil.exe"),  # bidi override
+        ("a\u2066b\u2067c\u2068d\u2069e", "abcde"),  # bidi isolates
+        ("\u200eleft\u200fright\u061c", "leftright"),  # bidi marks
+        ("zero\u200bwidth\u200c\u200d\u2060joiners\ufeff", "zerowidthjoiners"),
+        ("soft\u00adhyphen", "softhyphen"),
+        ("tag\U000e0041\U000e007f", "tag"),  # Unicode tag characters
+        ("nul\x00del\x7fc1\x9b", "nuldelc1"),
+        ("  tab\tand\r\n\vnew   lines  ", "tab and new lines"),
+        ("odd\u00a0spaces\u2003\u3000here\u2028\u2029\x85end", "odd spaces here end"),
+        ("a \x00 b", "a b"),  # no double space where a control was
+        # Visible text is kept as sent.
+        ("Küche", "Küche"),
+        ("e\u0301", "e\u0301"),  # a combining accent
+        ("温度センサー 🚀", "温度センサー 🚀"),
+        ("1.2.0-rc1+build.5", "1.2.0-rc1+build.5"),
+        ("<b>&amp;</b> {{ x }} [31m", "<b>&amp;</b> {{ x }} [31m"),  # no ESC: just text
+    ],
+)
+def test_display_text_keeps_only_what_shows(value: str, expected: str) -> None:
+    assert display_text(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " ",
+        "\n\t\r",
+        "\x00",
+        "\x1b[0m",
+        "\x1b]0;title\x07",
+        "\u202e",
+        "\u200b\ufeff\u2060",
+        "\x1b[31m \n",
+    ],
+)
+def test_display_text_with_nothing_to_show_is_none(value: str) -> None:
+    assert display_text(value) is None
+
+
+def _code_points(*categories: str) -> list[str]:
+    return [
+        char
+        for char in map(chr, range(sys.maxunicode + 1))
+        if unicodedata.category(char) in categories
+    ]
+
+
+def test_display_text_drops_every_control_and_format_character_of_this_python() -> None:
+    """The module lists them for speed; Python's own Unicode data is the reference."""
+    for char in _code_points("Cc", "Cf"):  # é: after ESC, no escape sequence goes on
+        assert display_text(f"a{char}é") == ("a é" if char.isspace() else "aé"), hex(ord(char))
+
+
+def test_display_text_keeps_every_other_character() -> None:
+    shown = "".join(
+        char
+        for char in map(chr, range(sys.maxunicode + 1))
+        if unicodedata.category(char) not in ("Cc", "Cf", "Cs") and not char.isspace()
+    )
+    assert display_text(shown) == shown
+
+
+def test_display_text_is_stable() -> None:
+    once = display_text(" \x1b[1mA\u202e  b\x1b]0;t\x07\n\u200bc ")
+    assert once == "A b c"
+    assert display_text(once) == once

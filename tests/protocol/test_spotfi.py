@@ -923,7 +923,10 @@ def test_unknown_shapes_are_refused(topic: str) -> None:
     assert reason_of(topic, b"ONLINE") == "not a SpotFi topic"
 
 
-@pytest.mark.parametrize("router", ["+", "#", "\x00", "a\x00b", "new\nline", "\x1b[2J", "x" * 129])
+@pytest.mark.parametrize(
+    "router",
+    ["+", "#", "\x00", "a\x00b", "new\nline", "\x1b[2J", "x" * 129, ".", "..", "$SYS", "$x"],
+)
 @pytest.mark.parametrize("suffix", ["status", "metrics", "rpc/response", "x/out"])
 def test_unsafe_router_levels_are_refused(router: str, suffix: str) -> None:
     assert reason_of(f"spotfi/router/{router}/{suffix}", b"ONLINE") == "not a SpotFi topic"
@@ -1007,7 +1010,10 @@ def test_new_id_is_24_hex_characters_and_fresh() -> None:
     assert all(HEX_24.fullmatch(value) for value in ids)
 
 
-@pytest.mark.parametrize("router", ["", "+", "#", "a/b", "a\x00b", "x" * 129])
+UNSAFE_ROUTERS = ["", "+", "#", "a/b", "a\x00b", "x" * 129, ".", "..", "$SYS", "$x"]
+
+
+@pytest.mark.parametrize("router", UNSAFE_ROUTERS)
 def test_rpc_request_refuses_unsafe_router_ids(router: str) -> None:
     with pytest.raises(UnsafeIdError):
         PROTOCOL.rpc_request(router, "system", "board", {}, "r")
@@ -1091,7 +1097,7 @@ def test_tunnel_stop_exact_bytes() -> None:
     )
 
 
-@pytest.mark.parametrize("router", ["", "+", "#", "a/b", "a\x00b", "x" * 129])
+@pytest.mark.parametrize("router", UNSAFE_ROUTERS)
 def test_tunnel_builders_refuse_unsafe_router_ids(router: str) -> None:
     with pytest.raises(UnsafeIdError):
         PROTOCOL.tunnel_start(router, "s", 0)

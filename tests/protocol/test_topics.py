@@ -27,9 +27,14 @@ SAFE_IDS = [
     "dotted.name",
     "Küche-☀",
     "{device_id}",  # braces are ordinary characters in a topic level
-    "$dollar",
     "devices",
     "%2F",
+    # Only `.`, `..` and a leading `$` are refused: dots and dollars elsewhere are fine.
+    "...",
+    ".hidden",
+    "dev.",
+    "a$",
+    "x$SYS",
 ]
 
 UNSAFE_IDS = [
@@ -52,6 +57,13 @@ UNSAFE_IDS = [
     "del\x7f",
     "\x1f",
     "x" * (MAX_ID_LENGTH + 1),
+    # Path tricks, and the broker's reserved `$` topics.
+    ".",
+    "..",
+    "$SYS",
+    "$x",
+    "$",
+    "$dollar",
 ]
 
 
@@ -62,7 +74,9 @@ def test_is_safe_id_accepts_one_clean_level(value: str) -> None:
 
 
 @pytest.mark.parametrize("value", UNSAFE_IDS)
-def test_is_safe_id_refuses_wildcards_separators_controls_and_empty(value: str) -> None:
+def test_is_safe_id_refuses_wildcards_separators_controls_path_tricks_and_dollar(
+    value: str,
+) -> None:
     assert is_safe_id(value) is False
     with pytest.raises(UnsafeIdError) as err:
         require_safe_id(value)
@@ -73,6 +87,15 @@ def test_is_safe_id_refuses_wildcards_separators_controls_and_empty(value: str) 
 @pytest.mark.parametrize("value", [None, 1, 0, 1.5, True, b"dev", ["dev"], {"id": "dev"}])
 def test_is_safe_id_refuses_non_strings(value: object) -> None:
     assert is_safe_id(value) is False
+
+
+def test_unsafe_id_error_names_every_rule() -> None:
+    with pytest.raises(UnsafeIdError) as err:
+        require_safe_id("$SYS")
+    assert str(err.value) == (
+        "unsafe id '$SYS': it must be one topic level of printable characters"
+        " without + # /, not . or .. and not starting with $"
+    )
 
 
 def test_unsafe_id_error_is_a_value_error() -> None:

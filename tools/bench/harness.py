@@ -58,7 +58,10 @@ class BenchError(Exception):
 
 
 class Broker(Mosquitto):
-    """mosquitto on a free loopback port: unlimited queues, default TCP unless nodelay."""
+    """mosquitto on a free loopback port: recommended settings, default TCP unless nodelay.
+
+    The settings are tools/mosquitto.py's RECOMMENDED_SETTINGS (README's "Broker settings").
+    """
 
     def __init__(self, workdir: Path, *, nodelay: bool) -> None:
         """Find mosquitto; nothing runs before start()."""

@@ -279,6 +279,19 @@ async function main() {
     await page.getByText(ENTRY_TITLE).first().waitFor(); // the entry, and its hub device
     await shoot(page, 'integration-entries.png', 'the MQTT Fleet integration page with its entries');
 
+    step = 'the SpotFi options';
+    await visible(page.locator('ha-config-entry-row').filter({ hasText: ENTRY_TITLE }))
+      .getByRole('button', { name: /configure/i })
+      .click();
+    const options = page.locator('dialog-data-entry-flow');
+    await options.getByText('Allowed RPC calls').first().waitFor();
+    const caps = options.getByText('Known devices only').first();
+    await caps.scrollIntoViewIfNeeded();
+    await caps.waitFor();
+    await shoot(page, 'spotfi-options.png', `the options of ${ENTRY_TITLE}, its admission caps last`);
+    await page.keyboard.press('Escape');
+    await options.waitFor({ state: 'hidden' });
+
     step = 'the SpotFi devices';
     await page.goto(`${BASE_URL}/config/devices/dashboard?historyBack=1&config_entry=${entry.entry_id}`);
     for (const router of ROUTERS) await page.getByText(router, { exact: true }).waitFor();

@@ -23,7 +23,7 @@ from .autocore import AutoCoreProtocol
 from .container_logs import ContainerLogsProtocol
 from .correlation import PendingReplies
 from .janus import JanusProtocol
-from .payload import MAX_PAYLOAD_BYTES, InvalidMessage
+from .payload import MAX_PAYLOAD_BYTES, InvalidMessage, display_text
 from .spotfi import SpotFiProtocol
 from .topics import OutgoingMessage, UnsafeIdError, base_topic_problem, is_safe_id
 
@@ -41,6 +41,7 @@ __all__ = [
     "base_topic_problem",
     "container_logs",
     "correlation",
+    "display_text",
     "is_safe_id",
     "janus",
     "payload",

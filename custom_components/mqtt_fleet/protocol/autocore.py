@@ -95,7 +95,11 @@ class AutoCoreMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceStatus(AutoCoreMessage):
-    """Availability plus device information."""
+    """Availability plus device information.
+
+    `board_id` and `firmware_version` are display text: they become the board's name and
+    firmware.
+    """
 
     online: bool | None
     ip_address: str | None = None
@@ -189,11 +193,14 @@ def _relay_number(text: str, minimum: int) -> int | None:
 
 
 def _board_id(fields: FieldReader) -> str | None:
-    """Read board_id, documented both as a number and as text: a whole number becomes text."""
+    """Read board_id, documented both as a number and as text: a whole number becomes text.
+
+    It names the device, so text is read as display text.
+    """
     value = fields.data.get("board_id")
     if type(value) is int:
         return str(value)
-    return fields.string("board_id")
+    return fields.display_string("board_id")
 
 
 def _online(fields: FieldReader) -> bool | None:
@@ -282,7 +289,7 @@ class AutoCoreProtocol:
             layout=layout,
             online=_online(fields),
             ip_address=fields.string("ip_address"),
-            firmware_version=fields.string("firmware_version"),
+            firmware_version=fields.display_string("firmware_version"),
             uptime=fields.integer("uptime"),
             wifi_signal=fields.number("wifi_signal"),
             free_memory=fields.integer("free_memory"),

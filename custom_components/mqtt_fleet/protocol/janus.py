@@ -89,7 +89,7 @@ class AdminError(AdminReply):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerInfo(AdminReply):
-    """`server_info`, the answer to `info`."""
+    """`server_info`, the answer to `info`; `version` is display text (it becomes firmware)."""
 
     version: str | None
 
@@ -184,7 +184,7 @@ def _admin_reply(server: str, payload: bytes) -> AdminReply:
             return ServerInfo(
                 server=server,
                 transaction=transaction,
-                version=fields.string("version_string"),
+                version=fields.display_string("version_string"),
                 problems=tuple(fields.problems),
             )
         case "pong":  # the answer to someone else's ping: nothing to read but the transaction

@@ -1,4 +1,4 @@
-"""Payload decoding shared by every family: size, UTF-8, strict JSON and typed fields."""
+"""Payload decoding shared by every family: size, UTF-8, strict JSON, typed fields, display text."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping
 import contextlib
 import json
 import math
+import re
 from typing import Final
 
 import orjson
@@ -19,6 +20,7 @@ __all__ = [
     "decode_json",
     "decode_json_object",
     "decode_text",
+    "display_text",
     "json_type",
     "looks_numeric",
 ]
@@ -29,6 +31,22 @@ MAX_PAYLOAD_BYTES: Final = 64 * 1024
 MAX_INTEGER: Final = 2**63 - 1
 
 type JsonObject = Mapping[str, object]
+
+# What a terminal or a text renderer acts on instead of showing: ANSI escape sequences
+# (CSI `ESC [ ... final`; OSC and the other control strings up to BEL or ST, or the end;
+# the short `ESC x` sequences), then every other control (Cc) and format (Cf) character of
+# Unicode 16 but whitespace, which becomes a space. The characters are listed because
+# finding them with unicodedata takes 0.2 s at import; a test holds the list to it.
+_HIDDEN: Final = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b[P\]X^_][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[ -/]*[0-~]"
+    r"|[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891"
+    r"\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    r"\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    r"\U000e0001\U000e0020-\U000e007f]"
+)
+_WHITESPACE_RUN: Final = re.compile(r"\s+")
 
 
 class InvalidMessage(Exception):
@@ -143,6 +161,15 @@ def _json_failure_reason(payload: bytes, detail: str) -> str:
     return f"invalid JSON ({detail.split(':', 1)[0]})"
 
 
+def display_text(value: str) -> str | None:
+    """Return a device's text as it may be shown as a name or version, None if nothing shows.
+
+    Escape sequences and invisible controls are dropped (a board id could otherwise recolour
+    a terminal, break a log line or reverse a name), whitespace runs become one space.
+    """
+    return _WHITESPACE_RUN.sub(" ", _HIDDEN.sub("", value)).strip() or None
+
+
 def json_type(value: object) -> str:
     """Name a decoded JSON value's type the way JSON does."""
     if value is None:
@@ -227,6 +254,11 @@ class FieldReader:
             return value
         self.wrong_type(key, value, "a string")
         return None
+
+    def display_string(self, key: str) -> str | None:
+        """Read a JSON string shown as a name or version: cleaned by `display_text`."""
+        value = self.string(key)
+        return None if value is None else display_text(value)
 
     def boolean(self, key: str) -> bool | None:
         """Read a JSON boolean."""

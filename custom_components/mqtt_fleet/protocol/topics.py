@@ -20,6 +20,7 @@ __all__ = [
 
 MAX_ID_LENGTH: Final = 128
 MAX_TOPIC_BYTES: Final = 65535
+_PATH_TRICKS: Final = frozenset({".", ".."})
 
 
 class UnsafeIdError(ValueError):
@@ -41,7 +42,8 @@ def is_safe_id(value: object) -> TypeGuard[str]:
 
     NUL and every other unprintable character (controls, lone surrogates, odd spaces) and
     over-long ids are refused too: ids come from the network and end up in topics,
-    device names and entity ids.
+    device names and entity ids. So are `.` and `..`, path tricks wherever an id becomes
+    part of a path, and ids starting with `$`, which MQTT reserves for the broker (`$SYS`).
     """
     return (
         isinstance(value, str)
@@ -50,13 +52,18 @@ def is_safe_id(value: object) -> TypeGuard[str]:
         and "/" not in value
         and "+" not in value
         and "#" not in value
+        and not value.startswith("$")
+        and value not in _PATH_TRICKS
     )
 
 
 def require_safe_id(value: str) -> str:
     """Return `value` if it is a safe id, else raise UnsafeIdError."""
     if not is_safe_id(value):
-        raise UnsafeIdError(f"unsafe id {value!r}: it must be one topic level without + # / or NUL")
+        raise UnsafeIdError(
+            f"unsafe id {value!r}: it must be one topic level of printable characters"
+            " without + # /, not . or .. and not starting with $"
+        )
     return value
 
 

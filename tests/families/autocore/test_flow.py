@@ -18,7 +18,12 @@ from custom_components.mqtt_fleet.const import (
     CONF_STALE_DEVICE_DAYS,
     DOMAIN,
 )
-from custom_components.mqtt_fleet.families.autocore.hub import CONF_RELAY_COMMAND_TOPIC, AutoCoreHub
+from custom_components.mqtt_fleet.families.autocore.hub import (
+    CONF_MAX_EXTRA_SENSORS,
+    CONF_RELAY_COMMAND_TOPIC,
+    AutoCoreHub,
+)
+from custom_components.mqtt_fleet.flow_fields import ADMISSION_DEFAULTS
 from custom_components.mqtt_fleet.protocol.autocore import Layout
 
 from ...common import dumps, entry_id_for
@@ -35,6 +40,7 @@ DEFAULT_OPTIONS = {
     CONF_OFFLINE_TIMEOUT: 90,
     CONF_RELAY_COMMAND_TOPIC: DEFAULT_TEMPLATE,
     CONF_STALE_DEVICE_DAYS: 30,
+    CONF_MAX_EXTRA_SENSORS: 32,
 }
 TOPIC_A = f"autocore/{BOARD_A}/status"
 TOPIC_B = f"autocore/devices/{BOARD_B}/status"
@@ -449,10 +455,11 @@ async def test_options_form_shows_current_values(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     assert result["errors"] == {}
-    assert suggested_values(result) == {
+    assert suggested_values(result) == ADMISSION_DEFAULTS | {
         CONF_OFFLINE_TIMEOUT: 300,
         CONF_RELAY_COMMAND_TOPIC: "{base}/{device_id}/r{relay}",
         CONF_STALE_DEVICE_DAYS: 7,
+        CONF_MAX_EXTRA_SENSORS: 32,
     }
 
 
@@ -471,7 +478,7 @@ async def test_options_form_falls_back_to_defaults(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested_values(result) == DEFAULT_OPTIONS
+    assert suggested_values(result) == ADMISSION_DEFAULTS | DEFAULT_OPTIONS
 
 
 async def test_options_save_reloads_the_entry(
@@ -636,10 +643,11 @@ async def test_options_invalid_template(
     assert result["errors"] == {CONF_RELAY_COMMAND_TOPIC: f"template_{code}"}
     # The form keeps what the user typed (the schema filled in the stale days), not the stored
     # values.
-    assert suggested_values(result) == {
+    assert suggested_values(result) == ADMISSION_DEFAULTS | {
         CONF_OFFLINE_TIMEOUT: 45,
         CONF_RELAY_COMMAND_TOPIC: template,
         CONF_STALE_DEVICE_DAYS: 30,
+        CONF_MAX_EXTRA_SENSORS: 32,
     }
     await hass.async_block_till_done()
     assert dict(setup_entry.options) == DEFAULT_OPTIONS

@@ -30,7 +30,9 @@ from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.container_logs.actions import SERVICE_FORWARD_LOG
 from custom_components.mqtt_fleet.families.container_logs.forwarding import (
     FORWARDED_SCOPE,
+    MEBIBYTE,
     HomeAssistantLogHandler,
+    queued_size,
 )
 from custom_components.mqtt_fleet.families.container_logs.hub import ContainerLogsHub
 from custom_components.mqtt_fleet.protocol.container_logs import Level, LogMessage
@@ -328,7 +330,7 @@ async def test_round_trip(
     assert state(hass, WEB, "warn_logs").state == "1"
     assert state(hass, WEB, "error_logs").state == "1"
     problem = state(hass, WEB, "last_problem")
-    assert problem.state == ("disk full " + "z" * 300)[:255]
+    assert problem.state == ("disk full " + "z" * 300)[:254] + "…"
     assert problem.attributes["message"] == "disk full " + "z" * 300
     assert problem.attributes["level"] == "error"
     assert problem.attributes["timestamp"] == datetime.fromisoformat(START).astimezone(UTC)
@@ -436,6 +438,7 @@ async def test_batches_per_topic_and_qos_in_order(
         "forwarded": 6,
         "batches": 4,
         "queued": 0,
+        "queued_bytes": 0,
         "dropped": 0,
         "home_assistant_logs": False,
     }
@@ -697,9 +700,63 @@ async def test_buffer_limit_drops_the_oldest(
             await forward(hass, message=f"{index}")
     assert hub.forwarder.queued == 3
     assert hub.forwarder.dropped == 2
+    assert hub.as_diagnostics()["forwarding"]["queued_bytes"] == 3 * queued_size(
+        LogMessage(message="0", level=Level.INFO)
+    )
     await advance(hass, freezer, 1)
     assert messages(mqtt_mock) == ["2", "3", "4"]
     assert hub.as_diagnostics()["forwarding"]["dropped"] == 2
+    assert hub.as_diagnostics()["forwarding"]["queued_bytes"] == 0
+
+
+def test_a_queued_log_counts_its_texts_in_utf8() -> None:
+    short = queued_size(LogMessage(message="", level=Level.INFO, source_type=""))
+    assert short == 320  # its objects and topic
+    assert queued_size(LogMessage(message="é" * 10, level=Level.INFO, source_type="")) == 340
+    emoji = LogMessage(message="😀", level=Level.INFO, source_name="ab", container_id="c")
+    assert queued_size(emoji) == short + 4 + len("other") + 2 + 1
+
+
+@pytest.mark.parametrize("logs_options", [{"forward_buffer_mb": 1}])
+async def test_broker_away_the_buffer_keeps_its_bytes_the_oldest_go(
+    hass: HomeAssistant,
+    hub: ContainerLogsHub,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """32 KiB logs beyond the 1 MiB buffer drop the oldest; one warning a minute says so."""
+    text = "x" * (32768 - 5)
+    size = queued_size(LogMessage(message=f"00000{text}", level=Level.INFO))
+    kept = MEBIBYTE // size  # 31
+    failing = AsyncMock(side_effect=HomeAssistantError("broker away"))
+    with patch.object(mqtt, "async_publish", failing):
+        for index in range(200):
+            await forward(hass, message=f"{index:05d}{text}")
+        assert hub.forwarder.queued == kept
+        assert hub.forwarder.queued_bytes == kept * size <= MEBIBYTE
+        assert hub.forwarder.dropped == 200 - kept
+        assert caplog.text.count("Log forwarding buffer is full") == 1
+        assert (
+            f"Log forwarding buffer is full ({kept} logs, 1.0 MiB): 1 oldest logs dropped, 1 in all"
+        ) in caplog.text
+        await advance(hass, freezer, 3)  # three failed flushes: the logs went back, nothing more
+        assert failing.await_count == 3 * kept  # a batch each: two would pass 64 KiB
+        assert (hub.forwarder.queued, hub.forwarder.queued_bytes) == (kept, kept * size)
+        await forward(hass, message=f"{200:05d}{text}")
+        assert caplog.text.count("Log forwarding buffer is full") == 1  # within the minute
+        assert hub.forwarder._reported_at is not None
+        hub.forwarder._reported_at -= 60  # a minute on the loop's clock (freezer's is apart)
+        await forward(hass, message=f"{201:05d}{text}")
+        assert caplog.text.count("Log forwarding buffer is full") == 2
+        # The number since the last warning, and in all.
+        assert f"{202 - kept - 1} oldest logs dropped, {202 - kept} in all" in caplog.text
+        assert hub.as_diagnostics()["forwarding"]["queued_bytes"] == kept * size
+    await advance(hass, freezer, 1)
+    assert [message[:5] for message in messages(mqtt_mock)] == [
+        f"{index:05d}" for index in range(202 - kept, 202)
+    ]
+    assert hub.forwarder.queued_bytes == 0
 
 
 # --- action errors ----------------------------------------------------------------------
@@ -1307,6 +1364,32 @@ async def test_a_log_too_large_to_read_back_is_refused(
     await settle(hass)
     assert hub.invalid_messages == 0
     assert hub.devices["other"].counts["info"] == 1
+
+
+@pytest.mark.parametrize("logs_options", [HA_LOGS | {"forward_buffer_mb": 1}])
+async def test_home_assistant_records_share_the_buffer_limit(
+    hass: HomeAssistant,
+    hub: ContainerLogsHub,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Records cut to 8 KiB fill the 1 MiB buffer too; our warning is not forwarded."""
+    failing = AsyncMock(side_effect=HomeAssistantError("broker away"))
+    with patch.object(mqtt, "async_publish", failing):
+        for index in range(300):
+            DEMO.error("record %05d %s", index, "r" * 10000)
+        await settle(hass)
+        assert 0 < hub.forwarder.queued < 300
+        assert hub.forwarder.queued_bytes <= MEBIBYTE
+        assert hub.forwarder.dropped == 300 - hub.forwarder.queued
+        assert caplog.text.count("Log forwarding buffer is full") == 1
+        kept = hub.forwarder.queued
+    await advance(hass, freezer, 1)
+    forwarded = [entry["message"] for entry in system_logs(mqtt_mock)]
+    assert [message[38:43] for message in forwarded] == [
+        f"{index:05d}" for index in range(300 - kept, 300)
+    ]
 
 
 @pytest.mark.parametrize("logs_options", [HA_LOGS])

@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.mqtt_fleet.families.container_logs.hub import (
+    MAX_STORED_MESSAGE,
     ContainerLogsHub,
     LogSourceDevice,
 )
@@ -235,7 +236,7 @@ async def test_last_problem_is_updated_at_once_for_warnings_and_errors(
     long_text = "Traceback: " + "x" * 400
     await fire(hass, "1/web/error", log(long_text, "fatal", timestamp=None))
     problem = state(hass, WEB, "last_problem")
-    assert changes(state_changes, entity) == [long_text[:255]]  # at once, not on the tick
+    assert changes(state_changes, entity) == [f"{long_text[:254]}…"]  # at once, not on the tick
     assert len(problem.state) == 255
     assert problem.attributes["message"] == long_text
     assert problem.attributes["level"] == "error"
@@ -296,6 +297,40 @@ async def test_last_problem_attributes_survive_a_reload(
     assert await hass.config_entries.async_reload(container_logs.entry_id)
     await settle(hass)
     problem = state(hass, WEB, "last_problem")
-    assert problem.state == text[:255]  # the state is restored ...
-    assert problem.attributes.get("message") == text  # ... the full text is not
+    assert problem.state == f"{text[:254]}…"  # the state is restored ...
+    assert problem.attributes.get("message") == text  # ... the whole text is not
     assert problem.attributes.get("level") == "error"
+
+
+async def test_restored_attributes_keep_the_cut_message(
+    hass: HomeAssistant, container_logs: MockConfigEntry
+) -> None:
+    text = "z" * 60000
+    await fire(hass, "1/web/error", log(text, "error"))
+    cut = f"{text[: MAX_STORED_MESSAGE - 1]}…"
+    assert state(hass, WEB, "last_problem").attributes["message"] == cut
+    assert await hass.config_entries.async_reload(container_logs.entry_id)
+    await settle(hass)
+    problem = state(hass, WEB, "last_problem")
+    assert (problem.state, problem.attributes.get("message")) == (f"{text[:254]}…", cut)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        pytest.param("disk full\nat line 3", "disk full…", id="two-lines"),
+        pytest.param("disk full\r\n  at line 3\r\n", "disk full…", id="crlf"),
+        pytest.param("\ndisk full\n", "disk full", id="blank-lines-around"),
+        pytest.param("a" * 300 + "\nb", f"{'a' * 254}…", id="long-first-line"),
+        pytest.param("a" * 255, "a" * 255, id="exactly-a-state"),
+        pytest.param("a" * 254 + "\nb", f"{'a' * 254}…", id="a-state-and-more"),
+    ],
+)
+async def test_last_problem_state_is_the_first_line(
+    hass: HomeAssistant, container_logs: MockConfigEntry, text: str, shown: str
+) -> None:
+    """The state shows the first line; "…" says the `message` attribute has more."""
+    await fire(hass, "1/web/warn", log(text, "warn"))
+    problem = state(hass, WEB, "last_problem")
+    assert problem.state == shown
+    assert problem.attributes["message"] == text

@@ -27,6 +27,7 @@ from custom_components.mqtt_fleet.families.container_logs.forwarding import (
     HomeAssistantLogHandler,
 )
 from custom_components.mqtt_fleet.families.container_logs.hub import ContainerLogsHub
+from custom_components.mqtt_fleet.flow_fields import ADMISSION_DEFAULTS
 
 from ...common import TRANSLATIONS, default_options, entry_id_for
 from ...flow_helpers import (
@@ -47,6 +48,7 @@ DEFAULT_OPTIONS = {
     "batch_logs": True,
     "batch_interval": 1.0,
     "batch_max": 50,
+    "forward_buffer_mb": 16,
     "forward_ha_logs": False,
     "forward_ha_level": "warn",
     "log_event_level": "warn",
@@ -324,8 +326,8 @@ async def test_options_form(hass: HomeAssistant, loaded: Any) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    assert fields(result) == OPTION_FIELDS
-    assert suggested_values(result) == DEFAULT_OPTIONS | {
+    assert fields(result) == [*OPTION_FIELDS, *ADMISSION_DEFAULTS]
+    assert suggested_values(result) == ADMISSION_DEFAULTS | DEFAULT_OPTIONS | {
         "batch_max": 20,
         "forward_ha_level": "error",
     }
@@ -340,6 +342,9 @@ async def test_options_form(hass: HomeAssistant, loaded: Any) -> None:
         config = selectors[key].config
         assert config["options"] == options
         assert config["translation_key"] == "log_level"
+    buffer = selectors["forward_buffer_mb"].config
+    assert (buffer["min"], buffer["max"], buffer["step"]) == (1, 256, 1)
+    assert buffer["unit_of_measurement"] == "MiB"
 
 
 async def test_options_form_fills_in_missing_options(hass: HomeAssistant, loaded: Any) -> None:
@@ -357,7 +362,7 @@ async def test_options_form_fills_in_missing_options(hass: HomeAssistant, loaded
     assert hub.forwarder.batching is True
     assert hub.event_level == "warn"
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested_values(result) == DEFAULT_OPTIONS
+    assert suggested_values(result) == ADMISSION_DEFAULTS | DEFAULT_OPTIONS
 
 
 async def test_options_saved_reload_with_the_new_values(
@@ -368,6 +373,7 @@ async def test_options_saved_reload_with_the_new_values(
     assert old_hub.forwarder.batching is True
     assert old_hub.forwarder._interval == 1.0
     assert old_hub.forwarder._max_size == 50
+    assert old_hub.forwarder._max_bytes == 16 * 1024 * 1024
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -375,6 +381,7 @@ async def test_options_saved_reload_with_the_new_values(
             "batch_logs": False,
             "batch_interval": "2.5",
             "batch_max": 20.0,
+            "forward_buffer_mb": 4.0,
             "forward_ha_logs": True,
             "forward_ha_level": "error",
             "log_event_level": "debug",
@@ -386,6 +393,7 @@ async def test_options_saved_reload_with_the_new_values(
         "batch_logs": False,
         "batch_interval": 2.5,
         "batch_max": 20,
+        "forward_buffer_mb": 4,
         "forward_ha_logs": True,
         "forward_ha_level": "error",
         "log_event_level": "debug",
@@ -394,6 +402,7 @@ async def test_options_saved_reload_with_the_new_values(
     assert result["data"] == expected
     assert type(result["data"]["batch_interval"]) is float
     assert type(result["data"]["batch_max"]) is int
+    assert type(result["data"]["forward_buffer_mb"]) is int
     assert type(result["data"]["stale_device_days"]) is int
     await hass.async_block_till_done()
     assert dict(entry.options) == expected
@@ -403,6 +412,7 @@ async def test_options_saved_reload_with_the_new_values(
     assert hub.forwarder.batching is False
     assert hub.forwarder._interval == 2.5
     assert hub.forwarder._max_size == 20
+    assert hub.forwarder._max_bytes == 4 * 1024 * 1024
     assert hub.event_level == "debug"
     assert hub.upkeep.stale_after == 90 * 86400
     handlers = [
@@ -444,6 +454,9 @@ async def test_options_saved_unchanged_do_not_reload(hass: HomeAssistant, loaded
         ("batch_interval", 61),
         ("batch_max", 0),
         ("batch_max", 1001),
+        ("forward_buffer_mb", 0),
+        ("forward_buffer_mb", 257),
+        ("forward_buffer_mb", "lots"),
         ("forward_ha_level", "warning"),
         ("log_event_level", "trace"),
     ],

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNAVAILABLE, Platform
+from homeassistant.components.recorder.db_schema import (
+    MAX_EVENT_DATA_BYTES,
+    MAX_STATE_ATTRS_BYTES,
+    EventData,
+    StateAttributes,
+)
+from homeassistant.const import (
+    EVENT_STATE_CHANGED,
+    MAX_LENGTH_STATE_STATE,
+    STATE_UNAVAILABLE,
+    Platform,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
@@ -15,13 +27,29 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.mqtt_fleet.const import EVENT_DEVICE_DISCOVERED
 from custom_components.mqtt_fleet.families.container_logs.hub import (
     EVENT_LOG,
+    MAX_STORED_MESSAGE,
     ContainerLogsHub,
     LogSourceDevice,
 )
 
 from ...clock import advance, settle
 from ...common import device_by_identifier
-from .helpers import BASE, HUB_INVALID, KEY, START_MS, WEB, batch, fire, log, registry_device, state
+from .helpers import (
+    BASE,
+    HUB_INVALID,
+    KEY,
+    START_MS,
+    WEB,
+    batch,
+    entity_id,
+    fire,
+    log,
+    registry_device,
+    state,
+)
+
+# Our reader refuses payloads over 64 KiB: raised where a test sends more.
+PAYLOAD_LIMIT = "custom_components.mqtt_fleet.protocol.payload.MAX_PAYLOAD_BYTES"
 
 # --- devices ----------------------------------------------------------------------------
 
@@ -199,6 +227,73 @@ async def test_event_level_option(
         await fire(hass, f"1/web/{level}", log(level, level))
     assert [event.data["level"] for event in events] == fired
     assert all(event.data["device"] == WEB for event in events)
+
+
+@pytest.mark.parametrize(
+    ("length", "truncated"),
+    [(MAX_STORED_MESSAGE, False), (MAX_STORED_MESSAGE + 1, True)],
+    ids=["at-the-limit", "beyond"],
+)
+async def test_event_message_is_cut_and_says_so(
+    hass: HomeAssistant, container_logs: MockConfigEntry, length: int, truncated: bool
+) -> None:
+    events = async_capture_events(hass, EVENT_LOG)
+    text = "e" * length
+    await fire(hass, "1/web/error", log(text, "error"))
+    (event,) = events
+    if truncated:
+        assert event.data == _expected_event(
+            hass, "error", f"{text[: MAX_STORED_MESSAGE - 1]}…", truncated=True
+        )
+    else:
+        assert event.data == _expected_event(hass, "error", text)  # whole, and no flag
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("x" * 60_000, id="ascii"),
+        pytest.param("\U0001f600" * 60_000, id="emoji"),  # 4 bytes each in UTF-8
+        pytest.param("\x1b" * 60_000, id="escape"),  # 6 bytes each in JSON: \u001b
+    ],
+)
+async def test_a_60000_character_line_stays_under_the_recorder_limits(
+    hass: HomeAssistant,
+    container_logs: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    text: str,
+) -> None:
+    """State, attributes and event hold cut copies, each within what the recorder stores."""
+    events = async_capture_events(hass, EVENT_LOG)
+    state_changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    names = {"source": {"type": "container", "name": text}, "serviceName": text}
+    with patch(PAYLOAD_LIMIT, 4 * 1024 * 1024):
+        await fire(hass, "1/web/error", log(text, "error", containerId=text, **names))
+    cut = f"{text[: MAX_STORED_MESSAGE - 1]}…"
+    name = f"{text[: MAX_LENGTH_STATE_STATE - 1]}…"
+
+    problem = state(hass, WEB, "last_problem")
+    assert problem.state == f"{text[: MAX_LENGTH_STATE_STATE - 1]}…"
+    assert problem.attributes["message"] == cut
+    (change,) = [
+        event
+        for event in state_changes
+        if event.data["entity_id"] == entity_id(hass, WEB, "last_problem")
+    ]
+    attributes = StateAttributes.shared_attrs_bytes_from_event(change, None)
+    assert json.loads(attributes)["message"] == cut  # stored, not replaced by {}
+    assert len(attributes) < MAX_STATE_ATTRS_BYTES
+
+    (event,) = events
+    assert event.data["message"] == cut
+    assert event.data["truncated"] is True
+    assert [event.data[key] for key in ("source_name", "service_name", "container_id")] == [
+        name
+    ] * 3
+    data = EventData.shared_data_bytes_from_event(event, None)
+    assert json.loads(data)["message"] == cut
+    assert len(data) < MAX_EVENT_DATA_BYTES
+    assert "exceed maximum size" not in caplog.text
 
 
 # --- invalid input ----------------------------------------------------------------------

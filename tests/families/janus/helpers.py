@@ -71,6 +71,33 @@ def published(mqtt_mock: Any, server: str | None = None, kind: str | None = None
     return calls
 
 
+class AdminTraffic:
+    """The admin requests HA publishes, taken as they come: (server, body) in order."""
+
+    def __init__(self, mqtt_mock: Any) -> None:
+        self._publish = mqtt_mock.async_publish
+        self._seen = 0
+
+    def take(self) -> list[tuple[str, dict[str, Any]]]:
+        """Return the admin requests published since the last call."""
+        calls = self._publish.call_args_list[self._seen :]
+        self._seen += len(calls)
+        return [
+            (call.args[0].split("/")[1], json.loads(call.args[1]))
+            for call in calls
+            if call.args[0].endswith("/to-janus-admin")
+        ]
+
+
+async def answer(hass: HomeAssistant, sent: list[tuple[str, dict[str, Any]]]) -> None:
+    """Answer admin requests as a running server does: its info, or no sessions."""
+    for server, body in sent:
+        transaction = body["transaction"]
+        payload = server_info(transaction) if body["janus"] == "info" else success(transaction, [])
+        async_fire_mqtt_message(hass, f"{BASE}/{server}/from-janus-admin", payload)
+    await settle(hass)
+
+
 def requests(mqtt_mock: Any, server: str | None = None, kind: str | None = None) -> list[Any]:
     """Return the bodies of the admin requests sent so far."""
     return [json.loads(call.args[1]) for call in published(mqtt_mock, server, kind)]

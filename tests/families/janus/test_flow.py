@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.janus.hub import JanusHub
+from custom_components.mqtt_fleet.flow_fields import ADMISSION_DEFAULTS
 
 from ...common import TRANSLATIONS, device_by_identifier
 from ...flow_helpers import (
@@ -388,8 +389,14 @@ async def test_janus_options_form(hass: HomeAssistant, loaded: Any) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    assert fields(result) == ["offline_timeout", "stale_device_days", "poll_interval", "servers"]
-    assert suggested_values(result) == {
+    assert fields(result) == [
+        "offline_timeout",
+        "stale_device_days",
+        "poll_interval",
+        "servers",
+        *ADMISSION_DEFAULTS,
+    ]
+    assert suggested_values(result) == ADMISSION_DEFAULTS | {
         "offline_timeout": 60,
         "stale_device_days": 30,
         "poll_interval": 15,

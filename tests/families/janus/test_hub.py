@@ -138,16 +138,19 @@ async def test_configured_servers_exist_before_any_message_and_are_polled(
         assert hass.states.get(f"binary_sensor.{server}_connectivity").state == "unknown"
     mqtt_mock.async_publish.assert_not_called()
 
-    await advance(hass, freezer, 10)
-    await _until(lambda: len(requests(mqtt_mock, kind="info")) == 2)
+    # Each at its own offset in the 10 s round: gw1 after 5 s, gw2 after 10 s.
+    await advance(hass, freezer, 5)
+    info = await wait_request(mqtt_mock, "gw1", "info", 1)
+    assert requests(mqtt_mock, "gw2") == []
+    # A reply proves the server runs.
+    await reply(hass, "gw1", server_info(info["transaction"]))
+    assert hass.states.get("binary_sensor.gw1_connectivity").state == STATE_ON
+    await advance(hass, freezer, 5)
+    await wait_request(mqtt_mock, "gw2", "info", 1)
     assert {call.args[0] for call in published(mqtt_mock)} == {
         "janus/gw1/to-janus-admin",
         "janus/gw2/to-janus-admin",
     }
-    # A reply proves the server runs.
-    info = requests(mqtt_mock, "gw1", "info")[0]
-    await reply(hass, "gw1", server_info(info["transaction"]))
-    assert hass.states.get("binary_sensor.gw1_connectivity").state == STATE_ON
 
 
 @pytest.mark.parametrize("janus_options", [{"servers": ["gw3"]}])
@@ -157,13 +160,15 @@ async def test_poller_requests(
     """Every poll interval: list_sessions (QoS 1, secret, fresh transaction); info once."""
     await status(hass, "gw1", '{"online": true}')
     await status(hass, "gw2", '{"online": false}')  # known offline: never polled
-    # gw3 is configured but unknown: polled.
+    # gw3 is configured but unknown: polled. The round is gw3, gw1, gw2: a turn every 3.3 s.
 
-    await advance(hass, freezer, 9)
+    await advance(hass, freezer, 3)
     mqtt_mock.async_publish.assert_not_called()
     await advance(hass, freezer, 1)
-    info = await wait_request(mqtt_mock, "gw1", "info", 1)
     await wait_request(mqtt_mock, "gw3", "info", 1)
+    assert requests(mqtt_mock, "gw1") == []
+    await advance(hass, freezer, 3)
+    info = await wait_request(mqtt_mock, "gw1", "info", 1)
     assert requests(mqtt_mock, "gw1") == [info]  # list_sessions waits for the info reply
     assert info == {"janus": "info", "transaction": info["transaction"]}  # no secret
     assert TRANSACTION.fullmatch(info["transaction"])
@@ -188,12 +193,12 @@ async def test_poller_requests(
     await reply(hass, "gw1", success(first["transaction"], [1, 2, 3]))
 
     # gw3 never answers its info: after 5 s it gets its list_sessions anyway.
-    await advance(hass, freezer, 5)
+    await advance(hass, freezer, 2)
     await wait_request(mqtt_mock, "gw3", "list_sessions", 1)
 
-    # The next polls (+20 s, +30 s) ask for sessions only; each with a fresh transaction.
+    # The next polls (+17 s, +27 s) ask for sessions only; each with a fresh transaction.
     transactions = {info["transaction"], first["transaction"]}
-    for count, seconds in ((2, 5), (3, 10)):
+    for count, seconds in ((2, 8), (3, 10)):
         await advance(hass, freezer, seconds)
         body = await wait_request(mqtt_mock, "gw1", "list_sessions", count)
         assert body["admin_secret"] == SECRET

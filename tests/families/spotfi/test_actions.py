@@ -20,7 +20,7 @@ from custom_components.mqtt_fleet.families.spotfi.actions import (
     SERVICE_RPC_CALL,
     SERVICE_TERMINAL_EXEC,
 )
-from custom_components.mqtt_fleet.families.spotfi.hub import SpotFiHub
+from custom_components.mqtt_fleet.families.spotfi.hub import MAX_TERMINAL_OUTPUT, SpotFiHub
 
 from ...clock import advance, settle, until as _until
 from ...common import default_options, device_by_identifier, entry_id_for
@@ -541,6 +541,46 @@ async def test_terminal_exec_continuous_output_times_out(
     await settle(hass)
     assert bodies(mqtt_mock, "x/in")[-1] == {"type": "x-stop", "sessionId": session}
     assert not router.runtime_data.terminals
+
+
+@pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])
+async def test_terminal_exec_output_beyond_the_cap_is_truncated(
+    hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """A router printing without end: 1 MiB is kept, then the session ends at once."""
+    call, session = await _start_terminal(hass, mqtt_mock, {"command": "yes", "timeout": 300})
+    await fire(hass, ROUTER, "x/out", tunnel("x-started", session))
+    await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 2)
+    chunk = "y\n" * 20_000  # 40,000 bytes: 54 KB once in base64 and JSON
+    sent = 0
+    while not call.done():
+        assert sent <= MAX_TERMINAL_OUTPUT
+        await fire(hass, ROUTER, "x/out", output(chunk, session))
+        sent += len(chunk)
+        await settle(hass)
+    assert sent == 27 * len(chunk)  # the 27th message went past 1 MiB
+    result = await call
+    assert result["reason"] == "truncated"
+    assert result["output"] == ("y\n" * (MAX_TERMINAL_OUTPUT // 2))
+    await settle(hass)
+    assert bodies(mqtt_mock, "x/in")[-1] == {"type": "x-stop", "sessionId": session}
+    assert not router.runtime_data.terminals
+    await fire(hass, ROUTER, "x/out", output(chunk, session))  # late output is ignored
+    assert router.runtime_data.invalid_messages == 0
+
+
+@pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])
+async def test_terminal_exec_output_of_exactly_the_cap_is_whole(
+    hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    call, session = await _start_terminal(hass, mqtt_mock, {"command": "cat big"})
+    await fire(hass, ROUTER, "x/out", tunnel("x-started", session))
+    await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 2)
+    chunk = "a" * (MAX_TERMINAL_OUTPUT // 32)
+    for _ in range(32):
+        await fire(hass, ROUTER, "x/out", output(chunk, session))
+    await advance(hass, freezer, 1)
+    assert await call == {"output": chunk * 32, "reason": "idle"}
 
 
 @pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])

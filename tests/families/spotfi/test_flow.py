@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.mqtt_fleet import config_flow
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.spotfi.hub import SpotFiHub
+from custom_components.mqtt_fleet.flow_fields import ADMISSION_DEFAULTS
 
 from ...common import TRANSLATIONS
 from ...flow_helpers import (
@@ -311,8 +312,9 @@ async def test_spotfi_options_form(hass: HomeAssistant, loaded: Any) -> None:
         "stale_device_days",
         "rpc_allow_list",
         "terminal_enabled",
+        *ADMISSION_DEFAULTS,
     ]
-    assert suggested_values(result) == SPOTFI_OPTIONS
+    assert suggested_values(result) == ADMISSION_DEFAULTS | SPOTFI_OPTIONS
     assert_translated(result, "options", described=False)
 
 

@@ -11,7 +11,7 @@ import probatio as vol
 from ...const import CONF_OFFLINE_TIMEOUT, CONF_STALE_DEVICE_DAYS, DEFAULT_STALE_DEVICE_DAYS
 from ...entities.sensor import sensor_factory
 from ...family import FamilySpec
-from ...flow_fields import offline_timeout_field, stale_days_field
+from ...flow_fields import count_selector, offline_timeout_field, stale_days_field
 from ...protocol.autocore import (
     DEFAULT_RELAY_COMMAND_TOPIC,
     AutoCoreProtocol,
@@ -22,9 +22,12 @@ from ...protocol.payload import InvalidMessage
 from .actions import async_register_actions
 from .entities import describe_sensor, display_events, relay_switches
 from .hub import (
+    CONF_MAX_EXTRA_SENSORS,
     CONF_RELAY_COMMAND_TOPIC,
+    DEFAULT_MAX_EXTRA_SENSORS,
     EVENT_DISPLAY_INTERACTION,
     EVENT_SYSTEM_MESSAGE,
+    MAX_EXTRA_SENSORS_LIMIT,
     AutoCoreHub,
 )
 
@@ -44,11 +47,12 @@ def discovered_device(base: str, topic: str, payload: bytes) -> str | None:
 
 
 def option_fields() -> dict[vol.Marker, Any]:
-    """Return the options form: timeouts and the relay command topic template."""
+    """Return the options form: timeouts, the relay command topic, the sensor cap."""
     return {
         **offline_timeout_field(),
         **stale_days_field(),
         vol.Required(CONF_RELAY_COMMAND_TOPIC): TextSelector(),
+        vol.Optional(CONF_MAX_EXTRA_SENSORS): count_selector(MAX_EXTRA_SENSORS_LIMIT),
     }
 
 
@@ -82,6 +86,7 @@ SPEC = FamilySpec(
         CONF_OFFLINE_TIMEOUT: AutoCoreHub.default_offline_timeout,
         CONF_STALE_DEVICE_DAYS: DEFAULT_STALE_DEVICE_DAYS,
         CONF_RELAY_COMMAND_TOPIC: DEFAULT_RELAY_COMMAND_TOPIC,
+        CONF_MAX_EXTRA_SENSORS: DEFAULT_MAX_EXTRA_SENSORS,
     },
     option_fields=option_fields,
     options_errors=options_errors,

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 
+from ...admission import Refusal
 from ...const import DOMAIN, LOGGER
 from ...device import FleetDevice
 from ...hub import FleetHub
@@ -36,6 +38,15 @@ if TYPE_CHECKING:
     from ...hub import FleetConfigEntry
 
 CONF_RELAY_COMMAND_TOPIC: Final = "relay_command_topic"
+CONF_MAX_EXTRA_SENSORS: Final = Refusal.MAX_EXTRA_SENSORS.value
+# Real boards send a handful of telemetry keys beyond the documented ones; 32 leaves room for
+# any firmware, while one board can no longer make thousands of sensors.
+DEFAULT_MAX_EXTRA_SENSORS: Final = 32
+MAX_EXTRA_SENSORS_LIMIT: Final = 1000
+# Status requests (after a reconnect, or for statuses that did not come): a 5,000-board
+# fleet is asked in 100 s rather than in one burst that the boards answer all at once.
+STATUS_REQUESTS_PER_SECOND: Final = 50
+STATUS_REQUESTS_PER_ROUND: Final = 10
 EVENT_DISPLAY_INTERACTION: Final = f"{DOMAIN}_display_interaction"
 EVENT_SYSTEM_MESSAGE: Final = f"{DOMAIN}_system_message"
 RELAY_CONFIRM_TIMEOUT: Final = 5.0
@@ -62,9 +73,18 @@ def _board_name(message: AutoCoreMessage) -> str | None:
 
 
 class AutoCoreDevice(FleetDevice):
-    """An AutoCore board; its layout is learned from its messages."""
+    """An AutoCore board; its layout is learned from its messages (or its registry model)."""
 
     layout: Layout | None = None
+    extra_sensors: int | None = None  # counted from the known keys when first needed
+
+    def count_extra_sensors(self) -> int:
+        """Return how many extra telemetry sensors the board has."""
+        if self.extra_sensors is None:
+            self.extra_sensors = sum(
+                key.startswith(keys.EXTRA_TELEMETRY_PREFIX) for key in self.known_keys
+            )
+        return self.extra_sensors
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Describe the board, with the layout it speaks."""
@@ -87,6 +107,23 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
         self.protocol = AutoCoreProtocol(
             self.base, entry.options.get(CONF_RELAY_COMMAND_TOPIC, DEFAULT_RELAY_COMMAND_TOPIC)
         )
+        self.max_extra_sensors = int(
+            entry.options.get(CONF_MAX_EXTRA_SENSORS, DEFAULT_MAX_EXTRA_SENSORS)
+        )
+
+    @callback
+    def async_restore(self) -> None:
+        """Restore the boards, each with the layout its registry model names."""
+        super().async_restore()
+        layouts = {model: layout for layout, model in LAYOUT_MODELS.items()}
+        models = {
+            entry.id: entry.model
+            for entry in dr.async_entries_for_config_entry(
+                dr.async_get(self.hass), self.entry.entry_id
+            )
+        }
+        for device in self.devices.values():
+            device.layout = layouts.get(models.get(device.registry_id) or "")
 
     def handle(
         self, topic: str, payload: bytes, monotonic: float, wall: float, *, live: bool
@@ -102,11 +139,8 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
         match message:
             case DeviceStatus():
                 self._apply_status(device, message)
-            case Telemetry(values=values, extra=extra):
-                for name, value in values.items():
-                    device.async_set_value(keys.TELEMETRY[name], value)
-                for name, value in extra.items():
-                    device.async_set_value(keys.extra_telemetry_key(name), value)
+            case Telemetry():
+                self._apply_telemetry(device, message, topic, payload)
             case RelayState(layout=layout, relay=relay, state=state):
                 device.async_set_value(keys.relay_key(layout, relay), state)
             case RelayStates(relays=relays):
@@ -129,6 +163,33 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
                 self.async_fire_device_event(EVENT_SYSTEM_MESSAGE, device, event)
         device.async_mark_seen(monotonic, wall, live=live)
         return message.problems
+
+    def _apply_telemetry(
+        self, device: AutoCoreDevice, telemetry: Telemetry, topic: str, payload: bytes
+    ) -> None:
+        for name, value in telemetry.values.items():
+            device.async_set_value(keys.TELEMETRY[name], value)
+        for name, value in telemetry.extra.items():
+            key = keys.extra_telemetry_key(name)
+            if key in device.known_keys or self._admit_extra_sensor(device, key, topic, payload):
+                device.async_set_value(key, value)
+
+    def _admit_extra_sensor(
+        self, device: AutoCoreDevice, key: str, topic: str, payload: bytes
+    ) -> bool:
+        """Count a new extra sensor against the board's cap; refuse it beyond."""
+        if (count := device.count_extra_sensors()) < self.max_extra_sensors:
+            device.extra_sensors = count + 1
+            return True
+        self.async_refuse(
+            Refusal.MAX_EXTRA_SENSORS,
+            self.max_extra_sensors,
+            topic,
+            payload,
+            f"sensor {key} of {device.wire_id} refused: "
+            f"the board has {self.max_extra_sensors} extra sensors, its limit",
+        )
+        return False
 
     def _apply_status(self, device: AutoCoreDevice, status: DeviceStatus) -> None:
         device.async_set_online(status.online)
@@ -166,22 +227,33 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
     @callback
     def async_mqtt_reconnected(self) -> None:
         """Ask every firmware v2 board to republish its status after a reconnect."""
+        self.async_request_statuses(list(self.devices.values()))
+
+    @callback
+    def async_request_statuses(self, devices: list[FleetDevice]) -> float:
+        """Ask the firmware v2 boards among `devices` for their status, paced."""
         boards = [
             device.wire_id
-            for device in self.devices.values()
-            if device.layout is Layout.FIRMWARE_V2
+            for device in devices
+            if isinstance(device, AutoCoreDevice) and device.layout is Layout.FIRMWARE_V2
         ]
-        if boards:
-            LOGGER.debug("Asking %d AutoCore boards for their status", len(boards))
-            self.entry.async_create_background_task(
-                self.hass, self._async_request_status(boards), f"{DOMAIN} status request"
-            )
+        if not boards:
+            return -1
+        LOGGER.debug("Asking %d AutoCore boards for their status", len(boards))
+        self.entry.async_create_background_task(
+            self.hass, self._async_request_status(boards), f"{DOMAIN} status request"
+        )
+        return len(boards) / STATUS_REQUESTS_PER_SECOND
 
     async def _async_request_status(self, boards: list[str]) -> None:
+        """Publish the requests a round at a time, STATUS_REQUESTS_PER_SECOND at most."""
         try:
-            for wire_id in boards:
-                await self.async_publish(
-                    self.protocol.device_command(wire_id, DeviceCommand.STATUS)
-                )
+            for start in range(0, len(boards), STATUS_REQUESTS_PER_ROUND):
+                if start:
+                    await asyncio.sleep(STATUS_REQUESTS_PER_ROUND / STATUS_REQUESTS_PER_SECOND)
+                for wire_id in boards[start : start + STATUS_REQUESTS_PER_ROUND]:
+                    await self.async_publish(
+                        self.protocol.device_command(wire_id, DeviceCommand.STATUS)
+                    )
         except HomeAssistantError as err:
             LOGGER.debug("Status requests stopped: %s", err)

@@ -28,11 +28,13 @@ from .hub import (
     CONF_BATCH_INTERVAL,
     CONF_BATCH_LOGS,
     CONF_BATCH_MAX,
+    CONF_FORWARD_BUFFER_MB,
     CONF_FORWARD_HA_LEVEL,
     CONF_FORWARD_HA_LOGS,
     CONF_LOG_EVENT_LEVEL,
     DEFAULT_BATCH_INTERVAL,
     DEFAULT_BATCH_MAX,
+    DEFAULT_FORWARD_BUFFER_MB,
     EVENT_LOG,
     ContainerLogsHub,
 )
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_LOGBOOK_TEXT: Final = 200  # characters of a log line shown in the logbook
+MAX_FORWARD_BUFFER_MB: Final = 256
 
 
 def _level_selector(levels: list[str]) -> SelectSelector:
@@ -61,12 +64,21 @@ def discovered_device(base: str, topic: str, payload: bytes) -> str | None:
 
 
 def option_fields() -> dict[vol.Marker, Any]:
-    """Return the options form: batching, forwarding HA's records, the event threshold."""
+    """Return the options form: batching, the buffer, forwarding HA's records, events."""
     return {
         vol.Required(CONF_BATCH_LOGS): BooleanSelector(),
         vol.Required(CONF_BATCH_INTERVAL): seconds_selector(0.1, 60, step=0.1),
         vol.Required(CONF_BATCH_MAX): NumberSelector(
             NumberSelectorConfig(min=1, max=1000, step=1, mode=NumberSelectorMode.BOX)
+        ),
+        vol.Required(CONF_FORWARD_BUFFER_MB): NumberSelector(
+            NumberSelectorConfig(
+                min=1,
+                max=MAX_FORWARD_BUFFER_MB,
+                step=1,
+                unit_of_measurement="MiB",
+                mode=NumberSelectorMode.BOX,
+            )
         ),
         vol.Required(CONF_FORWARD_HA_LOGS): BooleanSelector(),
         # HA's own debug records include the event bus handling our events: never forwarded.
@@ -96,6 +108,7 @@ SPEC = FamilySpec(
         CONF_BATCH_LOGS: True,
         CONF_BATCH_INTERVAL: DEFAULT_BATCH_INTERVAL,
         CONF_BATCH_MAX: DEFAULT_BATCH_MAX,
+        CONF_FORWARD_BUFFER_MB: DEFAULT_FORWARD_BUFFER_MB,
         CONF_FORWARD_HA_LOGS: False,
         CONF_FORWARD_HA_LEVEL: Level.WARN.value,
         CONF_LOG_EVENT_LEVEL: Level.WARN.value,

@@ -16,6 +16,7 @@ from ...entities.sensor import (
 )
 from ...protocol.container_logs import Level, LogMessage
 from . import keys
+from .hub import stored_text
 
 if TYPE_CHECKING:
     from ...device import FleetDevice
@@ -41,8 +42,13 @@ def _log_count(level: Level) -> FleetSensorDescription:
 
 
 def _last_problem(device: FleetDevice) -> str | None:
+    """Return the log's first line: "…" says the `message` attribute holds more."""
     log: LogMessage | None = device.values.get(keys.LAST_PROBLEM)
-    return None if log is None else log.message[:MAX_LENGTH_STATE_STATE]
+    if log is None:
+        return None
+    line, _, rest = log.message.strip().partition("\n")
+    line = line.rstrip()  # the \r of a \r\n
+    return stored_text(f"{line}…" if rest else line, MAX_LENGTH_STATE_STATE)
 
 
 def _last_problem_attributes(device: FleetDevice) -> dict[str, Any] | None:
@@ -50,7 +56,7 @@ def _last_problem_attributes(device: FleetDevice) -> dict[str, Any] | None:
     if log is None:
         return None
     logged = None if log.timestamp is None else datetime.fromtimestamp(log.timestamp / 1000, UTC)
-    return {"message": log.message, "level": log.level.value, "timestamp": logged}
+    return {"message": stored_text(log.message), "level": log.level.value, "timestamp": logged}
 
 
 SENSORS = catalogue(

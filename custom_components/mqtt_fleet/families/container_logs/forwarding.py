@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from ...protocol.topics import OutgoingMessage
 
 MAX_BUFFERED: Final = 100_000  # logs kept while the broker is away; the oldest go first
+MEBIBYTE: Final = 1024 * 1024
+# Bytes a queued log holds besides its texts: its objects and topic (measured, CPython 3.14).
+QUEUED_LOG_OVERHEAD: Final = 320
+DROP_WARNING_INTERVAL: Final = 60.0  # seconds between two "logs dropped" warnings at most
 BATCHES_PER_ROUND: Final = 100  # full batches a flush publishes at once
 # The records a forward would write itself, within the handler's scope: never forwarded.
 FORWARDED_SCOPE: Final = "homeassistant"
@@ -54,15 +58,23 @@ class QueuedLog:
     topic: str
     qos: int
     log: LogMessage
+    size: int  # what it counts against the byte limit
+
+
+def queued_size(log: LogMessage) -> int:
+    """Return about the memory a queued log takes: its texts in UTF-8, and the rest."""
+    texts = (log.message, log.source_type, log.source_name, log.service_name, log.container_id)
+    return QUEUED_LOG_OVERHEAD + sum(len(text.encode()) for text in texts if text)
 
 
 class LogForwarder:
     """Publish logs singly, or batched per topic every interval and at the size limit.
 
-    A batch that fails to publish goes back to the front of the queue, so nothing is
-    lost while the broker is away; delivery is at least once. While HA's MQTT client is
-    disconnected no batch is even tried: paho keeps a copy of every QoS 1 message it refuses
-    and sends it on reconnect, so each attempt would arrive once more.
+    A batch that fails to publish goes back to the front of the queue, so nothing is lost
+    while the broker is away, up to the queue's limits (beyond them the oldest go); delivery
+    is at least once. While HA's MQTT client is disconnected no batch is even tried: paho
+    keeps a copy of every QoS 1 message it refuses and sends it on reconnect, so each
+    attempt would arrive once more.
     """
 
     def __init__(
@@ -75,10 +87,12 @@ class LogForwarder:
         batching: bool,
         interval: float,
         max_size: int,
+        max_bytes: int,
         connected: Callable[[], bool],
     ) -> None:
         """Forward through `publish` (the hub's) while `connected` says HA's client is.
 
+        The queue holds at most MAX_BUFFERED logs and `max_bytes` (see `queued_size`).
         Flushes run as the entry's background tasks: unloading the entry cancels them.
         """
         self._hass = hass
@@ -89,7 +103,9 @@ class LogForwarder:
         self.batching = batching
         self._interval = interval
         self._max_size = max_size
+        self._max_bytes = max_bytes
         self._queue: deque[QueuedLog] = deque()
+        self.queued_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flush_lock = asyncio.Lock()
         self._flush_requested = False
@@ -97,6 +113,8 @@ class LogForwarder:
         self.forwarded = 0
         self.batches = 0
         self.dropped = 0
+        self._dropped_reported = 0
+        self._reported_at: float | None = None
 
     @property
     def queued(self) -> int:
@@ -118,16 +136,46 @@ class LogForwarder:
         While the broker is away (a retry is pending) logs only queue up: one retry per
         interval, however many arrive.
         """
-        if len(self._queue) >= MAX_BUFFERED:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append(QueuedLog(self._protocol.topic_for(log), qos, log))
+        queued = QueuedLog(self._protocol.topic_for(log), qos, log, queued_size(log))
+        self._queue.append(queued)
+        self.queued_bytes += queued.size
+        self._drop_beyond_limits()
         if self._retrying or self._flush_requested:
             return
         if len(self._queue) >= self._max_size:
             self._async_schedule_flush()
         elif self._timer is None:
             self._timer = self._hass.loop.call_later(self._interval, self._async_schedule_flush)
+
+    def _drop_beyond_limits(self) -> None:
+        """Drop the oldest logs while the queue holds too many or too much; say so."""
+        while len(self._queue) > MAX_BUFFERED or self.queued_bytes > self._max_bytes:
+            self.queued_bytes -= self._queue.popleft().size
+            self.dropped += 1
+        self._warn_dropped()
+
+    def _warn_dropped(self) -> None:
+        """Warn of dropped logs at once, then at most every DROP_WARNING_INTERVAL seconds."""
+        if self.dropped == self._dropped_reported:
+            return
+        now = self._hass.loop.time()
+        if self._reported_at is not None and now - self._reported_at < DROP_WARNING_INTERVAL:
+            return
+        LOGGER.warning(
+            "Log forwarding buffer is full (%d logs, %.1f MiB): %d oldest logs dropped, %d in all",
+            len(self._queue),
+            self.queued_bytes / MEBIBYTE,
+            self.dropped - self._dropped_reported,
+            self.dropped,
+        )
+        self._dropped_reported = self.dropped
+        self._reported_at = now
+
+    def _take(self, count: int) -> list[QueuedLog]:
+        """Take the `count` oldest logs off the queue."""
+        taken = [self._queue.popleft() for _ in range(count)]
+        self.queued_bytes -= sum(queued.size for queued in taken)
+        return taken
 
     @callback
     def _async_schedule_flush(self) -> None:
@@ -162,7 +210,7 @@ class LogForwarder:
                     self._retry_later()
                     return
                 taken = min(len(self._queue), self._max_size * BATCHES_PER_ROUND)
-                planned = self._plan([self._queue.popleft() for _ in range(taken)])
+                planned = self._plan(self._take(taken))
                 results = await asyncio.gather(
                     *(self._publish(message) for message, _ in planned), return_exceptions=True
                 )
@@ -179,6 +227,8 @@ class LogForwarder:
                     self._retrying = False
                     continue
                 self._queue.extendleft(reversed(unsent))
+                self.queued_bytes += sum(queued.size for queued in unsent)
+                self._drop_beyond_limits()  # with the logs queued meanwhile it may hold too much
                 if not isinstance(failure, HomeAssistantError):
                     raise failure
                 LOGGER.warning("Log forwarding paused, %d logs kept: %s", len(self._queue), failure)

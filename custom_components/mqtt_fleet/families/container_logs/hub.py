@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, MAX_LENGTH_STATE_STATE
 from homeassistant.core import Event, callback
 
 from ...const import DOMAIN
@@ -17,7 +17,13 @@ from ...device import DeviceHooks, FleetDevice
 from ...hub import FleetHub
 from ...protocol.container_logs import ContainerLogsProtocol, Level, LogMessage, LogStream
 from . import keys
-from .forwarding import FORWARDED_SCOPE, PYTHON_LEVELS, HomeAssistantLogHandler, LogForwarder
+from .forwarding import (
+    FORWARDED_SCOPE,
+    MEBIBYTE,
+    PYTHON_LEVELS,
+    HomeAssistantLogHandler,
+    LogForwarder,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -32,9 +38,17 @@ CONF_BATCH_MAX: Final = "batch_max"
 CONF_FORWARD_HA_LOGS: Final = "forward_ha_logs"
 CONF_FORWARD_HA_LEVEL: Final = "forward_ha_level"
 CONF_LOG_EVENT_LEVEL: Final = "log_event_level"
+CONF_FORWARD_BUFFER_MB: Final = "forward_buffer_mb"
 DEFAULT_BATCH_INTERVAL: Final = 1.0
 DEFAULT_BATCH_MAX: Final = 50
+DEFAULT_FORWARD_BUFFER_MB: Final = 16
 EVENT_LOG: Final = f"{DOMAIN}_log"
+# Characters of a log's text the recorder keeps: the "last warning or error" sensor's
+# `message` attribute and the `mqtt_fleet_log` event's. Its JSON takes at most 6 bytes for
+# a character (a control such as ESC as \u001b; an emoji 4), so 2,048 characters stay
+# within 12,288 bytes: under the 16,384 a state's attributes may take, with room for the
+# other attributes, and under the 32,768 of an event with its other fields.
+MAX_STORED_MESSAGE: Final = 2048
 
 
 class LogSourceDevice(FleetDevice):
@@ -103,6 +117,8 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
             batching=self.options.get(CONF_BATCH_LOGS, True),
             interval=float(self.options.get(CONF_BATCH_INTERVAL, DEFAULT_BATCH_INTERVAL)),
             max_size=int(self.options.get(CONF_BATCH_MAX, DEFAULT_BATCH_MAX)),
+            max_bytes=int(self.options.get(CONF_FORWARD_BUFFER_MB, DEFAULT_FORWARD_BUFFER_MB))
+            * MEBIBYTE,
             connected=lambda: self.mqtt_connected,
         )
         self._log_handler: HomeAssistantLogHandler | None = None
@@ -169,6 +185,7 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
                 "forwarded": self.forwarder.forwarded,
                 "batches": self.forwarder.batches,
                 "queued": self.forwarder.queued,
+                "queued_bytes": self.forwarder.queued_bytes,
                 "dropped": self.forwarder.dropped,
                 "home_assistant_logs": self._log_handler is not None,
             },
@@ -181,14 +198,27 @@ def _source_name(stream: LogStream) -> str:
     return SOURCE_NAMES.get(stream.source, stream.source)
 
 
+def stored_text(text: str, limit: int = MAX_STORED_MESSAGE) -> str:
+    """Return `text` as the recorder may keep it: at most `limit` characters, "…" if cut."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _event_data(log: LogMessage) -> dict[str, Any]:
-    return {
+    """Return the event of a log, its texts cut; `truncated` says the message was."""
+
+    def name(text: str | None) -> str | None:  # short from the manager, any length on the wire
+        return None if text is None else stored_text(text, MAX_LENGTH_STATE_STATE)
+
+    data: dict[str, Any] = {
         "level": log.level.value,
-        "message": log.message,
+        "message": stored_text(log.message),
         "timestamp": log.timestamp,
-        "source_type": log.source_type,
-        "source_name": log.source_name,
+        "source_type": name(log.source_type),
+        "source_name": name(log.source_name),
         "service_id": log.service_id,
-        "service_name": log.service_name,
-        "container_id": log.container_id,
+        "service_name": name(log.service_name),
+        "container_id": name(log.container_id),
     }
+    if len(log.message) > MAX_STORED_MESSAGE:
+        data["truncated"] = True
+    return data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 import contextlib
 from datetime import timedelta
 from enum import StrEnum
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.event import async_track_time_interval
 
 from ...const import CONF_ADMIN_SECRET, DOMAIN, LOGGER
 from ...device import FleetDevice, unloaded_error
@@ -29,12 +30,13 @@ from ...protocol.janus import (
 )
 from ...protocol.topics import is_safe_id
 from . import keys
+from .poll_schedule import PollRound, RequestBudget
 
 if TYPE_CHECKING:
     import asyncio
     from datetime import datetime
 
-    from homeassistant.core import CALLBACK_TYPE, HomeAssistant
+    from homeassistant.core import HomeAssistant
 
     from ...hub import FleetConfigEntry
 
@@ -47,6 +49,13 @@ MAX_POLL_INTERVAL: Final = 3600
 ADMIN_REPLY_TIMEOUT: Final = 5.0
 # HA resubscribes a moment after it reconnects (a cooldown, then one filter at a time).
 RECONNECT_POLL_DELAY: Final = 1.5
+# The poller's budget. A 9,200-server burst stalled HA's loop for 7 s: ~0.75 ms a poll
+# (its publishes, the reply, the bookkeeping). 20 admin requests a second is ~1.5 % of the
+# loop and still polls 200 servers every 10 s (the default interval); past that the
+# interval stretches to servers / 20. A hard cap on every request the poller sends.
+MAX_POLLS_PER_SECOND: Final = 20
+# The poll timer: each tick starts the polls whose turn came, 5 at most at 20 a second.
+POLL_TICK: Final = 0.25
 
 
 class AdminState(StrEnum):
@@ -98,34 +107,52 @@ class JanusHub(FleetHub[JanusDevice]):
         self.protocol = JanusProtocol(self.base)
         self.pending: PendingReplies[AdminReply] = PendingReplies(self.loop)
         self.poll_interval = float(self.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL))
-        self._poll_after_reconnect: CALLBACK_TYPE | None = None
+        now = self.loop.time()
+        self._round = PollRound(self.poll_interval, MAX_POLLS_PER_SECOND, POLL_TICK, now)
+        self._budget = RequestBudget(MAX_POLLS_PER_SECOND)
+        self._turns: deque[asyncio.Future[None]] = deque()  # polls waiting for budget
+        self._paused_until: float | None = None  # polling waits for HA to resubscribe
+        self._stretch_logged = False
+
+    def new_device(self, wire_id: str, registry_id: str, *, restored: bool) -> JanusDevice:
+        """Make the device; one whose id is a topic level joins the poll round."""
+        device = super().new_device(wire_id, registry_id, restored=restored)
+        if is_safe_id(wire_id):  # a stray registry entry's id is never asked
+            self._round.add(wire_id)
+        return device
 
     async def async_start(self) -> None:
         """Subscribe, create the configured servers, and start polling."""
         await super().async_start()
         for server in self.options.get(CONF_SERVERS, []):
-            if is_safe_id(server):  # as the options flow checks; a stored list is not trusted
-                self.async_device_for(server, MODEL)
+            if is_safe_id(server) and server not in self.devices:  # the user's list: admitted
+                self.async_add_device(server, MODEL)
         self._unsubscribes.append(
             async_track_time_interval(
                 self.hass,
-                self._async_poll,
-                timedelta(seconds=self.poll_interval),
+                self._async_poll_tick,
+                timedelta(seconds=POLL_TICK),
                 name=f"{DOMAIN} Janus admin poll",
             )
         )
 
     def as_diagnostics(self) -> dict[str, Any]:
-        """Add how many requests wait for a reply."""
-        return {**super().as_diagnostics(), "requests_waiting": len(self.pending)}
+        """Add how many requests wait for a reply, and how often a server is polled.
+
+        The effective interval is what the budget plans; the last round's length is what it
+        gave, longer when servers that never answered `info` needed two requests each.
+        """
+        return {
+            **super().as_diagnostics(),
+            "requests_waiting": len(self.pending),
+            "poll_interval_effective": round(self._round.period, 2),
+            "poll_round_seconds": None if (lap := self._round.last_lap) is None else round(lap, 2),
+        }
 
     @callback
     def async_shutdown(self) -> None:
         """Stop polling and fail requests still waiting for a reply."""
         super().async_shutdown()
-        if self._poll_after_reconnect is not None:
-            self._poll_after_reconnect()
-            self._poll_after_reconnect = None
         self.pending.fail_all(unloaded_error(self.entry.title))
 
     def handle(
@@ -146,38 +173,79 @@ class JanusHub(FleetHub[JanusDevice]):
         return message.problems
 
     @callback
-    def _async_poll(self, _now: datetime) -> None:
-        """Ask every server that is online, or not known to be offline, for its sessions."""
-        for device in self.devices.values():
-            # An id that is no topic level (a stray registry entry) is never asked.
-            polling = device.poll is not None and not device.poll.done()
-            if device.online is not False and not polling and is_safe_id(device.wire_id):
+    def _async_poll_tick(self, _now: datetime) -> None:
+        """Start the polls whose turn came, as far as the request budget has room.
+
+        Polls waiting to send their second request go first. A turn passes unused for a
+        server known to be offline or still busy with its last poll; an id that left
+        self.devices leaves the round.
+        """
+        now = self.loop.time()
+        if self._paused_until is not None:
+            if now < self._paused_until:
+                return
+            self._paused_until = None
+            self._round.resume(now)
+        else:
+            self._round.accrue(now)
+        self._async_log_stretched()
+        budget = self._budget
+        while self._turns and budget.has_room(now):
+            turn = self._turns.popleft()
+            if not turn.done():  # done: its poll was cancelled
+                budget.spend(now)
+                turn.set_result(None)
+        while budget.has_room(now) and (wire_id := self._round.take(self.devices)) is not None:
+            device = self.devices[wire_id]
+            if device.online is not False and (device.poll is None or device.poll.done()):
+                budget.spend(now)
                 device.poll = self.entry.async_create_background_task(
                     self.hass, self._async_poll_server(device), f"{DOMAIN} poll {device.wire_id}"
                 )
 
     @callback
+    def _async_log_stretched(self) -> None:
+        """Say once, while the hub runs, that the budget polls each server less often."""
+        if self._round.stretched and not self._stretch_logged:
+            self._stretch_logged = True
+            LOGGER.info(
+                "%s: %d Janus servers need more than %d admin polls a second at a %g s "
+                "interval; each is polled about every %g s instead (diagnostics: "
+                "poll_interval_effective)",
+                self.entry.title,
+                len(self._round),
+                MAX_POLLS_PER_SECOND,
+                self.poll_interval,
+                self._round.period,
+            )
+
+    async def _async_budget_turn(self) -> None:
+        """Wait until the request budget has room for one more request."""
+        now = self.loop.time()
+        if not self._turns and self._budget.has_room(now):
+            self._budget.spend(now)
+            return
+        turn: asyncio.Future[None] = self.loop.create_future()
+        self._turns.append(turn)
+        await turn
+
+    @callback
     def async_mqtt_reconnected(self) -> None:
-        """Drop polls whose replies the outage lost; poll again once resubscribed."""
+        """Drop polls whose replies the outage lost; poll again once resubscribed.
+
+        The round pauses meanwhile and then goes on, spread as before: no catching up.
+        """
         for device in self.devices.values():
             if device.poll is not None:
                 device.poll.cancel()
-        if self._poll_after_reconnect is not None:
-            self._poll_after_reconnect()
-        self._poll_after_reconnect = async_call_later(
-            self.hass, RECONNECT_POLL_DELAY, self._async_poll_again
-        )
-
-    @callback
-    def _async_poll_again(self, now: datetime) -> None:
-        self._poll_after_reconnect = None
-        self._async_poll(now)
+        self._paused_until = self.loop.time() + RECONNECT_POLL_DELAY
 
     async def _async_poll_server(self, device: JanusDevice) -> None:
         if not device.has_info:
             with contextlib.suppress(TimeoutError, HomeAssistantError):
                 await self.async_admin_request(device, AdminRequest.INFO)
                 device.has_info = True
+            await self._async_budget_turn()  # the tick paid for the first request only
         try:
             await self.async_admin_request(device, AdminRequest.LIST_SESSIONS)
         except TimeoutError:

@@ -45,6 +45,8 @@ CONF_TERMINAL_ENABLED: Final = "terminal_enabled"
 RPC_TIMEOUT: Final = 10.0
 TERMINAL_TIMEOUT: Final = 10.0
 TERMINAL_IDLE: Final = 1.0
+# Bytes of output a terminal session collects: a router printing without end stops there.
+MAX_TERMINAL_OUTPUT: Final = 1024 * 1024
 # Heartbeat metrics shown as sensors, read from the typed message.
 METRIC_VALUES: Final[tuple[tuple[str, Callable[[Metrics], float | None]], ...]] = (
     (UPTIME, lambda metrics: metrics.uptime),
@@ -64,7 +66,15 @@ class TerminalSession:
     started: asyncio.Future[None]
     activity: asyncio.Event = field(default_factory=asyncio.Event)
     output: bytearray = field(default_factory=bytearray)
+    truncated: bool = False  # the output reached MAX_TERMINAL_OUTPUT: collecting ends
     failure: HomeAssistantError | None = None
+
+    def collect(self, data: bytes) -> None:
+        """Keep output up to MAX_TERMINAL_OUTPUT; what goes beyond ends the session."""
+        room = MAX_TERMINAL_OUTPUT - len(self.output)
+        self.output.extend(data[:room])
+        self.truncated = self.truncated or len(data) > room
+        self.activity.set()
 
     def fail(self, failure: HomeAssistantError) -> None:
         """End the session: the waiting action raises `failure`."""
@@ -154,8 +164,7 @@ class SpotFiHub(FleetHub[FleetDevice]):
                 if not session.started.done():
                     session.started.set_result(None)
             case TunnelData(data=data):
-                session.output.extend(data)
-                session.activity.set()
+                session.collect(data)
             case TunnelError(error=error):
                 session.fail(
                     HomeAssistantError(
@@ -247,9 +256,11 @@ class SpotFiHub(FleetHub[FleetDevice]):
         return {"output": session.output.decode("utf-8", "replace"), "reason": reason}
 
     async def _async_collect(self, session: TerminalSession, deadline: float, idle: float) -> str:
-        """Wait for output until none came for `idle` seconds, or the deadline."""
+        """Wait for output until none came for `idle` seconds, the deadline, or the cap."""
         while True:
             session.raise_failure()  # also what came while the input was being sent
+            if session.truncated:
+                return "truncated"
             session.activity.clear()
             wait_until = min(self.loop.time() + idle, deadline)
             try:
