@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
 import json
 from pathlib import Path
 import re
 from typing import Any
 
 from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.mqtt_fleet.config_flow import entry_title as spec_entry_title
 from custom_components.mqtt_fleet.const import DOMAIN
@@ -57,3 +59,8 @@ def publishes(mqtt_mock: Any) -> list[tuple[Any, ...]]:
 def dumps(payload: dict[str, Any]) -> str:
     """Encode a payload the way the devices do."""
     return json.dumps(payload)
+
+
+# A frozen start for tests that move the clock (stale devices, admission rates).
+START = datetime.fromisoformat("2026-01-02T03:04:05+00:00")
+type Loader = Callable[[MockConfigEntry], Awaitable[MockConfigEntry]]

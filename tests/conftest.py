@@ -9,6 +9,7 @@ import os
 from typing import Any
 from unittest.mock import AsyncMock, PropertyMock, patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame
@@ -29,7 +30,7 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.mqtt_fleet  # noqa: F401
 from custom_components.mqtt_fleet.const import DOMAIN
 
-from .common import Fire
+from .common import START, Fire, Loader
 from .families.autocore.helpers import autocore_entry
 from .report import Reliability
 
@@ -150,3 +151,18 @@ def fire(hass: HomeAssistant) -> Fire:
 def reliability(request: pytest.FixtureRequest) -> Reliability:
     """Record this test's row of RELIABILITY.md (tests/report.py)."""
     return Reliability(request.node.nodeid)
+
+
+@pytest.fixture
+def loaded(hass: HomeAssistant, mqtt_mock: Any, freezer: FrozenDateTimeFactory) -> Loader:
+    """Set up entries at a frozen START (after MQTT: it cannot import under a frozen clock)."""
+    freezer.move_to(START)
+
+    async def setup(entry: MockConfigEntry) -> MockConfigEntry:
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        return entry
+
+    return setup

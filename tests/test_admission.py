@@ -8,9 +8,9 @@ and log; what is refused is counted, kept as a dead letter and reported by one e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 import logging
 from typing import Any
 from unittest.mock import patch
@@ -81,16 +81,14 @@ from custom_components.mqtt_fleet.throttle import Throttle
 from custom_components.mqtt_fleet.upkeep import MANY_MISSING_STATUSES, RETAINED_STATUS_GRACE
 
 from .clock import advance, settle
-from .common import default_options, device_by_identifier, dumps, publishes
+from .common import Loader, default_options, device_by_identifier, dumps, publishes
 from .families.autocore.helpers import autocore_entry, status_a, status_b, telemetry_a
 from .families.container_logs.helpers import log, logs_entry
 from .families.janus.helpers import janus_entry
 from .families.spotfi.helpers import METRICS, spotfi_entry
 
-type Loader = Callable[[MockConfigEntry], Awaitable[MockConfigEntry]]
 type Message = tuple[str, str]
 
-START = datetime.fromisoformat("2026-01-02T03:04:05+00:00")
 LOGGER_NAME = "custom_components.mqtt_fleet"
 MAX_DEVICES_ISSUE = f"{ADMISSION_PREFIX}{Refusal.MAX_DEVICES}"
 RATE_ISSUE = f"{ADMISSION_PREFIX}{Refusal.NEW_DEVICES_PER_MINUTE}"
@@ -216,21 +214,6 @@ def platforms() -> Generator[None]:
         yield
 
 
-@pytest.fixture
-def load(hass: HomeAssistant, mqtt_mock: Any, freezer: FrozenDateTimeFactory) -> Loader:
-    """Set up entries at a frozen START (after MQTT: it cannot import under a frozen clock)."""
-    freezer.move_to(START)
-
-    async def setup(entry: MockConfigEntry) -> MockConfigEntry:
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        assert entry.state is ConfigEntryState.LOADED
-        return entry
-
-    return setup
-
-
 async def deliver(hass: HomeAssistant, message: Message, *, retain: bool = False) -> None:
     """Deliver one message through HA's MQTT layer and let HA settle."""
     async_fire_mqtt_message(hass, *message, retain=retain)
@@ -302,14 +285,14 @@ def entry_placeholders(entry: MockConfigEntry, **more: str) -> dict[str, str]:
 @pytest.mark.parametrize("family", list(FAMILIES))
 async def test_max_devices_refuses_new_ids_beyond_the_limit(
     hass: HomeAssistant,
-    load: Loader,
+    loaded: Loader,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
     family: str,
 ) -> None:
     """The 4th and later ids make nothing; one issue, one warning a minute; known ones work."""
     fleet = FLEETS[family]
-    entry = await load(make_entry(family, **{CONF_MAX_DEVICES: 3}))
+    entry = await loaded(make_entry(family, **{CONF_MAX_DEVICES: 3}))
     hub = entry.runtime_data
     await flood(hass, [fleet.first(n) for n in range(1, 4)])
     known = {fleet.wire_id(n) for n in range(1, 4)}
@@ -357,14 +340,14 @@ async def test_max_devices_refuses_new_ids_beyond_the_limit(
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 async def test_new_devices_beyond_the_rate_are_held_then_admitted_with_their_messages(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory, family: str
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory, family: str
 ) -> None:
     """A minute's worth at once, the rest at the rate; nothing they sent meanwhile is lost."""
     fleet = FLEETS[family]
     options: dict[str, Any] = {CONF_NEW_DEVICES_PER_MINUTE: 10}
     if fleet.status is not None:  # the first ones stay fresh while the last are admitted
         options[CONF_OFFLINE_TIMEOUT] = 3600
-    entry = await load(make_entry(family, **options))
+    entry = await loaded(make_entry(family, **options))
     hub = entry.runtime_data
     ids = [fleet.wire_id(n) for n in range(1, 26)]
     await flood(hass, [fleet.first(n) for n in range(1, 26)])
@@ -399,10 +382,10 @@ async def test_new_devices_beyond_the_rate_are_held_then_admitted_with_their_mes
 
 
 async def test_held_messages_keep_the_latest_per_topic_and_the_retain_flag(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory
 ) -> None:
     """An AutoCore board held back: its last status and telemetry are applied on admission."""
-    entry = await load(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
+    entry = await loaded(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
     hub = entry.runtime_data
     await deliver(hass, FLEETS["autocore"].first(1))  # spends the only token
     board = _autocore_id(2)
@@ -432,10 +415,10 @@ async def test_held_messages_keep_the_latest_per_topic_and_the_retain_flag(
 
 
 async def test_retained_replay_stays_a_replay(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory
 ) -> None:
     """A held retained status says nothing of the device being alive once admitted."""
-    entry = await load(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
+    entry = await loaded(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
     hub = entry.runtime_data
     await deliver(hass, FLEETS["autocore"].first(1))
     await deliver(hass, FLEETS["autocore"].first(2), retain=True)
@@ -447,13 +430,13 @@ async def test_retained_replay_stays_a_replay(
 
 
 async def test_a_held_id_speaking_again_keeps_its_messages_in_order(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory
 ) -> None:
     """A held board that speaks when a token is there does not get its old status replayed.
 
     Its newer status (offline, another address) must win over the one it held.
     """
-    entry = await load(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
+    entry = await loaded(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
     hub = entry.runtime_data
     await deliver(hass, FLEETS["autocore"].first(1))
     board = _autocore_id(2)
@@ -480,7 +463,7 @@ async def test_a_held_id_speaking_again_keeps_its_messages_in_order(
 
 async def test_the_hold_is_bounded_in_devices(
     hass: HomeAssistant,
-    load: Loader,
+    loaded: Loader,
     freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -488,7 +471,7 @@ async def test_the_hold_is_bounded_in_devices(
     speak again."""
     monkeypatch.setattr(admission_module, "HELD_DEVICES", 3)
     fleet = FLEETS["autocore"]
-    entry = await load(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
+    entry = await loaded(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
     hub = entry.runtime_data
     await flood(hass, [fleet.first(n) for n in range(1, 7)])
     assert list(hub.devices) == [_autocore_id(1)]
@@ -515,14 +498,14 @@ async def test_the_hold_is_bounded_in_devices(
 
 async def test_the_hold_is_bounded_in_bytes(
     hass: HomeAssistant,
-    load: Loader,
+    loaded: Loader,
     freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fleet = FLEETS["autocore"]
     size = len(fleet.first(2)[1])
     monkeypatch.setattr(admission_module, "HELD_BYTES", 2 * size + 1)
-    entry = await load(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
+    entry = await loaded(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
     hub = entry.runtime_data
     await flood(hass, [fleet.first(n) for n in range(1, 5)])
     assert list(hub.admission.held) == [_autocore_id(2), _autocore_id(3)]
@@ -531,11 +514,11 @@ async def test_the_hold_is_bounded_in_bytes(
 
 
 async def test_held_ids_past_max_devices_are_dropped(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory
 ) -> None:
     """The rate admits held ids until the device cap; the rest are refused for good."""
     fleet = FLEETS["autocore"]
-    entry = await load(
+    entry = await loaded(
         make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 10, CONF_MAX_DEVICES: 12})
     )
     hub = entry.runtime_data
@@ -556,11 +539,11 @@ async def test_held_ids_past_max_devices_are_dropped(
 
 
 async def test_unloading_stops_admitting_held_ids(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory
 ) -> None:
     """The admission timer goes with the entry, and so do its issues."""
     fleet = FLEETS["autocore"]
-    entry = await load(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
+    entry = await loaded(make_entry("autocore", **{CONF_NEW_DEVICES_PER_MINUTE: 1}))
     hub = entry.runtime_data
     await flood(hass, [fleet.first(n) for n in range(1, 4)])
     assert len(hub.admission.held) == 2
@@ -578,11 +561,11 @@ async def test_unloading_stops_admitting_held_ids(
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 async def test_known_devices_only_admits_restored_devices_and_holds_new_ones(
-    hass: HomeAssistant, load: Loader, family: str
+    hass: HomeAssistant, loaded: Loader, family: str
 ) -> None:
     """Devices in the registry keep working; new ids wait for the user in a fixable issue."""
     fleet = FLEETS[family]
-    entry = await load(make_entry(family))
+    entry = await loaded(make_entry(family))
     await flood(hass, [fleet.first(n) for n in (1, 2)])
     hass.config_entries.async_update_entry(
         entry, options={**entry.options, CONF_KNOWN_DEVICES_ONLY: True}
@@ -610,9 +593,9 @@ async def test_known_devices_only_admits_restored_devices_and_holds_new_ones(
 
 
 async def test_known_devices_only_admits_the_configured_janus_servers(
-    hass: HomeAssistant, load: Loader
+    hass: HomeAssistant, loaded: Loader
 ) -> None:
-    entry = await load(
+    entry = await loaded(
         make_entry("janus", **{CONF_KNOWN_DEVICES_ONLY: True, CONF_SERVERS: ["gw1"]})
     )
     hub = entry.runtime_data
@@ -627,11 +610,11 @@ async def test_known_devices_only_admits_the_configured_janus_servers(
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 async def test_accepting_waiting_devices_in_the_fix_flow(
-    hass: HomeAssistant, load: Loader, family: str
+    hass: HomeAssistant, loaded: Loader, family: str
 ) -> None:
     """Through HA's repairs flow manager: the picked ids become devices with what they sent."""
     fleet = FLEETS[family]
-    entry = await load(make_entry(family, **{CONF_KNOWN_DEVICES_ONLY: True}))
+    entry = await loaded(make_entry(family, **{CONF_KNOWN_DEVICES_ONLY: True}))
     hub = entry.runtime_data
     await flood(hass, [fleet.first(n) for n in (1, 2, 3)])
     assert not hub.devices
@@ -669,10 +652,10 @@ async def test_accepting_waiting_devices_in_the_fix_flow(
 
 
 async def test_accepting_every_waiting_device_withdraws_the_issue(
-    hass: HomeAssistant, load: Loader
+    hass: HomeAssistant, loaded: Loader
 ) -> None:
     fleet = FLEETS["autocore"]
-    entry = await load(make_entry("autocore", **{CONF_KNOWN_DEVICES_ONLY: True}))
+    entry = await loaded(make_entry("autocore", **{CONF_KNOWN_DEVICES_ONLY: True}))
     hub = entry.runtime_data
     await flood(hass, [fleet.first(n) for n in (1, 2)])
     assert fleet_issues(hass)
@@ -685,10 +668,10 @@ async def test_accepting_every_waiting_device_withdraws_the_issue(
 
 @pytest.mark.parametrize("reason", ["none_waiting", "entry_not_loaded"])
 async def test_fix_flow_aborts_when_none_wait_or_the_entry_is_gone(
-    hass: HomeAssistant, load: Loader, reason: str
+    hass: HomeAssistant, loaded: Loader, reason: str
 ) -> None:
     """An issue left open while every id was accepted meanwhile, or the entry unloaded."""
-    entry = await load(make_entry("autocore", **{CONF_KNOWN_DEVICES_ONLY: True}))
+    entry = await loaded(make_entry("autocore", **{CONF_KNOWN_DEVICES_ONLY: True}))
     waiting_id = f"{DEVICES_WAITING}.{entry.entry_id}"
     assert await async_setup_component(hass, "repairs", {})
     manager = repairs_flow_manager(hass)
@@ -706,9 +689,9 @@ async def test_fix_flow_aborts_when_none_wait_or_the_entry_is_gone(
 # --- AutoCore extra sensors -------------------------------------------------------------
 
 
-async def test_autocore_caps_extra_sensors_per_board(hass: HomeAssistant, load: Loader) -> None:
+async def test_autocore_caps_extra_sensors_per_board(hass: HomeAssistant, loaded: Loader) -> None:
     """3 of 5 new keys become sensors; the cap counts restored keys after a reload."""
-    entry = await load(make_entry("autocore", **{CONF_MAX_EXTRA_SENSORS: 3}))
+    entry = await loaded(make_entry("autocore", **{CONF_MAX_EXTRA_SENSORS: 3}))
     hub = entry.runtime_data
     board = _autocore_id(1)
     topic = f"autocore/{board}/telemetry"
@@ -764,7 +747,7 @@ async def test_autocore_caps_extra_sensors_per_board(hass: HomeAssistant, load: 
 @pytest.mark.parametrize("family", CONNECTIVITY_FAMILIES)
 async def test_a_flapping_device_is_damped(
     hass: HomeAssistant,
-    load: Loader,
+    loaded: Loader,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
     family: str,
@@ -773,7 +756,7 @@ async def test_a_flapping_device_is_damped(
     caplog.set_level(logging.INFO, logger=LOGGER_NAME)
     fleet = FLEETS[family]
     assert fleet.status is not None
-    entry = await load(make_entry(family))
+    entry = await loaded(make_entry(family))
     await deliver(hass, fleet.first(1))
     await deliver(hass, fleet.status(1, True))
     wire_id = fleet.wire_id(1)
@@ -816,12 +799,12 @@ async def test_a_flapping_device_is_damped(
 
 
 async def test_a_paced_write_does_not_outlive_the_entry(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory
 ) -> None:
     """Unloading while a flapping device's latest state waits cancels that write."""
     fleet = FLEETS["autocore"]
     assert fleet.status is not None
-    entry = await load(make_entry("autocore"))
+    entry = await loaded(make_entry("autocore"))
     await deliver(hass, fleet.first(1))
     await advance(hass, freezer, FLAP_PERIOD, step=1)
     edges: list[str] = []
@@ -849,14 +832,14 @@ async def test_a_paced_write_does_not_outlive_the_entry(
 @pytest.mark.parametrize("family", list(FAMILIES))
 async def test_discovery_log_lines_are_throttled(
     hass: HomeAssistant,
-    load: Loader,
+    loaded: Loader,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
     family: str,
 ) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER_NAME)
     fleet = FLEETS[family]
-    entry = await load(make_entry(family))
+    entry = await loaded(make_entry(family))
     await flood(hass, [fleet.first(n) for n in range(1, 51)])
     assert len(entry.runtime_data.devices) == 50
     assert len(fleet_logs(caplog, logging.INFO, "Discovered")) == DISCOVERED_LOG_BURST
@@ -873,7 +856,7 @@ async def test_discovery_log_lines_are_throttled(
 
 async def test_connectivity_log_lines_are_throttled(
     hass: HomeAssistant,
-    load: Loader,
+    loaded: Loader,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -881,7 +864,7 @@ async def test_connectivity_log_lines_are_throttled(
     caplog.set_level(logging.INFO, logger=LOGGER_NAME)
     fleet = FLEETS["autocore"]
     assert fleet.status is not None
-    entry = await load(make_entry("autocore"))
+    entry = await loaded(make_entry("autocore"))
     await flood(hass, [fleet.status(n, True) for n in range(1, 31)])
     await flood(hass, [fleet.status(n, False) for n in range(1, 31)])
     assert not any(device.connected for device in entry.runtime_data.devices.values())
@@ -901,11 +884,11 @@ async def test_connectivity_log_lines_are_throttled(
 
 @pytest.mark.parametrize("missing", [25, 3])
 async def test_many_missing_statuses_blame_the_broker_once(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory, missing: int
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory, missing: int
 ) -> None:
     """25 of 30 missing: one entry issue; 3 missing: one issue per device."""
     fleet = FLEETS["autocore"]
-    entry = await load(make_entry("autocore"))
+    entry = await loaded(make_entry("autocore"))
     await flood(hass, [fleet.first(n) for n in range(1, 31)])
     await reload(hass, entry)
     hub = entry.runtime_data
@@ -936,15 +919,32 @@ async def test_many_missing_statuses_blame_the_broker_once(
     assert not fleet_issues(hass)
 
 
+async def test_janus_servers_are_judged_after_the_poll_round(
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory
+) -> None:
+    """Janus retains no status: its servers are judged once the poll round reached them."""
+    fleet = FLEETS["janus"]
+    entry = await loaded(make_entry("janus"))
+    await flood(hass, [fleet.first(n) for n in range(1, 31)])
+    await reload(hass, entry)
+    hub = entry.runtime_data
+    assert len(hub.devices) == 30
+    await advance(hass, freezer, RETAINED_STATUS_GRACE + 1, step=5)
+    assert not fleet_issues(hass)  # the round (10 s, twice for `info`) is still asking them
+    await advance(hass, freezer, 2 * 10 + RETAINED_STATUS_GRACE, step=5)
+    # No server answered a poll: their statuses are missing, and the entry says so once.
+    assert list(fleet_issues(hass)) == [f"{RETAINED_DROPPED}.{entry.entry_id}"]
+
+
 # --- paced status requests --------------------------------------------------------------
 
 
 async def test_status_requests_are_paced(
-    hass: HomeAssistant, load: Loader, freezer: FrozenDateTimeFactory, mqtt_mock: Any
+    hass: HomeAssistant, loaded: Loader, freezer: FrozenDateTimeFactory, mqtt_mock: Any
 ) -> None:
     """120 firmware v2 boards without a status are each asked once, 50 a second at most."""
     boards = [f"board-{n:03d}" for n in range(120)]
-    entry = await load(make_entry("autocore"))
+    entry = await loaded(make_entry("autocore"))
     await flood(
         hass,
         [
@@ -980,14 +980,14 @@ async def test_status_requests_are_paced(
 
 async def test_status_requests_stop_when_the_broker_refuses_a_publish(
     hass: HomeAssistant,
-    load: Loader,
+    loaded: Loader,
     freezer: FrozenDateTimeFactory,
     mqtt_mock: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A failed publish ends the round of requests quietly; the statuses are judged anyway."""
     boards = [f"board-{n:03d}" for n in range(30)]
-    entry = await load(make_entry("autocore"))
+    entry = await loaded(make_entry("autocore"))
     await flood(
         hass,
         [
@@ -1020,10 +1020,10 @@ async def test_status_requests_stop_when_the_broker_refuses_a_publish(
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 async def test_options_have_the_admission_fields(
-    hass: HomeAssistant, load: Loader, family: str
+    hass: HomeAssistant, loaded: Loader, family: str
 ) -> None:
     """Every family's options end with the caps, at their defaults; out of range is refused."""
-    entry = await load(make_entry(family))
+    entry = await loaded(make_entry(family))
     assert not {CONF_MAX_DEVICES, CONF_NEW_DEVICES_PER_MINUTE} & set(entry.options)
     admission = entry.runtime_data.admission  # an entry without them has the defaults
     assert (admission.max_devices, admission.new_devices_per_minute) == (
@@ -1075,9 +1075,9 @@ async def test_options_have_the_admission_fields(
 # --- diagnostics ------------------------------------------------------------------------
 
 
-async def test_diagnostics_show_the_admission(hass: HomeAssistant, load: Loader) -> None:
+async def test_diagnostics_show_the_admission(hass: HomeAssistant, loaded: Loader) -> None:
     fleet = FLEETS["autocore"]
-    entry = await load(
+    entry = await loaded(
         make_entry(
             "autocore",
             **{CONF_MAX_DEVICES: 5, CONF_NEW_DEVICES_PER_MINUTE: 2, CONF_MAX_EXTRA_SENSORS: 1},
@@ -1146,25 +1146,33 @@ def _admission(**caps: Any) -> Admission:
 
 def test_admission_starts_with_a_minute_of_new_devices_then_the_rate() -> None:
     admission = _admission(new_devices_per_minute=3)
-    assert [admission.check(0, 0.0) for _ in range(4)] == [
+    assert [admission.check("new", 0, 0.0) for _ in range(4)] == [
         None,
         None,
         None,
         Refusal.NEW_DEVICES_PER_MINUTE,
     ]
-    assert admission.check(3, 19.0) is Refusal.NEW_DEVICES_PER_MINUTE
-    assert admission.check(3, 20.0) is None  # one every 20 s
+    assert admission.check("new", 3, 19.0) is Refusal.NEW_DEVICES_PER_MINUTE
+    assert admission.check("new", 3, 20.0) is None  # one every 20 s
 
 
 def test_admission_checks_known_only_then_the_cap_then_the_rate() -> None:
     admission = _admission(max_devices=2, new_devices_per_minute=1, known_devices_only=True)
-    assert admission.check(0, 0.0) is Refusal.KNOWN_DEVICES_ONLY
-    assert admission.check(5, 0.0) is Refusal.KNOWN_DEVICES_ONLY
+    assert admission.check("new", 0, 0.0) is Refusal.KNOWN_DEVICES_ONLY
+    assert admission.check("new", 5, 0.0) is Refusal.KNOWN_DEVICES_ONLY
     admission.known_devices_only = False
-    assert admission.check(2, 0.0) is Refusal.MAX_DEVICES
-    assert admission.check(1, 0.0) is None  # neither refusal above spent the token
-    assert admission.check(1, 0.0) is Refusal.NEW_DEVICES_PER_MINUTE
-    assert admission.check(2, 0.0) is Refusal.MAX_DEVICES  # the cap before the rate
+    assert admission.check("new", 2, 0.0) is Refusal.MAX_DEVICES
+    assert admission.check("new", 1, 0.0) is None  # neither refusal above spent the token
+    assert admission.check("new", 1, 0.0) is Refusal.NEW_DEVICES_PER_MINUTE
+    assert admission.check("new", 2, 0.0) is Refusal.MAX_DEVICES  # the cap before the rate
+
+
+def test_new_ids_queue_behind_the_waiting_ones() -> None:
+    """While ids wait, a new one waits too, even with a token: the waiting go first."""
+    admission = _admission(new_devices_per_minute=60)
+    assert admission.hold("first", "t/first/status", b"1", retained=True)
+    assert admission.check("later", 0, 0.0) is Refusal.NEW_DEVICES_PER_MINUTE
+    assert admission.check("first", 0, 0.0) is None  # a waiting id that speaks goes in
 
 
 def test_admission_holds_the_latest_message_per_topic_and_counts_bytes() -> None:

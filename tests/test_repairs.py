@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from http import HTTPStatus
 import string
 from typing import Any
@@ -48,8 +47,10 @@ from custom_components.mqtt_fleet.issues import (
 from custom_components.mqtt_fleet.upkeep import RETAINED_STATUS_GRACE, SAVE_DELAY, store_key
 
 from .common import (
+    START,
     TRANSLATIONS,
     Fire,
+    Loader,
     default_options,
     device_by_identifier,
     entry_id_for,
@@ -68,9 +69,6 @@ from .families.janus.helpers import (
     wait_request,
 )
 
-type Loader = Callable[[MockConfigEntry], Awaitable[MockConfigEntry]]
-
-START = datetime.fromisoformat("2026-01-02T03:04:05+00:00")
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 GRACE = timedelta(seconds=RETAINED_STATUS_GRACE)
@@ -149,21 +147,6 @@ def stored_last_seen(hass_storage: dict[str, Any], entry: MockConfigEntry) -> di
 def text_fields(text: str) -> set[str]:
     """Return the placeholders a translated text uses."""
     return {field for _, field, _, _ in string.Formatter().parse(text) if field}
-
-
-@pytest.fixture
-def loaded(hass: HomeAssistant, mqtt_mock: Any, freezer: FrozenDateTimeFactory) -> Loader:
-    """Set up entries at a frozen START (after MQTT: it cannot import under a frozen clock)."""
-    freezer.move_to(START)
-
-    async def setup(entry: MockConfigEntry) -> MockConfigEntry:
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        assert entry.state is ConfigEntryState.LOADED
-        return entry
-
-    return setup
 
 
 @pytest.fixture
@@ -533,7 +516,9 @@ async def test_status_not_retained_raised_for_a_restored_device(
     assert [call[0] for call in publishes(mqtt_mock)] == [
         f"autocore/devices/{BOARD_B}/commands/status"
     ]
-    await pass_time(hass, freezer, GRACE + timedelta(seconds=1))
+    await pass_time(hass, freezer, timedelta(seconds=1))  # the request is out
+    assert not fleet_issues(hass)
+    await pass_time(hass, freezer, GRACE)  # and a grace for the answer passed
     not_retained = issue_id(STATUS_NOT_RETAINED, autocore, BOARD_B)
     assert list(fleet_issues(hass)) == [not_retained]
     issue = fleet_issues(hass)[not_retained]
@@ -580,7 +565,9 @@ async def test_status_check_waits_for_the_broker(
     assert not fleet_issues(hass)
     await pass_time(hass, freezer, timedelta(seconds=1))
     assert not fleet_issues(hass)  # asked for its status, board B gets another grace
-    await pass_time(hass, freezer, GRACE + timedelta(seconds=1))
+    await pass_time(hass, freezer, timedelta(seconds=1))  # the request is out
+    assert not fleet_issues(hass)
+    await pass_time(hass, freezer, GRACE)  # and a grace for the answer passed
     assert list(fleet_issues(hass)) == [issue_id(STATUS_NOT_RETAINED, autocore, BOARD_B)]
 
 

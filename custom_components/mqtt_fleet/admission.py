@@ -90,13 +90,16 @@ class Admission:
         self.held: dict[str, dict[str, HeldMessage]] = {}
         self.held_bytes = 0
 
-    def check(self, devices: int, now: float) -> Refusal | None:
-        """Return why a new id cannot be admitted now, or None (and spend a token)."""
+    def check(self, wire_id: str, devices: int, now: float) -> Refusal | None:
+        """Return why a new id cannot be admitted now, or None (and spend a token).
+
+        A new id queues behind the ids already waiting: they are admitted first, in turn.
+        """
         if self.known_devices_only:
             return Refusal.KNOWN_DEVICES_ONLY
         if devices >= self.max_devices:
             return Refusal.MAX_DEVICES
-        if not self.bucket.allow(now):
+        if (self.held and wire_id not in self.held) or not self.bucket.allow(now):
             return Refusal.NEW_DEVICES_PER_MINUTE
         return None
 

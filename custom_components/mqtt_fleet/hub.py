@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import time
@@ -158,7 +158,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             check_statuses=self.has_connectivity,
             issue_placeholders={"entry": entry.title, "base_topic": self.base},
             remove_device=self.async_remove_device,
-            request_statuses=self.async_request_statuses,
+            request_statuses=self.statuses_requested,
         )
         self.device_hooks = DeviceHooks(
             loop=self.loop,
@@ -188,13 +188,13 @@ class FleetHub[DeviceT: FleetDevice](ABC):
     def async_tick(self) -> None:
         """Do the family's periodic work, before the hub entities refresh."""
 
-    @callback
-    def async_request_statuses(self, devices: list[FleetDevice]) -> float:
-        """Ask devices whose status is missing for it; return the seconds it takes, or -1.
+    def statuses_requested(self, devices: list[FleetDevice]) -> Coroutine[Any, Any, None] | None:
+        """Return the work that asks `devices` for their status, or None if nothing can.
 
-        Only families whose protocol has such a request override this.
+        Upkeep runs it and judges the statuses a grace after it ends. Only families whose
+        protocol can ask (AutoCore v2) or that poll (Janus) override this.
         """
-        return -1
+        return None
 
     async def async_prepare_unload(self) -> None:  # noqa: B027 - an optional hook
         """Finish work that must not be lost (e.g. flush batches) before unloading."""
@@ -532,7 +532,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         if (device := self.devices.get(wire_id)) is not None:
             return device
         if wire_id not in self._admitted and (
-            refusal := self.admission.check(len(self.devices), self.loop.time())
+            refusal := self.admission.check(wire_id, len(self.devices), self.loop.time())
         ):
             raise DeviceRefused(refusal, wire_id)
         device = self.async_add_device(wire_id, model, name)

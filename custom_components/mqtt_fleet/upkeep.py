@@ -18,6 +18,7 @@ status (AutoCore firmware v2) are asked first, paced, and judged after they had 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import time
 from typing import TYPE_CHECKING, Any, Final
@@ -32,7 +33,7 @@ from . import issues
 from .const import DOMAIN
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Coroutine, Mapping
     from datetime import datetime
 
     from homeassistant.config_entries import ConfigEntry
@@ -72,14 +73,15 @@ class DeviceUpkeep:
         check_statuses: bool,
         issue_placeholders: Mapping[str, str],
         remove_device: Callable[[str], None],
-        request_statuses: Callable[[list[FleetDevice]], float],
+        request_statuses: Callable[[list[FleetDevice]], Coroutine[Any, Any, None] | None],
     ) -> None:
         """Watch `devices` (the hub's own mapping); `remove_device` forgets one.
 
-        `request_statuses` asks devices for their status and returns the seconds the
-        (paced) requests take, or -1 when it asked none of them.
+        `request_statuses` returns the work that asks devices for their status (None: it
+        cannot ask them); the statuses are judged a grace after that work ends.
         """
         self._hass = hass
+        self._entry = entry
         self._entry_id = entry.entry_id
         self._devices = devices
         self.stale_after = stale_days * 86400
@@ -92,6 +94,7 @@ class DeviceUpkeep:
         self._last_seen: dict[str, float] = {}
         self._grace: CALLBACK_TYPE | None = None  # the check a grace after a (re)connect
         self._statuses_checked = False
+        self.statuses_judged = False  # the missing statuses were judged (once per start)
         self._unsubscribes: list[CALLBACK_TYPE] = []
 
     async def async_start(self, connected: bool) -> None:
@@ -207,24 +210,26 @@ class DeviceUpkeep:
     def _async_check_statuses(self) -> None:
         """Ask the restored devices whose status did not come for it, then judge them."""
         missing = self._missing_statuses()
-        if (seconds := self._request_statuses(missing)) < 0:
+        if not missing or (asking := self._request_statuses(missing)) is None:
             self._async_judge_statuses(missing)
             return
-        self._grace = async_call_later(
-            self._hass, RETAINED_STATUS_GRACE + seconds, self._async_judge_after_asking
+        self._entry.async_create_background_task(
+            self._hass, self._async_judge_after(asking), f"{DOMAIN} status check"
         )
+
+    async def _async_judge_after(self, asking: Coroutine[Any, Any, None]) -> None:
+        """Ask, then give the answers a grace before judging (unloading cancels this)."""
+        await asking
+        await asyncio.sleep(RETAINED_STATUS_GRACE)
+        self._async_judge_statuses(self._missing_statuses())
 
     def _missing_statuses(self) -> list[FleetDevice]:
         return [d for d in self._devices.values() if d.restored and d.online is None]
 
     @callback
-    def _async_judge_after_asking(self, _now: datetime) -> None:
-        self._grace = None
-        self._async_judge_statuses(self._missing_statuses())
-
-    @callback
     def _async_judge_statuses(self, missing: list[FleetDevice]) -> None:
         """Blame a few missing statuses on the devices, many on the broker (once)."""
+        self.statuses_judged = True
         if len(missing) > MANY_MISSING_STATUSES:
             restored = sum(1 for device in self._devices.values() if device.restored)
             issues.async_raise_entry(

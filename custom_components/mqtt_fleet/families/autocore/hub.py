@@ -31,7 +31,7 @@ from ...protocol.autocore import (
 from . import keys
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Coroutine
 
     from homeassistant.core import HomeAssistant
 
@@ -227,23 +227,20 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
     @callback
     def async_mqtt_reconnected(self) -> None:
         """Ask every firmware v2 board to republish its status after a reconnect."""
-        self.async_request_statuses(list(self.devices.values()))
+        if (asking := self.statuses_requested(list(self.devices.values()))) is not None:
+            self.entry.async_create_background_task(self.hass, asking, f"{DOMAIN} status request")
 
-    @callback
-    def async_request_statuses(self, devices: list[FleetDevice]) -> float:
-        """Ask the firmware v2 boards among `devices` for their status, paced."""
+    def statuses_requested(self, devices: list[FleetDevice]) -> Coroutine[Any, Any, None] | None:
+        """Return the paced requests to the firmware v2 boards among `devices`."""
         boards = [
             device.wire_id
             for device in devices
             if isinstance(device, AutoCoreDevice) and device.layout is Layout.FIRMWARE_V2
         ]
         if not boards:
-            return -1
+            return None
         LOGGER.debug("Asking %d AutoCore boards for their status", len(boards))
-        self.entry.async_create_background_task(
-            self.hass, self._async_request_status(boards), f"{DOMAIN} status request"
-        )
-        return len(boards) / STATUS_REQUESTS_PER_SECOND
+        return self._async_request_status(boards)
 
     async def _async_request_status(self, boards: list[str]) -> None:
         """Publish the requests a round at a time, STATUS_REQUESTS_PER_SECOND at most."""

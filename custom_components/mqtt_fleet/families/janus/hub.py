@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 import contextlib
 from datetime import timedelta
@@ -33,7 +34,7 @@ from . import keys
 from .poll_schedule import PollRound, RequestBudget
 
 if TYPE_CHECKING:
-    import asyncio
+    from collections.abc import Coroutine
     from datetime import datetime
 
     from homeassistant.core import HomeAssistant
@@ -120,6 +121,13 @@ class JanusHub(FleetHub[JanusDevice]):
         if is_safe_id(wire_id):  # a stray registry entry's id is never asked
             self._round.add(wire_id)
         return device
+
+    def statuses_requested(self, devices: list[FleetDevice]) -> Coroutine[Any, Any, None] | None:
+        """Return a wait for the poll round to reach every server (it is what asks them).
+
+        Twice the period: a server not heard from yet gets an `info` request first.
+        """
+        return asyncio.sleep(2 * self._round.period)
 
     async def async_start(self) -> None:
         """Subscribe, create the configured servers, and start polling."""
