@@ -16,7 +16,7 @@ import subprocess
 import sys
 from xml.etree import ElementTree
 
-AREAS = ("fuzz", "broker faults", "HA restart", "load", "security", "log stress")
+AREAS = ("fuzz", "broker faults", "HA restart", "load", "security", "log stress", "scale")
 
 
 def node_id(classname: str, name: str) -> str:
