@@ -6,7 +6,7 @@ specs; none of them names a family. A fifth family is one more folder under `fam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +19,15 @@ if TYPE_CHECKING:
 
 type PlatformFactory = Callable[[FleetHub[Any]], EntityFactory]
 type LogbookMessage = Callable[[Mapping[str, Any]], str]
+# Checks an entry's data against the live devices (a credential): {field or "base": error key}.
+type EntryValidator = Callable[[HomeAssistant, str, Mapping[str, Any]], Awaitable[dict[str, str]]]
 
 
 def _no_errors(_options: Mapping[str, Any]) -> dict[str, str]:
+    return {}
+
+
+def _no_options(_device: str) -> dict[str, Any]:
     return {}
 
 
@@ -40,11 +46,19 @@ class FamilySpec:
     options_errors: Callable[[Mapping[str, Any]], dict[str, str]] = _no_errors
     # Asked with the base topic, stored in the entry's data (a credential, say).
     entry_fields: Callable[[], dict[vol.Marker, Any]] = dict
+    # Checked in the flows that set `entry_fields` (user, discovery, reconfigure, reauth).
+    validate_entry: EntryValidator | None = None
+    # Options of an entry made from discovery, given the discovered device's own id.
+    discovery_options: Callable[[str], dict[str, Any]] = _no_options
     # Placeholders the family's flow texts use (topic levels, template syntax).
     text_placeholders: Mapping[str, str] = field(default_factory=dict)
     platforms: Mapping[Platform, PlatformFactory] = field(default_factory=dict)
     # Device trigger types beyond online/offline, each with the bus event it listens to.
     trigger_events: Mapping[str, str] = field(default_factory=dict)
+    # The trigger types a device of this registry model offers (None: all of them).
+    triggers_for_model: Callable[[str | None], Iterable[str]] | None = None
+    # Entity keys the family no longer offers: their registry entries go at setup.
+    retired_keys: frozenset[str] = frozenset()
     # The family's own bus events: the logbook line each one makes.
     logbook_messages: Mapping[str, LogbookMessage] = field(default_factory=dict)
     register_actions: Callable[[HomeAssistant], None] | None = None
