@@ -49,6 +49,19 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/mqtt_fleet in every test."""
 
 
+@pytest.fixture(autouse=True)
+def base_topic_heard() -> Generator[None]:
+    """Let the user step hear something under any base topic at once.
+
+    The step listens under a new base for up to a few seconds and warns when it heard
+    nothing (tests/test_config_flow.py runs that check for real).
+    """
+    with patch(
+        "custom_components.mqtt_fleet.config_flow.async_heard_under", AsyncMock(return_value=True)
+    ):
+        yield
+
+
 class _FrameReports(logging.Handler):
     """Collects HA's frame-helper reports about this integration (deprecated API use)."""
 

@@ -33,10 +33,11 @@ FROZEN_KEYS = {
         "humidity",
         "voltage",
         "free_memory",
-        "uptime",
+        "last_restart",
         "wifi_signal",
         "ip_address",
-        "firmware_version",
+        "disconnect_reason",
+        "telemetry_pressure",
         "last_seen",
     },
     "janus": {"sessions", "version", "admin_state", "last_seen"},
@@ -46,7 +47,8 @@ FROZEN_KEYS = {
         "free_memory",
         "total_memory",
         "active_users",
-        "uptime",
+        "last_restart",
+        "disconnect_reason",
         "last_seen",
     },
     "container_logs": {
@@ -189,7 +191,7 @@ def test_protocol_names_map_to_frozen_keys() -> None:
     assert set(autocore_keys.TELEMETRY) == set(KNOWN_TELEMETRY.values())
     assert set(autocore_keys.TELEMETRY.values()) <= FROZEN_KEYS["autocore"]
     assert {key for key, _read in STATUS_VALUES} <= FROZEN_KEYS["autocore"]
-    assert {key for key, _read in METRIC_VALUES} <= FROZEN_KEYS["spotfi"]
+    assert {key for key, _read, _fields in METRIC_VALUES} <= FROZEN_KEYS["spotfi"]
 
 
 @pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.SWITCH, Platform.EVENT])

@@ -1,7 +1,12 @@
-"""Device triggers: online/offline for devices with connectivity, display use for AutoCore."""
+"""Device triggers: what a family adds (display use for AutoCore), per registry model.
+
+Online and offline are no longer offered (the connectivity entity has state triggers), but
+automations that use them still attach.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from homeassistant.components import automation
@@ -18,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.mqtt_fleet import device_trigger
 from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families import FAMILIES
 
 from .common import Fire, default_options, device_by_identifier, dumps, entry_id_for
 from .families.autocore.helpers import BOARD_A, status_a
@@ -78,17 +84,13 @@ async def test_autocore_board_triggers(
     await fire(f"autocore/{BOARD_A}/status", status_a())
     device_id = board(hass).id
     triggers = await fleet_triggers(hass, device_id)
-    assert triggers == expected(device_id, "online", "offline", "display_interaction")
+    assert triggers == expected(device_id, "display_interaction")
 
 
-async def test_hubs_and_log_sources_have_no_triggers(
-    hass: HomeAssistant, setup_entry: MockConfigEntry
-) -> None:
+async def test_hubs_have_no_triggers(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
     hub = device_by_identifier(dr.async_get(hass), "entry_autocore_autocore")
     assert hub is not None
-    source = registry_device(hass, "container_logs", "logs", "entry_container_logs_logs/1:web")
-    for device_id in (hub.id, source):
-        assert await fleet_triggers(hass, device_id) == []
+    assert await fleet_triggers(hass, hub.id) == []
 
 
 @pytest.mark.parametrize(
@@ -96,19 +98,38 @@ async def test_hubs_and_log_sources_have_no_triggers(
     [
         ("janus", "janus", "entry_janus_janus/janus-01"),
         ("spotfi", "spotfi/router", "entry_spotfi_spotfi_router/r1"),
+        ("container_logs", "logs", "entry_container_logs_logs/1:web"),
     ],
 )
-async def test_janus_and_spotfi_devices_go_online_and_offline(
+async def test_online_and_offline_are_not_offered(
     hass: HomeAssistant, mqtt_mock: Any, family: str, base: str, identifier: str
 ) -> None:
+    """The connectivity entity's own triggers say it; ours would be duplicates."""
     device_id = registry_device(hass, family, base, identifier)
-    triggers = await fleet_triggers(hass, device_id)
-    assert triggers == expected(device_id, "online", "offline")
+    kinds = {trigger["type"] for trigger in await fleet_triggers(hass, device_id)}
+    assert kinds == set(FAMILIES[family].trigger_events)
+    assert not kinds & {"online", "offline"}
+
+
+@pytest.mark.parametrize(
+    ("model", "offered"),
+    [("plain", []), ("with display", ["display_interaction"]), (None, [])],
+)
+def test_a_family_offers_triggers_per_model(model: str | None, offered: list[str]) -> None:
+    spec = replace(
+        FAMILIES["autocore"],
+        triggers_for_model=lambda model: ["display_interaction"] if model == "with display" else [],
+    )
+    assert device_trigger.device_triggers(spec, model) == offered
+    assert device_trigger.device_triggers(replace(spec, triggers_for_model=None), model) == list(
+        spec.trigger_events
+    )
 
 
 async def test_triggers_fire_for_their_device_only(
     hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire, calls: list[ServiceCall]
 ) -> None:
+    """Online and offline, no longer offered, still attach for the automations using them."""
     await fire(f"autocore/{BOARD_A}/status", status_a())
     await fire("autocore/ESP32_002/status", status_a())
     device_id = board(hass).id

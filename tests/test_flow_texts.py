@@ -155,11 +155,65 @@ async def test_options_step_fills_every_placeholder(hass: HomeAssistant, family:
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == family  # one step per family: its title and field texts
     supplied = result["description_placeholders"]
     options = TRANSLATIONS["options"]
-    assert placeholders_of(options["step"]["init"], options["error"]) <= set(supplied)
+    assert placeholders_of(options["step"][family], options["error"]) <= set(supplied)
     assert render(options["error"]["template_placeholder_format"], supplied).endswith(
-        "(for example `{relay}`, not `{relay:02d}`)."
+        "(for example {relay}, not {relay:02d})."
     )
     hass.config_entries.options.async_abort(result["flow_id"])
+
+
+# The frontend renders Markdown in step descriptions, field descriptions (data_description)
+# and abort texts; titles, field labels, menu options and errors are shown as plain text,
+# where a backtick would show as it is.
+# Texts right under these keys are labels or errors: plain text.
+PLAIN_TEXT_PARENTS = {"data", "menu_options", "error", "trigger_type", "info"}
+
+
+def plain_texts(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """Yield (path, text) for every text the frontend shows without Markdown."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from plain_texts(value, (*path, key))
+    elif isinstance(node, str) and (
+        path[-1] in {"title", "name"} or (len(path) > 1 and path[-2] in PLAIN_TEXT_PARENTS)
+    ):
+        yield ".".join(path), node
+
+
+@pytest.mark.parametrize("section", ["config", "options", "device_automation", "system_health"])
+def test_no_backticks_where_the_frontend_shows_plain_text(section: str) -> None:
+    shown = {path: text for path, text in plain_texts(TRANSLATIONS[section]) if "`" in text}
+    assert shown == {}
+
+
+def test_the_plain_text_check_sees_errors_titles_and_labels() -> None:
+    node = {
+        "step": {"x": {"title": "`a`", "description": "`b`", "data": {"f": "`c`"}}},
+        "error": {"e": "`d`"},
+        "abort": {"a": "`e`"},
+    }
+    node["step"]["x"]["data_description"] = {"f": "`g`"}
+    assert {path for path, _ in plain_texts(node)} == {"step.x.title", "step.x.data.f", "error.e"}
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_reconfigure_fills_every_placeholder(hass: HomeAssistant) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="autocore:autocore",
+        entry_id=entry_id_for("autocore:autocore"),
+        data={"family": "autocore", "base_topic": "autocore"},
+        options=default_options("autocore"),
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    step = TRANSLATIONS["config"]["step"]["reconfigure"]
+    errors = {
+        key: TRANSLATIONS["config"]["error"][key]
+        for key in ("base_topic_in_use", "base_topic_overlaps")
+    }
+    assert placeholders_of(step, errors) <= set(result["description_placeholders"])
+    hass.config_entries.flow.async_abort(result["flow_id"])

@@ -17,11 +17,7 @@ from custom_components.mqtt_fleet.const import (
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
 )
-from custom_components.mqtt_fleet.families.autocore.hub import (
-    EVENT_DISPLAY_INTERACTION,
-    EVENT_SYSTEM_MESSAGE,
-)
-from custom_components.mqtt_fleet.families.container_logs.hub import EVENT_LOG
+from custom_components.mqtt_fleet.families.autocore.hub import EVENT_SYSTEM_MESSAGE
 
 
 @pytest.fixture
@@ -51,14 +47,6 @@ def device_id(hass: HomeAssistant) -> str:
     ("event_type", "data", "message"),
     [
         (EVENT_DEVICE_DISCOVERED, {"family": "autocore"}, "was discovered (autocore)"),
-        (EVENT_DEVICE_ONLINE, {}, "came online"),
-        (EVENT_DEVICE_OFFLINE, {}, "went offline"),
-        (
-            EVENT_DISPLAY_INTERACTION,
-            {"screen": "main", "element": "button_1", "action": "press"},
-            "display was used (screen main, element button_1, action press)",
-        ),
-        (EVENT_DISPLAY_INTERACTION, {"x": 1}, "display was used"),
         (
             EVENT_SYSTEM_MESSAGE,
             {"kind": "safety_shutoff", "reason": "overcurrent"},
@@ -70,8 +58,6 @@ def device_id(hass: HomeAssistant) -> str:
             "reported error: sensor_fault",
         ),
         (EVENT_SYSTEM_MESSAGE, {"kind": "boot"}, "reported boot"),
-        (EVENT_LOG, {"level": "error", "message": "disk full"}, "logged error disk full"),
-        (EVENT_LOG, {"level": "warn", "message": "x" * 300}, f"logged warn {'x' * 199}…"),
     ],
 )
 async def test_descriptions(
@@ -86,11 +72,19 @@ async def test_descriptions(
     assert describers[event_type](event) == {"name": "Kitchen board", "message": message}
 
 
+def test_online_and_offline_are_not_described(
+    describers: dict[str, Callable[[Event], dict[str, str]]],
+) -> None:
+    """The connectivity entity's state change is the logbook entry of an edge."""
+    assert EVENT_DEVICE_ONLINE not in describers
+    assert EVENT_DEVICE_OFFLINE not in describers
+
+
 async def test_a_removed_device_is_named_by_its_own_id(
     hass: HomeAssistant, describers: dict[str, Callable[[Event], dict[str, str]]]
 ) -> None:
-    event = Event(EVENT_DEVICE_OFFLINE, {"device_id": "gone", "device": "janus-01"})
-    assert describers[EVENT_DEVICE_OFFLINE](event) == {
+    event = Event(EVENT_DEVICE_DISCOVERED, {"device_id": "gone", "device": "janus-01"})
+    assert describers[EVENT_DEVICE_DISCOVERED](event) == {
         "name": "janus-01",
-        "message": "went offline",
+        "message": "was discovered (unknown)",
     }

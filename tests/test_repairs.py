@@ -74,7 +74,7 @@ HOUR = timedelta(hours=1)
 GRACE = timedelta(seconds=RETAINED_STATUS_GRACE)
 TOPIC_A = f"autocore/{BOARD_A}/status"
 TOPIC_B = f"autocore/devices/{BOARD_B}/status"
-TITLE = "AutoCore (autocore)"
+TITLE = "AutoCore"  # the entry under its family's default base
 # What every issue's texts may use, by kind; the tests below check each raised issue's.
 PLACEHOLDERS = {
     JANUS_WRONG_PATH: {"device", "entry", "base_topic"},
@@ -609,7 +609,7 @@ async def test_janus_wrong_path_raised_by_a_457_and_cleared_by_a_listing(
     assert issue.translation_key == "janus_wrong_path"
     assert issue.translation_placeholders == {
         "device": SERVER,
-        "entry": "Janus (janus)",
+        "entry": "Janus",
         "base_topic": "janus",
     }
     assert issue.is_fixable is False

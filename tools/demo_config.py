@@ -7,7 +7,8 @@ Assistant's own code: onboarding done, an owner/admin user ``demo`` (password
 broker, and MQTT Fleet for every family with its default options (the Janus
 servers listed up front; the SpotFi terminal action and the forwarding of Home
 Assistant's own warnings switched on). ``--without FAMILY`` leaves a family's
-entry out, so it can be added through the config flow (``scripts/screenshots``).
+entry out, so it can be added through the config flow (``scripts/screenshots``). The
+example dashboard, ``docs/dashboard.yaml``, is in the sidebar as a YAML dashboard.
 
 Usage (with the venv's python)::
 
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_COMPONENT_DIR = REPO_ROOT / "custom_components" / "mqtt_fleet"
+EXAMPLE_DASHBOARD = REPO_ROOT / "docs" / "dashboard.yaml"
 MARKER = ".mqtt_fleet_demo"
 
 DEMO_NAME = "Demo"
@@ -115,6 +117,16 @@ config:
 history:
 logbook:
 
+# The example dashboard (a symlink to docs/dashboard.yaml, so an edit shows on reload).
+lovelace:
+  dashboards:
+    mqtt-fleet:
+      mode: yaml
+      title: MQTT Fleet
+      icon: mdi:lan
+      show_in_sidebar: true
+      filename: dashboards/mqtt_fleet.yaml
+
 logger:
   default: warning
   logs:
@@ -154,13 +166,16 @@ def prepare_dir(config_dir: Path) -> None:
 
 
 def write_files(settings: DemoSettings) -> None:
-    """Write configuration.yaml, .HA_VERSION and the custom component symlink."""
+    """Write configuration.yaml, .HA_VERSION and the symlinks to the component and dashboard."""
     config_dir = settings.config_dir
     (config_dir / "configuration.yaml").write_text(CONFIGURATION_YAML)
     (config_dir / ".HA_VERSION").write_text(HA_VERSION)
     custom = config_dir / "custom_components"
     custom.mkdir()
     (custom / "mqtt_fleet").symlink_to(settings.component_dir.resolve(), target_is_directory=True)
+    dashboards = config_dir / "dashboards"
+    dashboards.mkdir()
+    (dashboards / "mqtt_fleet.yaml").symlink_to(EXAMPLE_DASHBOARD)
 
 
 def make_entry(

@@ -14,8 +14,10 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 
-from .const import CONF_FAMILY, DOMAIN, LOGGER
+from .config_flow import entry_title, legacy_entry_title
+from .const import CONF_ADMIN_SECRET, CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN, LOGGER
 from .families import FAMILIES
+from .hub import async_remove_retired_entities, async_rename_hub_device
 from .upkeep import async_remove_store
 
 if TYPE_CHECKING:
@@ -44,10 +46,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
     """
     if not await mqtt.async_wait_for_mqtt_client(hass):
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_available")
-    hub = FAMILIES[entry.data[CONF_FAMILY]].hub_type(hass, entry)
+    spec = FAMILIES[entry.data[CONF_FAMILY]]
+    async_remove_retired_entities(hass, entry, spec.retired_keys)
+    hub = spec.hub_type(hass, entry)
     hub.async_restore()
     entry.runtime_data = hub
     entry.async_on_unload(hub.async_shutdown)
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     try:
         await hub.async_start()
     except HomeAssistantError as err:
@@ -56,6 +61,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
         ) from err
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: FleetConfigEntry) -> None:
+    """Reload for new entry data (reconfigure); apply saved options in place if it can.
+
+    The admin secret (reauth, reconfigure) needs no reload: the hub reads it per request.
+    """
+    hub = entry.runtime_data
+    changed_data = {
+        key
+        for key in entry.data.keys() | hub.data.keys()
+        if entry.data.get(key) != hub.data.get(key)
+    }
+    if changed_data - {CONF_ADMIN_SECRET} or (
+        entry.options != hub.options and not hub.async_apply_options(entry.options)
+    ):
+        hass.config_entries.async_schedule_reload(entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> bool:
@@ -95,7 +117,27 @@ async def async_migrate_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> b
         await _async_rekey_registries(hass, entry, old, entry.entry_id)
         hass.config_entries.async_update_entry(entry, version=2, minor_version=1)
         LOGGER.debug("Migrated %s to version 2: registry ids no longer hold the base", old)
+    if entry.minor_version < 2:
+        _async_retitle(hass, entry)
+        hass.config_entries.async_update_entry(entry, minor_version=2)
     return True
+
+
+@callback
+def _async_retitle(hass: HomeAssistant, entry: FleetConfigEntry) -> None:
+    """Give a generated title the family's name alone under its default base (2.2).
+
+    `AutoCore (autocore)` named the hub device, and so its entities
+    `sensor.autocore_autocore_devices_online`. A title, device name or entity id the
+    user changed stays.
+    """
+    spec = FAMILIES[entry.data[CONF_FAMILY]]
+    base = entry.data[CONF_BASE_TOPIC]
+    if entry.title != legacy_entry_title(spec, base):
+        return
+    title = entry_title(spec, base)
+    async_rename_hub_device(hass, entry, title)
+    hass.config_entries.async_update_entry(entry, title=title)
 
 
 async def _async_rekey_registries(

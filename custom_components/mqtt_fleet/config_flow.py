@@ -5,11 +5,12 @@ The steps read the families' specs; a family only adds its own fields and checks
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components import mqtt
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.core import callback
 from homeassistant.helpers.selector import NumberSelector, TextSelector
 import probatio as vol
@@ -17,11 +18,14 @@ import probatio as vol
 from .const import CONF_ADMIN_SECRET, CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN
 from .families import FAMILIES
 from .flow_fields import ADMISSION_DEFAULTS, LIST_SELECTOR, SECRET_SELECTOR, admission_fields
+from .hub import async_rename_hub_device
 from .protocol.topics import base_topic_problem
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from homeassistant.components.mqtt import ReceiveMessage
+    from homeassistant.core import HomeAssistant
     from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
     from .family import FamilySpec
@@ -40,10 +44,21 @@ TEXT_PLACEHOLDERS: Final[dict[str, str]] = {
     "topic": "<topic>",
     **{key: text for spec in FAMILIES.values() for key, text in spec.text_placeholders.items()},
 }
+# How long the user step listens under a new base topic before calling it silent.
+PROBE_SECONDS: Final = 3.0
 
 
 def entry_title(spec: FamilySpec, base: str) -> str:
-    """Return the title of an entry: the family and its base topic."""
+    """Return the title of an entry: the family, and its base topic unless the default.
+
+    The hub device is named after it, and its entities' ids after the device: the family's
+    name alone keeps `sensor.autocore_devices_online` free of a repeated family.
+    """
+    return spec.title if base == spec.default_base else f"{spec.title} ({base})"
+
+
+def legacy_entry_title(spec: FamilySpec, base: str) -> str:
+    """Return the title entries got before minor version 2: always with the base."""
     return f"{spec.title} ({base})"
 
 
@@ -52,15 +67,40 @@ def entry_unique_id(spec: FamilySpec, base: str) -> str:
     return f"{spec.key}:{base}"
 
 
+async def async_heard_under(hass: HomeAssistant, base: str) -> bool:
+    """Return True once anything is heard under `base` within PROBE_SECONDS.
+
+    A retained message arrives as soon as the subscription is made, so a fleet that keeps
+    its status retained answers at once; a silent base costs at most the probe's bound.
+    """
+    heard = asyncio.Event()
+
+    @callback
+    def _async_heard(_msg: ReceiveMessage) -> None:
+        heard.set()
+
+    unsubscribe = await mqtt.async_subscribe(hass, f"{base}/#", _async_heard, qos=0)
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            await heard.wait()
+    except TimeoutError:
+        return False
+    finally:
+        unsubscribe()
+    return True
+
+
 class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     """One entry per family and base topic."""
 
     VERSION = 2
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     _spec: FamilySpec
     _base: str
     _device: str
+    # A base the probe found silent: submitting it again adds it anyway.
+    _silent_base: str | None = None
 
     def __getattr__(
         self, name: str
@@ -87,18 +127,29 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_step_base_topic(
         self, spec: FamilySpec, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
+        """Ask the base topic (and the family's fields); warn once about a silent base.
+
+        A discovery flow of the same entry may be waiting: this flow does not abort on it,
+        and HA aborts it when this one creates the entry.
+        """
         errors: dict[str, str] = {}
+        placeholders = {**TEXT_PLACEHOLDERS, "other_entry": "", "base_topic": ""}
         if user_input is not None:
             base = user_input[CONF_BASE_TOPIC].strip(" ")
-            if (problem := base_topic_problem(base)) is not None:
-                errors[CONF_BASE_TOPIC] = f"base_topic_{problem}"
-            elif self._overlaps_an_entry(spec, base):
-                errors[CONF_BASE_TOPIC] = "base_topic_overlaps"
-            else:
+            errors = self._base_topic_errors(spec, base, placeholders)
+            if not errors and spec.validate_entry is not None:
+                errors = await spec.validate_entry(self.hass, base, user_input)
+            if (
+                not errors
+                and base != self._silent_base
+                and not await async_heard_under(self.hass, base)
+            ):
+                self._silent_base = placeholders["base_topic"] = base
+                errors[CONF_BASE_TOPIC] = "base_topic_silent"
+            if not errors:
                 self._spec, self._base = spec, base
-                await self.async_set_unique_id(entry_unique_id(spec, base))
-                self._abort_if_unique_id_configured()
-                return self._async_create_entry(user_input)
+                await self.async_set_unique_id(entry_unique_id(spec, base), raise_on_progress=False)
+                return self._async_create_entry(user_input, options={})
         schema = vol.Schema(
             {
                 vol.Required(CONF_BASE_TOPIC, default=spec.default_base): TextSelector(),
@@ -109,31 +160,43 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id=spec.key,
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
-            description_placeholders=TEXT_PLACEHOLDERS,
+            description_placeholders=placeholders,
         )
 
-    def _overlaps_an_entry(self, spec: FamilySpec, base: str, moving: str | None = None) -> bool:
-        """Return True when `base` nests inside (or holds) another entry's base of the family.
+    def _base_topic_errors(
+        self,
+        spec: FamilySpec,
+        base: str,
+        placeholders: dict[str, str],
+        moving: str | None = None,
+    ) -> dict[str, str]:
+        """Check a base topic: its form, then the family's other entries (named in the error).
 
-        Equal bases are left to the unique id check, which aborts with a clearer reason.
         The entry being moved (`moving`, an entry id) does not count.
         """
+        if (problem := base_topic_problem(base)) is not None:
+            return {CONF_BASE_TOPIC: f"base_topic_{problem}"}
         for entry in self._async_current_entries(include_ignore=False):
             other = entry.data.get(CONF_BASE_TOPIC)
             if (
-                entry.entry_id != moving
-                and entry.data.get(CONF_FAMILY) == spec.key
-                and isinstance(other, str)
-                and (base.startswith(f"{other}/") or other.startswith(f"{base}/"))
+                entry.entry_id == moving
+                or entry.data.get(CONF_FAMILY) != spec.key
+                or not isinstance(other, str)
             ):
-                return True
-        return False
+                continue
+            if other == base:
+                placeholders["other_entry"] = entry.title
+                return {CONF_BASE_TOPIC: "base_topic_in_use"}
+            if base.startswith(f"{other}/") or other.startswith(f"{base}/"):
+                placeholders["other_entry"] = entry.title
+                return {CONF_BASE_TOPIC: "base_topic_overlaps"}
+        return {}
 
     async def async_step_mqtt(self, discovery_info: MqttServiceInfo) -> ConfigFlowResult:
         """Work out family and base from a discovery topic, then ask the user.
 
         HA starts a flow for every new payload on these topics (a status changes with
-        each report), so a configured stream aborts before the payload is parsed.
+        each report), so a configured entry aborts before the payload is parsed.
         """
         if (spec := DISCOVERY_TOPICS.get(discovery_info.subscribed_topic)) is None:
             return self.async_abort(reason="invalid_discovery_info")
@@ -151,14 +214,24 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_discovery_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Confirm a discovered stream; Janus also asks for its admin secret."""
+        """Confirm a discovered entry; Janus also asks for its admin secret."""
+        spec = self._spec
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self._async_create_entry(user_input)
+            if spec.validate_entry is not None:
+                errors = await spec.validate_entry(self.hass, self._base, user_input)
+            if not errors:
+                return self._async_create_entry(
+                    user_input, options=spec.discovery_options(self._device)
+                )
         return self.async_show_form(
             step_id="discovery_confirm",
-            data_schema=vol.Schema(self._spec.entry_fields()),
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(spec.entry_fields()), user_input
+            ),
+            errors=errors,
             description_placeholders={
-                "family": self._spec.title,
+                "family": spec.title,
                 "base_topic": self._base,
                 "device": self._device,
             },
@@ -170,29 +243,32 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         """Move the entry to another base topic, or change what the family asks with it.
 
         Registry ids do not contain the base topic: devices, entities and history stay.
+        The title follows the base, and so do the hub device's name and the entity ids
+        made from it, unless the user named them.
         """
         entry = self._get_reconfigure_entry()
         spec = FAMILIES[entry.data[CONF_FAMILY]]
         errors: dict[str, str] = {}
+        placeholders = {"family": spec.title, "other_entry": ""}
         if user_input is not None:
             base = user_input[CONF_BASE_TOPIC].strip(" ")
-            if (problem := base_topic_problem(base)) is not None:
-                errors[CONF_BASE_TOPIC] = f"base_topic_{problem}"
-            elif self._overlaps_an_entry(spec, base, moving=entry.entry_id):
-                errors[CONF_BASE_TOPIC] = "base_topic_overlaps"
-            else:
-                unique_id = entry_unique_id(spec, base)
-                if unique_id != entry.unique_id:
-                    await self.async_set_unique_id(unique_id)
-                    self._abort_if_unique_id_configured()
-                data = {CONF_BASE_TOPIC: base}
-                for field in spec.entry_fields():  # a blank secret keeps the stored one
-                    if value := user_input.get(field.schema):
-                        data[field.schema] = value
-                return self.async_update_reload_and_abort(
+            errors = self._base_topic_errors(spec, base, placeholders, moving=entry.entry_id)
+            data = {CONF_BASE_TOPIC: base}
+            for field in spec.entry_fields():  # a blank secret keeps the stored one
+                if value := user_input.get(field.schema):
+                    data[field.schema] = value
+            if not errors and spec.validate_entry is not None:
+                errors = await spec.validate_entry(self.hass, base, {**entry.data, **data})
+            if not errors:
+                title = entry.title
+                if title == entry_title(spec, entry.data[CONF_BASE_TOPIC]):
+                    title = entry_title(spec, base)  # a title the user chose stays
+                    async_rename_hub_device(self.hass, entry, title)
+                # The entry's update listener reloads it when the base or a field changed.
+                return self.async_update_and_abort(
                     entry,
-                    unique_id=unique_id,
-                    title=entry_title(spec, base),
+                    unique_id=entry_unique_id(spec, base),
+                    title=title,
                     data_updates=data,
                 )
         fields: dict[vol.Marker, Any] = {
@@ -206,7 +282,7 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
                 {CONF_BASE_TOPIC: entry.data[CONF_BASE_TOPIC], **(user_input or {})},
             ),
             errors=errors,
-            description_placeholders={"family": spec.title},
+            description_placeholders=placeholders,
         )
 
     async def async_step_reauth(self, entry_data: dict[str, Any]) -> ConfigFlowResult:
@@ -216,35 +292,63 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Store the new secret; the hub uses it from its next request, without a reload."""
+        """Store the new secret once it checks; the hub uses it without a reload."""
         entry = self._get_reauth_entry()
+        spec = FAMILIES[entry.data[CONF_FAMILY]]
+        errors: dict[str, str] = {}
         if user_input is not None:
-            self.hass.config_entries.async_update_entry(
-                entry, data={**entry.data, CONF_ADMIN_SECRET: user_input[CONF_ADMIN_SECRET]}
-            )
-            return self.async_abort(reason="reauth_successful")
+            data = {**entry.data, CONF_ADMIN_SECRET: user_input[CONF_ADMIN_SECRET]}
+            if spec.validate_entry is not None:
+                errors = await spec.validate_entry(self.hass, entry.data[CONF_BASE_TOPIC], data)
+            if not errors:
+                self.hass.config_entries.async_update_entry(entry, data=data)
+                return self.async_abort(reason="reauth_successful")
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema({vol.Required(CONF_ADMIN_SECRET): SECRET_SELECTOR}),
+            errors=errors,
             description_placeholders={"name": entry.title},
         )
 
-    def _async_create_entry(self, user_input: dict[str, Any]) -> ConfigFlowResult:
+    def _async_create_entry(
+        self, user_input: dict[str, Any], options: dict[str, Any]
+    ) -> ConfigFlowResult:
         spec = self._spec
         data: dict[str, Any] = {CONF_FAMILY: spec.key, CONF_BASE_TOPIC: self._base}
         for field in spec.entry_fields():
             data[field.schema] = user_input.get(field.schema) or ""
         return self.async_create_entry(
-            title=entry_title(spec, self._base), data=data, options=dict(spec.default_options)
+            title=entry_title(spec, self._base),
+            data=data,
+            options={**spec.default_options, **options},
         )
 
 
-class MqttFleetOptionsFlow(OptionsFlowWithReload):
-    """Tunables of one entry; saving changed options reloads the entry (HA does it)."""
+class MqttFleetOptionsFlow(OptionsFlow):
+    """Tunables of one entry, one step per family (its own title and field texts).
+
+    Saving does not reload the entry: the hub applies what it can in place, so that
+    entities do not go unavailable and come back (see `async_options_updated`).
+    """
+
+    def __getattr__(
+        self, name: str
+    ) -> Callable[[dict[str, Any] | None], Awaitable[ConfigFlowResult]]:
+        """Answer `async_step_<family>`, the step the entry's family's form submits to."""
+        if name.startswith("async_step_") and (
+            spec := FAMILIES.get(name.removeprefix("async_step_"))
+        ):
+            return partial(self._async_step_options, spec)
+        raise AttributeError(name)
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show and validate the options of the entry's family."""
-        spec = FAMILIES[self.config_entry.data[CONF_FAMILY]]
+        """Show the options of the entry's family."""
+        return await self._async_step_options(FAMILIES[self.config_entry.data[CONF_FAMILY]], None)
+
+    async def _async_step_options(
+        self, spec: FamilySpec, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Show and validate the options of a family."""
         fields = {**spec.option_fields(), **admission_fields()}
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -253,7 +357,7 @@ class MqttFleetOptionsFlow(OptionsFlowWithReload):
             if not errors:
                 return self.async_create_entry(data=options)
         return self.async_show_form(
-            step_id="init",
+            step_id=spec.key,
             data_schema=self.add_suggested_values_to_schema(
                 vol.Schema(fields),
                 {
@@ -264,7 +368,7 @@ class MqttFleetOptionsFlow(OptionsFlowWithReload):
                 },
             ),
             errors=errors,
-            description_placeholders=TEXT_PLACEHOLDERS,
+            description_placeholders={**TEXT_PLACEHOLDERS, "family": spec.title},
         )
 
 

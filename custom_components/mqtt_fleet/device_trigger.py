@@ -1,4 +1,9 @@
-"""Device triggers: a device going online or offline, and what its family adds."""
+"""Device triggers: what a device's family adds (AutoCore's display, say).
+
+A device's connectivity has its own entity, whose state triggers HA offers: triggers of
+our own for online and offline would duplicate them. Automations made when they were
+offered keep working: the types still attach, they are just not listed.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
 
     from .family import FamilySpec
 
+# No longer offered; still attached for the automations that use them.
 CONNECTIVITY_TRIGGERS: Final = {"online": EVENT_DEVICE_ONLINE, "offline": EVENT_DEVICE_OFFLINE}
 TRIGGER_EVENTS: Final = {
     **CONNECTIVITY_TRIGGERS,
@@ -36,10 +42,12 @@ TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 )
 
 
-def family_triggers(spec: FamilySpec) -> list[str]:
-    """Return the trigger types a family's devices offer."""
-    connectivity = list(CONNECTIVITY_TRIGGERS) if spec.hub_type.has_connectivity else []
-    return [*connectivity, *spec.trigger_events]
+def device_triggers(spec: FamilySpec, model: str | None) -> list[str]:
+    """Return the trigger types a device of the family and registry model offers."""
+    if spec.triggers_for_model is None:
+        return list(spec.trigger_events)
+    allowed = set(spec.triggers_for_model(model))
+    return [kind for kind in spec.trigger_events if kind in allowed]
 
 
 def _trigger_types(hass: HomeAssistant, device_id: str) -> list[str]:
@@ -54,7 +62,8 @@ def _trigger_types(hass: HomeAssistant, device_id: str) -> list[str]:
         domain == DOMAIN and ident.startswith(prefix) for domain, ident in device.identifiers
     ):
         return []  # the entry's hub device
-    return family_triggers(FAMILIES[entry.data[CONF_FAMILY]])
+    model = device.model if isinstance(device, dr.DeviceEntry) else None
+    return device_triggers(FAMILIES[entry.data[CONF_FAMILY]], model)
 
 
 async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:

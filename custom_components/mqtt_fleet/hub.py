@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
@@ -72,6 +72,17 @@ if TYPE_CHECKING:
 type FleetConfigEntry = ConfigEntry[FleetHub[Any]]
 type EntityFactory = Callable[[FleetDevice, str], Entity | None]
 
+# Options every family has, which a running hub applies without a reload.
+LIVE_OPTIONS: Final = frozenset(
+    {
+        CONF_OFFLINE_TIMEOUT,
+        CONF_STALE_DEVICE_DAYS,
+        CONF_MAX_DEVICES,
+        CONF_NEW_DEVICES_PER_MINUTE,
+        CONF_KNOWN_DEVICES_ONLY,
+    }
+)
+
 # Entity ids are `{domain}.{device name} {entity name}` slugified, at most 255 characters.
 MAX_NAME_SLUG: Final = 150
 # Log lines a publisher could multiply: a burst, then one per period, with what was held back.
@@ -117,6 +128,7 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         self.loop = hass.loop
         self.entry = entry
         self.base: str = entry.data[CONF_BASE_TOPIC]
+        self.data = dict(entry.data)  # as the hub started: other data needs a reload
         self.options = dict(entry.options)
         self.offline_timeout = float(
             entry.options.get(CONF_OFFLINE_TIMEOUT, self.default_offline_timeout)
@@ -198,6 +210,62 @@ class FleetHub[DeviceT: FleetDevice](ABC):
 
     async def async_prepare_unload(self) -> None:  # noqa: B027 - an optional hook
         """Finish work that must not be lost (e.g. flush batches) before unloading."""
+
+    @callback
+    def async_apply_family_options(
+        self, options: Mapping[str, Any], changed: frozenset[str]
+    ) -> bool:
+        """Apply the family's own `changed` options in place; False: reload the entry.
+
+        Called with the keys beyond those every family shares (LIVE_OPTIONS) that changed.
+        A family that can take some of them live overrides this, and returns False for
+        the rest; by default any of them reloads the entry.
+        """
+        return False
+
+    @callback
+    def async_apply_options(self, options: Mapping[str, Any]) -> bool:
+        """Apply saved options without reloading; return False when a reload is needed.
+
+        Reloading makes every entity go unavailable and come back, which the logbook and
+        history show as changes; the options every family shares are applied in place.
+        """
+        changed = frozenset(
+            key
+            for key in options.keys() | self.options.keys()
+            if options.get(key) != self.options.get(key)
+        )
+        if (own := changed - LIVE_OPTIONS) and not self.async_apply_family_options(options, own):
+            return False
+        self.options = dict(options)
+        self.offline_timeout = float(
+            options.get(CONF_OFFLINE_TIMEOUT, self.default_offline_timeout)
+        )
+        if self.offline_timeout != self.device_hooks.offline_timeout:
+            # Timers armed for the old timeout look at the new one when they fire.
+            self.device_hooks = replace(self.device_hooks, offline_timeout=self.offline_timeout)
+            for device in self.devices.values():
+                device.hooks = self.device_hooks
+        self.upkeep.stale_after = (
+            int(options.get(CONF_STALE_DEVICE_DAYS, DEFAULT_STALE_DEVICE_DAYS)) * 86400
+        )
+        self._async_set_admission_caps(options)
+        return True
+
+    @callback
+    def _async_set_admission_caps(self, options: Mapping[str, Any]) -> None:
+        """Take new caps; the ids waiting are looked at again under them."""
+        admission = self.admission
+        admission.max_devices = int(options.get(CONF_MAX_DEVICES, DEFAULT_MAX_DEVICES))
+        admission.known_devices_only = options.get(CONF_KNOWN_DEVICES_ONLY) is True
+        rate = int(options.get(CONF_NEW_DEVICES_PER_MINUTE, DEFAULT_NEW_DEVICES_PER_MINUTE))
+        if rate != admission.new_devices_per_minute:
+            admission.new_devices_per_minute = rate
+            admission.bucket = Throttle(rate, 60 / rate, self.loop.time())
+        if not admission.known_devices_only:
+            self.async_clear_issue(issues.DEVICES_WAITING)
+            if admission.held:
+                self._async_schedule_admission()
 
     # Identifiers --------------------------------------------------------------------
 
@@ -359,6 +427,9 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         payload = msg.payload  # bytes: subscribed with encoding=None, except that
         if type(payload) is not bytes:  # HA shares one decoded copy per topic filter
             payload = payload.encode() if isinstance(payload, str) else bytes(payload)
+        if not payload:  # a retained message being cleared, as the README advises
+            LOGGER.debug("Ignored an empty message on %s (a cleared retained one)", msg.topic)
+            return
         self._async_process(msg.topic, payload, msg.timestamp, retained=msg.retain)
 
     @callback
@@ -658,6 +729,53 @@ class FleetHub[DeviceT: FleetDevice](ABC):
                 "waiting_bytes": self.admission.held_bytes,
             },
         }
+
+
+@callback
+def async_remove_retired_entities(
+    hass: HomeAssistant, entry: FleetConfigEntry, retired_keys: frozenset[str]
+) -> None:
+    """Delete the entry's registry entities whose key the family no longer offers.
+
+    Unique ids are `<entry_id>/<wire_id>/<key>`: one pass over the entry's entities.
+    """
+    if not retired_keys:
+        return
+    registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.unique_id.rpartition("/")[2] in retired_keys:
+            registry.async_remove(entity.entity_id)
+
+
+@callback
+def async_rename_hub_device(hass: HomeAssistant, entry: FleetConfigEntry, name: str) -> None:
+    """Name the entry's hub device `name`; entity ids made from the old name follow.
+
+    An entity id the user changed, or one made from a name the user gave the device,
+    is left as it is.
+    """
+    device_registry = dr.async_get(hass)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
+    if device is None or device.name == name:
+        return
+    entity_registry = er.async_get(hass)
+    generated = [
+        entity.entity_id
+        for entity in er.async_entries_for_device(
+            entity_registry, device.id, include_disabled_entities=True
+        )
+        if entity.config_entry_id == entry.entry_id
+        and entity_registry.async_regenerate_entity_id(entity) == entity.entity_id
+    ]
+    device_registry.async_update_device(device.id, name=name)
+    for entity_id in generated:
+        if (entity := entity_registry.async_get(entity_id)) is None:
+            continue
+        new_entity_id = entity_registry.async_regenerate_entity_id(entity)
+        if new_entity_id != entity_id:
+            entity_registry.async_update_entity(entity_id, new_entity_id=new_entity_id)
 
 
 def device_name(name: str) -> str:

@@ -10,7 +10,8 @@ from typing import Final
 # Device entities
 CONNECTIVITY: Final = "connectivity"
 LAST_SEEN: Final = "last_seen"
-UPTIME: Final = "uptime"
+UPTIME: Final = "uptime"  # retired: a duration that only grows, shown as LAST_RESTART
+LAST_RESTART: Final = "last_restart"
 FREE_MEMORY: Final = "free_memory"
 
 # Hub entities

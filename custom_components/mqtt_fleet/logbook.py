@@ -13,8 +13,6 @@ from .const import (
     ATTR_WIRE_ID,
     DOMAIN,
     EVENT_DEVICE_DISCOVERED,
-    EVENT_DEVICE_OFFLINE,
-    EVENT_DEVICE_ONLINE,
 )
 from .families import FAMILIES
 
@@ -25,10 +23,10 @@ if TYPE_CHECKING:
 
     from .family import LogbookMessage
 
+# Online and offline are not described: the connectivity entity's state change already
+# makes a logbook entry, and a second one per edge would say the same.
 MESSAGES: Final[dict[str, LogbookMessage]] = {
     EVENT_DEVICE_DISCOVERED: lambda data: f"was discovered ({data.get('family', 'unknown')})",
-    EVENT_DEVICE_ONLINE: lambda _data: "came online",
-    EVENT_DEVICE_OFFLINE: lambda _data: "went offline",
     **{event: say for spec in FAMILIES.values() for event, say in spec.logbook_messages.items()},
 }
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from typing import Any, Final
 
 from homeassistant.components.mqtt.models import DATA_MQTT
 from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from paho.mqtt.client import MQTTMessage
@@ -46,9 +47,14 @@ from custom_components.mqtt_fleet.const import (
     DOMAIN,
     MAX_OFFLINE_TIMEOUT,
 )
+from custom_components.mqtt_fleet.families.container_logs.hub import (
+    PROBLEM_EVENT_TYPES,
+    PROBLEM_EVENTS,
+)
 from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
 from custom_components.mqtt_fleet.families.janus.hub import CONF_POLL_INTERVAL, MAX_POLL_INTERVAL
 from custom_components.mqtt_fleet.hub import FleetHub
+from custom_components.mqtt_fleet.protocol.container_logs import Level
 
 from ..common import default_options, entry_id_for
 from ..report import Reliability, scaled
@@ -97,10 +103,6 @@ def _number(scale: int = 1, places: str = "0") -> Render:
 
 def _text(state: str, value: Json) -> bool:
     return state == value[:STATE_LENGTH]
-
-
-def _first_line(state: str, value: Json) -> bool:
-    return state == shown_first_line(value)
 
 
 def _switch(state: str, value: Json) -> bool:
@@ -170,7 +172,8 @@ class Model:
     devices: set[str] = field(default_factory=set)
     values: dict[tuple[str, str], Json] = field(default_factory=dict)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # container logs
-    last_problem: dict[str, str] = field(default_factory=dict)
+    # The latest warning and the latest error of each log source: (source, level) -> text.
+    last_problems: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def apply(self, effects: tuple[Effect, ...], *, logs: bool = False) -> None:
         """Apply a delivered message's effects."""
@@ -182,8 +185,8 @@ class Model:
                 self.values[effect.device, effect.key] = effect.value
                 continue
             self.counts[effect.device, effect.key] += 1
-            if effect.key in ("warn", "error"):
-                self.last_problem[effect.device] = effect.value
+            if effect.key in PROBLEM_LEVELS:
+                self.last_problems[effect.device, effect.key] = effect.value
 
 
 def deliver(hass: HomeAssistant, topic: bytes, payload: bytes, qos: int = 1) -> None:
@@ -220,6 +223,24 @@ class FuzzRun:
         self.model = Model()
         self.entity_ids: dict[tuple[str, str, str], str] = {}
         self.seconds = 0.0
+        # The problems shown (paced): the last per source and level, and the last per source.
+        self.shown: dict[tuple[str, str], str] = {}
+        self.last_shown: dict[str, tuple[str, str, str]] = {}
+        if logs:
+            for level, event_type in PROBLEM_EVENTS.items():
+                entry.async_on_unload(
+                    hass.bus.async_listen(event_type, partial(self._problem_shown, level.value))
+                )
+
+    @callback
+    def _problem_shown(self, level: str, event: Event) -> None:
+        """Record a problem the hub showed: its device trigger event fires with it."""
+        self.shown[event.data["device"], level] = event.data["message"]
+        self.last_shown[event.data["device"]] = (
+            level,
+            event.data["message"],
+            event.data["first_line"],
+        )
 
     def send(self, message: Fuzzed) -> None:
         """Deliver one message as HA's MQTT client would, and check the hub's counters."""
@@ -314,9 +335,10 @@ class FuzzRun:
             if not self.logs:
                 key, value = effect.key, self.model.values[effect.device, effect.key]
                 platform, matches = render_for(key, self.states)
-            elif effect.key in ("warn", "error"):
-                key, value = "last_problem", self.model.last_problem[effect.device]
-                platform, matches = "sensor", _first_line
+            elif effect.key in PROBLEM_LEVELS:
+                if problem := self.problem_lost(effect.device, effect.key):
+                    return problem
+                continue
             else:
                 continue
             entity_id = self.known_entity_id(platform, effect.device, key)
@@ -326,6 +348,16 @@ class FuzzRun:
             ):
                 return f"{effect.device}/{key} shows {state.state!r}, last sent {value!r}"
         return None
+
+    def problem_lost(self, device_id: str, level: str) -> str | None:
+        """The latest problem of a level is shown, or held back for its turn (paced)."""
+        sent = self.model.last_problems[device_id, level]
+        held = self.hub.devices[device_id].held_problems.get(Level(level))
+        if held is not None and held.message == sent:
+            return None
+        if self.shown.get((device_id, level)) == cut(sent, ATTRIBUTE_LENGTH):
+            return None
+        return f"{device_id}: the last {level} {sent[:80]!r} is neither shown nor held"
 
     def known_entity_id(self, platform: str, device: str, key: str) -> str | None:
         """Return the entity showing `key` of `device`, None before it is made."""
@@ -381,13 +413,18 @@ class FuzzRun:
             }
             assert counted == expected, f"{device_id}: counted {counted}, sent {expected}"
             self.tally.values_checked += len(expected)
-            if (message := self.model.last_problem.get(device_id)) is not None:
-                held = device.values["last_problem"].message
-                assert held == message, f"{device_id}: last problem {held!r}, sent {message!r}"
-                state = self.hass.states.get(self.entity_id("sensor", device_id, "last_problem"))
+            for level in PROBLEM_LEVELS:
+                if (device_id, level) in self.model.last_problems:
+                    assert not (problem := self.problem_lost(device_id, level)), problem
+                    self.tally.values_checked += 1
+            if (shown := self.last_shown.get(device_id)) is not None:
+                # The event entity shows the last problem shown, its first line recorded.
+                state = self.hass.states.get(self.entity_id("event", device_id, "problem"))
                 assert state is not None
-                assert state.state == shown_first_line(message)
-                assert state.attributes["message"] == cut(message, ATTRIBUTE_LENGTH)
+                level, message, first_line = shown
+                assert state.attributes["event_type"] == PROBLEM_EVENT_TYPES[Level(level)]
+                assert state.attributes["message"] == message
+                assert state.attributes["first_line"] == first_line
                 self.tally.values_checked += 1
 
     def record(self, reliability: Reliability, family: str) -> None:
@@ -627,7 +664,7 @@ FOUND: Final = [
         "container-manager/logs/system/warn",
         b'{"message": "disk full", "level": "warn", "timestamp": 1e20}',
         "timestamp: expected a whole number <= 253402300799999",
-        ("sensor", "system", "last_problem", "disk full"),
+        ("sensor", "system", "warn_logs", "1"),
         id="log-timestamp-after-the-year-9999",
     ),
 ]
@@ -665,14 +702,9 @@ async def test_inputs_the_fuzz_found(
 
 
 ATTRIBUTE_LENGTH = 2048  # characters of a log text kept in an attribute or event
+PROBLEM_LEVELS: Final = ("warn", "error")  # the levels shown as problems
 
 
 def cut(text: str, limit: int) -> str:
     """A text as the recorder may keep it: at most `limit` characters, "…" when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def shown_first_line(message: str) -> str:
-    """The last-problem state: the first line, "…" when more follows, within a state's length."""
-    line, _, rest = message.strip().partition("\n")
-    return cut(line.rstrip() + ("…" if rest else ""), STATE_LENGTH)

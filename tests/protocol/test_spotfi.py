@@ -19,17 +19,23 @@ from custom_components.mqtt_fleet.protocol.payload import MAX_PAYLOAD_BYTES, Inv
 from custom_components.mqtt_fleet.protocol.spotfi import (
     DEFAULT_RPC_ALLOW_LIST,
     Metrics,
+    RouterBoard,
     RouterStatus,
     RpcResult,
     SpotFiProtocol,
+    TerminalResult,
     TunnelData,
     TunnelError,
     TunnelMessage,
     TunnelStarted,
     is_allow_pattern,
     new_id,
+    parse_board,
+    read_terminal,
     rpc_allowed,
     rpc_name_problem,
+    terminal_finished,
+    terminal_input,
 )
 from custom_components.mqtt_fleet.protocol.topics import OutgoingMessage, UnsafeIdError
 
@@ -257,7 +263,6 @@ def test_memory_used_when_the_memory_fields_are_missing() -> None:
         (86400.0, 86400, ()),
         (0, 0, ()),
         (None, None, ()),
-        (GARBAGE, None, ("metrics.uptime: expected seconds, got '%!f(<nil>)'",)),
         ("", None, ("metrics.uptime: expected seconds, got ''",)),
         (" 86400", None, ("metrics.uptime: expected seconds, got ' 86400'",)),
         ("86400.5", None, ("metrics.uptime: expected seconds, got '86400.5'",)),
@@ -300,19 +305,16 @@ def test_uptime_garbage_reason_is_truncated_to_32_characters() -> None:
         ("activeUsers", "active_users"),
     ],
 )
-def test_ubus_garbage_invalidates_only_that_field(key: str, attribute: str) -> None:
-    message = PROTOCOL.parse(METRICS, metrics_payload(**{key: GARBAGE}))
-    expected_problem = (
-        "metrics.uptime: expected seconds, got '%!f(<nil>)'"
-        if key == "uptime"
-        else f"metrics.{key}: expected a number, got string"
-    )
+@pytest.mark.parametrize("nil", [GARBAGE, "%!d(<nil>)", "%!v(MISSING)"])
+def test_go_nil_is_an_unknown_value_not_a_problem(key: str, attribute: str, nil: str) -> None:
+    """What Go's fmt writes for a value it could not format: no reading this time."""
+    message = PROTOCOL.parse(METRICS, metrics_payload(**{key: nil}))
     assert message == dataclasses.replace(
-        EXAMPLE_METRICS_MESSAGE, **{attribute: None}, problems=(expected_problem,)
+        EXAMPLE_METRICS_MESSAGE, **{attribute: None}, unknown=(key,)
     )
 
 
-def test_ubus_garbage_in_every_field_keeps_a_message_with_all_problems() -> None:
+def test_go_nil_in_every_field_keeps_a_message_of_unknowns() -> None:
     payload = metrics_payload(
         uptime=GARBAGE,
         cpuLoad=GARBAGE,
@@ -328,13 +330,7 @@ def test_ubus_garbage_in_every_field_keeps_a_message_with_all_problems() -> None
         total_memory=None,
         free_memory=None,
         active_users=None,
-        problems=(
-            "metrics.uptime: expected seconds, got '%!f(<nil>)'",
-            "metrics.cpuLoad: expected a number, got string",
-            "metrics.totalMemory: expected a number, got string",
-            "metrics.freeMemory: expected a number, got string",
-            "metrics.activeUsers: expected a number, got string",
-        ),
+        unknown=("activeUsers", "cpuLoad", "freeMemory", "totalMemory", "uptime"),
     )
     assert isinstance(message, Metrics)
     assert message.memory_used is None
@@ -347,7 +343,7 @@ def test_what_the_bridge_sends_when_ubus_failed_entirely() -> None:
         b'"uptime":"%!f(\\u003cnil\\u003e)"},"type":"metrics"}'
     )
     message = PROTOCOL.parse(METRICS, payload)
-    # The zeros come from the same failed `system info` call: they are not readings.
+    # The zeros come from the same failed `system info` call: they are unknown too.
     assert message == Metrics(
         router=ROUTER,
         uptime=None,
@@ -355,10 +351,7 @@ def test_what_the_bridge_sends_when_ubus_failed_entirely() -> None:
         total_memory=None,
         free_memory=None,
         active_users=0,
-        problems=(
-            "metrics.uptime: expected seconds, got '%!f(<nil>)'",
-            "metrics.system info failed: cpuLoad and memory are not readings",
-        ),
+        unknown=("uptime", "cpuLoad", "totalMemory", "freeMemory"),
     )
     assert isinstance(message, Metrics)
     assert message.memory_used is None
@@ -372,45 +365,41 @@ def test_failed_system_info_drops_cpu_and_memory_whatever_their_values() -> None
         cpu_load=None,
         total_memory=None,
         free_memory=None,
-        problems=(
-            "metrics.uptime: expected seconds, got '%!f(<nil>)'",
-            "metrics.cpuLoad: expected a number >= 0",
-            "metrics.system info failed: cpuLoad and memory are not readings",
-        ),
+        unknown=("uptime", "cpuLoad", "totalMemory", "freeMemory"),
+        problems=("metrics.cpuLoad: expected a number >= 0",),
     )
 
 
 @pytest.mark.parametrize(
-    ("fields", "expected", "problems"),
+    ("fields", "expected"),
     [
         # A readable uptime: a zero total is read as sent.
         (
             {"totalMemory": 0, "freeMemory": 0, "cpuLoad": 0},
             {"total_memory": 0, "free_memory": 0, "cpu_load": 0},
-            (),
         ),
-        # A garbage uptime with a real total: only uptime is lost.
+        # A nil uptime with a real total: only uptime is unknown.
         (
             {"uptime": GARBAGE, "cpuLoad": 0},
-            {"uptime": None, "cpu_load": 0},
-            ("metrics.uptime: expected seconds, got '%!f(<nil>)'",),
+            {"uptime": None, "cpu_load": 0, "unknown": ("uptime",)},
         ),
-        # A garbage uptime with an unreadable total: each field for itself.
+        # A nil uptime with a nil total: each field for itself.
         (
             {"uptime": GARBAGE, "totalMemory": GARBAGE, "freeMemory": 0},
-            {"uptime": None, "total_memory": None, "free_memory": 0},
-            (
-                "metrics.uptime: expected seconds, got '%!f(<nil>)'",
-                "metrics.totalMemory: expected a number, got string",
-            ),
+            {
+                "uptime": None,
+                "total_memory": None,
+                "free_memory": 0,
+                "unknown": ("totalMemory", "uptime"),
+            },
         ),
     ],
 )
-def test_system_info_failure_needs_a_garbage_uptime_and_a_zero_total(
-    fields: dict[str, object], expected: dict[str, object], problems: tuple[str, ...]
+def test_system_info_failure_needs_a_nil_uptime_and_a_zero_total(
+    fields: dict[str, object], expected: dict[str, object]
 ) -> None:
     message = PROTOCOL.parse(METRICS, metrics_payload(**fields))
-    assert message == dataclasses.replace(EXAMPLE_METRICS_MESSAGE, **expected, problems=problems)
+    assert message == dataclasses.replace(EXAMPLE_METRICS_MESSAGE, **expected)
 
 
 def test_zero_total_without_an_uptime_is_read_as_sent() -> None:
@@ -556,7 +545,7 @@ def test_metrics_with_a_non_string_type_are_read_and_reported(kind: object, prob
 
 
 def test_envelope_problems_come_before_the_metrics_problems() -> None:
-    payload = dumps({"type": 5, "metrics": {"uptime": GARBAGE, "activeUsers": 3}})
+    payload = dumps({"type": 5, "metrics": {"uptime": "soon", "activeUsers": 3}})
     assert PROTOCOL.parse(METRICS, payload) == Metrics(
         router=ROUTER,
         uptime=None,
@@ -566,7 +555,7 @@ def test_envelope_problems_come_before_the_metrics_problems() -> None:
         active_users=3,
         problems=(
             "type: expected a string, got number",
-            "metrics.uptime: expected seconds, got '%!f(<nil>)'",
+            "metrics.uptime: expected seconds, got 'soon'",
         ),
     )
 
@@ -1370,3 +1359,145 @@ def test_empty_allow_list_allows_nothing() -> None:
 def test_allow_list_can_be_any_iterable() -> None:
     assert rpc_allowed("uspot", "client_list", iter(["system.board", "uspot.*"]))
     assert rpc_allowed("system", "info", {"system.info"})
+
+
+# --- status reason -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "online", "reason", "problems"),
+    [
+        (
+            b'{"status":"offline","reason":"unexpected_disconnect"}',
+            False,
+            "unexpected_disconnect",
+            (),
+        ),
+        (b'{"status":"online","reason":"  power\\n restored "}', True, "power restored", ()),
+        (b'{"status":"offline","reason":""}', False, None, ()),
+        (b'{"status":"offline","reason":null}', False, None, ()),
+        (
+            b'{"status":"offline","reason":5}',
+            False,
+            None,
+            ("reason: expected a string, got number",),
+        ),
+        (b"OFFLINE", False, None, ()),
+    ],
+)
+def test_status_reason_is_read_from_a_json_status(
+    payload: bytes, online: bool, reason: str | None, problems: tuple[str, ...]
+) -> None:
+    assert PROTOCOL.parse(STATUS, payload) == RouterStatus(
+        router=ROUTER, online=online, reason=reason, problems=problems
+    )
+
+
+def test_status_reason_is_cut_to_255_characters() -> None:
+    message = PROTOCOL.parse(STATUS, dumps({"status": "offline", "reason": "x" * 300}))
+    assert isinstance(message, RouterStatus)
+    assert message.reason == "x" * 255
+
+
+# --- system board ------------------------------------------------------------------------
+
+BOARD = {  # `ubus call system board` on OpenWrt 23.05
+    "kernel": "5.15.150",
+    "hostname": "OpenWrt",
+    "system": "MediaTek MT7621 ver:1 eco:3",
+    "model": "Xiaomi Mi Router 4A Gigabit Edition",
+    "board_name": "xiaomi,mi-router-4a-gigabit",
+    "rootfs_type": "squashfs",
+    "release": {
+        "distribution": "OpenWrt",
+        "version": "23.05.3",
+        "revision": "r23809-234f1a2efa",
+        "target": "ramips/mt7621",
+        "description": "OpenWrt 23.05.3 r23809-234f1a2efa",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("result", "board"),
+    [
+        (
+            BOARD,
+            RouterBoard(
+                model="Xiaomi Mi Router 4A Gigabit Edition",
+                model_id="xiaomi,mi-router-4a-gigabit",
+                sw_version="OpenWrt 23.05.3",
+            ),
+        ),
+        (
+            {"model": "X", "release": {"description": "OpenWrt SNAPSHOT r1"}},
+            RouterBoard(model="X", model_id=None, sw_version="OpenWrt SNAPSHOT r1"),
+        ),
+        (
+            {"model": "\x1b[31mX\x1b[0m\n", "release": {"version": "24.10.0"}},
+            RouterBoard(model="X", model_id=None, sw_version="24.10.0"),
+        ),
+        ({"model": "y" * 300}, RouterBoard(model="y" * 255, model_id=None, sw_version=None)),
+        ({"model": 5, "release": "23.05"}, None),
+        ({}, None),
+        ([BOARD], None),
+        ("OpenWrt", None),
+    ],
+)
+def test_parse_board(result: object, board: RouterBoard | None) -> None:
+    assert parse_board(result) == board
+
+
+# --- terminal command framing --------------------------------------------------------------
+
+
+def test_terminal_input_frames_the_command_in_one_line() -> None:
+    assert terminal_input("uptime", "ab12") == (
+        b"echo mqttfleetab12''B; (eval 'uptime'); printf '\\n%sE%s\\n' mqttfleetab12 \"$?\"\n"
+    )
+
+
+def test_terminal_input_quotes_the_command_for_eval() -> None:
+    assert terminal_input("echo 'it''s' # x", "m") == (
+        b"echo mqttfleetm''B; (eval 'echo '\\''it'\\'''\\''s'\\'' # x'); "
+        b"printf '\\n%sE%s\\n' mqttfleetm \"$?\"\n"
+    )
+
+
+ECHOED = "echo mqttfleetab12''B; (eval 'ls /tmp'); printf '\\n%sE%s\\n' mqttfleetab12 \"$?\""
+
+
+@pytest.mark.parametrize(
+    ("transcript", "result"),
+    [
+        # Banner, prompt and echo before the start marker; the prompt after the end marker.
+        (
+            f"\r\nBusyBox\r\nroot@OpenWrt:~# {ECHOED}\r\nmqttfleetab12B\r\nhosts  log\r\n"
+            "\r\nmqttfleetab12E0\r\nroot@OpenWrt:~# ",
+            TerminalResult(stdout="hosts  log\n", exit_code=0),
+        ),
+        # Output without a final newline keeps none; no output is empty.
+        (
+            "mqttfleetab12B\r\nabc\r\nmqttfleetab12E1\r\n",
+            TerminalResult(stdout="abc", exit_code=1),
+        ),
+        ("mqttfleetab12B\r\n\r\nmqttfleetab12E127\r\n", TerminalResult(stdout="", exit_code=127)),
+        # A multi-line command: the start marker follows the last continuation prompt.
+        (
+            "> mqttfleetab12B\r\none\r\ntwo\r\n\r\nmqttfleetab12E3\r\n",
+            TerminalResult(stdout="one\ntwo\n", exit_code=3),
+        ),
+        # Still running: what came so far, no exit code.
+        ("mqttfleetab12B\r\npartial\r\n", TerminalResult(stdout="partial\n", exit_code=None)),
+        # The echo alone holds neither marker; nothing ran.
+        (f"root@OpenWrt:~# {ECHOED}\r\n", TerminalResult(stdout="", exit_code=None)),
+        # Another session's markers are not ours.
+        (
+            "mqttfleetcd34B\r\nx\r\n\r\nmqttfleetcd34E0\r\n",
+            TerminalResult(stdout="", exit_code=None),
+        ),
+    ],
+)
+def test_read_terminal(transcript: str, result: TerminalResult) -> None:
+    assert read_terminal(transcript, "ab12") == result
+    assert terminal_finished(transcript.encode(), "ab12") is (result.exit_code is not None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
+import re
 import shlex
 import time
 from typing import TYPE_CHECKING
@@ -127,6 +128,56 @@ ROUTER_MODELS = (
 )
 
 
+# What the tiny ash's printf turns into output: `%s`/`%d` take the next argument.
+PRINTF_PART = re.compile(r"%[sd%]|\\[nt\\]")
+PRINTF_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\", "%%": "%"}
+UBUS_EXIT_CODES = {"Invalid argument": 2, "Method not found": 3, "Not found": 4}
+
+
+class CommandFailed(Exception):
+    """A command of the tiny ash that printed `output` and exited with `status` (not 0)."""
+
+    def __init__(self, output: str, status: int) -> None:
+        """Keep what it printed: the shell shows it like any output."""
+        super().__init__(output)
+        self.output = output
+        self.status = status
+
+
+class ShellExit(Exception):
+    """`exit` in the tiny ash: ends the shell, or only the subshell it ran in."""
+
+    def __init__(self, status: int) -> None:
+        """Keep the exit status."""
+        super().__init__(status)
+        self.status = status
+
+
+def split_words(line: str) -> list[str]:
+    """Split an ash line into words and the operators `;`, `(` and `)`; ValueError if open."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=";()")
+    lexer.whitespace_split = True
+    # shlex keeps a run of operators together (`);`): each is a word of its own.
+    return [
+        part
+        for word in lexer
+        for part in (list(word) if word and set(word) <= set(";()") else [word])
+    ]
+
+
+def printf(args: list[str]) -> str:
+    """Format like ash's printf, for the `%s`, `%d` and backslash escapes it needs here."""
+    if not args:
+        return ""
+    values = iter(args[1:])
+
+    def part(match: re.Match[str]) -> str:
+        token = match.group()
+        return next(values, "") if token in ("%s", "%d") else PRINTF_ESCAPES[token]
+
+    return PRINTF_PART.sub(part, args[0])
+
+
 class UbusError(Exception):
     """A failed ubus call: `error` is the bridge's summary, `status` what ubus printed."""
 
@@ -219,6 +270,7 @@ class OpenWrt:
             ("system", "reboot"): self._reboot,
             ("uspot", "client_list"): lambda _args: self._client_list(),
         }
+        self._status = 0  # the last command's exit status: ash's `$?`
         self._commands: dict[str, Callable[[list[str]], str]] = {
             "cat": self._cat,
             "date": lambda _args: datetime.now(UTC).strftime("%a %b %e %H:%M:%S UTC %Y\n"),
@@ -226,6 +278,7 @@ class OpenWrt:
             "free": self._free,
             "hostname": lambda _args: f"{HOSTNAME}\n",
             "ls": self._ls,
+            "printf": printf,
             "pwd": lambda _args: "/root\n",
             "ubus": self._ubus_cli,
             "uname": self._uname,
@@ -281,17 +334,81 @@ class OpenWrt:
         raise UbusError("Object not found", "Not found")
 
     def run(self, line: str) -> str | None:
-        """Run one command line in the tiny ash; None when the shell exits."""
+        """Run one command line in the tiny ash; None when the shell exits.
+
+        It knows `;`, `( ... )` subshells, `eval`, `$?` and exit statuses: enough for what
+        MQTT Fleet's terminal_exec sends around a command (docs/protocols.md).
+        """
         try:
-            argv = shlex.split(line)
+            words = split_words(line)
         except ValueError:
             return "ash: syntax error: unterminated quoted string\n"
-        if not argv:
-            return ""
-        if argv[0] == "exit":
+        output: list[str] = []
+        try:
+            self._sequence(words, output)
+        except ShellExit:
             return None
-        command = self._commands.get(argv[0])
-        return f"ash: {argv[0]}: not found\n" if command is None else command(argv[1:])
+        return "".join(output)
+
+    def incomplete(self, line: str) -> bool:
+        """Tell whether a line leaves a quote open: ash then asks for more with `> `."""
+        try:
+            split_words(line)
+        except ValueError:
+            return True
+        return False
+
+    def _sequence(self, words: list[str], output: list[str]) -> None:
+        """Run `;`-separated commands and `( ... )` subshells; `$?` follows each."""
+        command: list[str] = []
+        index = 0
+        while index < len(words):
+            word = words[index]
+            index += 1
+            if word == "(":
+                depth, start = 1, index
+                while index < len(words) and depth:
+                    depth += {"(": 1, ")": -1}.get(words[index], 0)
+                    index += 1
+                try:
+                    self._sequence(words[start : index - 1], output)
+                except ShellExit as exit_:
+                    self._status = exit_.status
+            elif word == ";":
+                self._simple(command, output)
+                command = []
+            elif word != ")":
+                command.append(word)
+        self._simple(command, output)
+
+    def _simple(self, argv: list[str], output: list[str]) -> None:
+        if not argv:
+            return
+        name = argv[0]
+        if name == "eval":  # its words are expanded when they run
+            try:
+                # A newline ends a command, as `;` does (one inside quotes is rare here).
+                self._sequence(split_words(" ".join(argv[1:]).replace("\n", ";")), output)
+            except ValueError:
+                output.append("ash: eval: syntax error: unterminated quoted string\n")
+                self._status = 2
+            return
+        args = [word.replace("$?", str(self._status)) for word in argv[1:]]
+        if name == "exit":
+            raise ShellExit(int(args[0]) if args and args[0].isdigit() else self._status)
+        status = 0
+        if name in ("true", "false"):
+            status = int(name == "false")
+        elif (command := self._commands.get(name)) is None:
+            output.append(f"ash: {name}: not found\n")
+            status = 127
+        else:
+            try:
+                output.append(command(args))
+            except CommandFailed as failed:
+                output.append(failed.output)
+                status = failed.status
+        self._status = status
 
     def _join(self, *, age: float) -> None:
         rng = self._rng
@@ -424,7 +541,10 @@ class OpenWrt:
         run = self._commands.get(command.rsplit("/", 1)[-1])
         if run is None:
             raise UbusError("Command not found", "Not found")
-        output = run([str(param) for param in params])
+        try:
+            output = run([str(param) for param in params])
+        except CommandFailed as failed:
+            return {"code": failed.status, "stderr": failed.output}
         return {"code": 0, "stdout": output} if output else {"code": 0}
 
     def _reboot(self, _args: Payload) -> Payload:
@@ -452,7 +572,10 @@ class OpenWrt:
             "/proc/uptime": f"{self.uptime()}.00 {self.uptime() * 0.9:.2f}\n",
         }
         missing = "cat: can't open '{}': No such file or directory\n"
-        return "".join(files.get(name) or missing.format(name) for name in args)
+        output = "".join(files.get(name) or missing.format(name) for name in args)
+        if any(name not in files for name in args):
+            raise CommandFailed(output, 1)
+        return output
 
     def _free(self, _args: list[str]) -> str:
         memory = {key: value // 1024 for key, value in self._memory().items()}
@@ -472,13 +595,17 @@ class OpenWrt:
 
     def _ls(self, args: list[str]) -> str:
         output: list[str] = []
+        failed = False
         for name in [arg for arg in args if not arg.startswith("-")] or ["/root"]:
             path = "/root" if name in ("~", ".") else name.rstrip("/") or "/"
             entries = DIRECTORIES.get(path)
             if entries is None:
                 output.append(f"ls: {name}: No such file or directory\n")
+                failed = True
             elif entries:
                 output.append("  ".join(entries.split()) + "\n")
+        if failed:
+            raise CommandFailed("".join(output), 1)
         return "".join(output)
 
     def _ubus_cli(self, args: list[str]) -> str:
@@ -495,7 +622,9 @@ class OpenWrt:
         try:
             result = self.ubus(args[1], args[2], call_args)
         except UbusError as err:
-            return f"Command failed: {err.status}\n"
+            raise CommandFailed(
+                f"Command failed: {err.status}\n", UBUS_EXIT_CODES.get(err.status, 1)
+            ) from err
         return json.dumps(result, indent="\t", ensure_ascii=False) + "\n" if result else ""
 
     def _uname(self, args: list[str]) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
 GO_NIL_FLOAT = "%!f(<nil>)"  # Go's fmt for a nil float: what a failed ubus read turns into
+CONTINUATION = b"> "  # ash's PS2: the line so far leaves a quote open
 PTY_CHUNK = 64  # bytes per x-data message, like one read from a PTY
 PTY_GAP = 0.003  # seconds between two chunks
 TERMINAL_IDLE = 300.0  # the bridge silently drops a terminal idle this long
@@ -40,6 +41,7 @@ class TerminalSession:
     topic: str
     last_input: float  # monotonic
     line: bytearray = field(default_factory=bytearray)
+    pending: str = ""  # lines typed so far of a command whose quote is still open
     outbox: deque[bytes] = field(default_factory=deque)
     draining: bool = False
     closing: bool = False
@@ -202,9 +204,14 @@ class SpotFiRouter:
         echo = bytearray()
         for key in keys:
             if key in (0x0A, 0x0D):
-                line = session.line.decode(errors="replace")
+                line = session.pending + session.line.decode(errors="replace")
                 session.line.clear()
                 echo += b"\r\n"
+                if self.system.incomplete(line):
+                    session.pending = line + "\n"
+                    echo += CONTINUATION
+                    continue
+                session.pending = ""
                 output = self.system.run(line)
                 if output is None:
                     session.closing = True
@@ -212,6 +219,7 @@ class SpotFiRouter:
                 echo += output.replace("\n", "\r\n").encode() + PROMPT
             elif key == 0x03:  # Ctrl-C
                 session.line.clear()
+                session.pending = ""
                 echo += b"^C\r\n" + PROMPT
             elif key in (0x08, 0x7F):
                 if session.line:

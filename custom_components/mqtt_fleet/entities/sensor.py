@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -20,6 +20,7 @@ from homeassistant.const import (
     UnitOfInformation,
     UnitOfTime,
 )
+from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
 
 from .. import keys
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
     from ..device import FleetDevice
     from ..hub import EntityFactory, FleetHub
+
+# A restart time computed as now - uptime moves by the message's delay and the clocks'
+# seconds at every report; within this, it is the same boot (Home Assistant's own uptime
+# sensors tolerate as much).
+RESTART_TOLERANCE: Final = 60.0
+# Device classes whose state is a time: restored from the state text.
+_TIME_CLASSES: Final = frozenset({SensorDeviceClass.TIMESTAMP, SensorDeviceClass.UPTIME})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +87,40 @@ FREE_MEMORY = FleetSensorDescription(
     suggested_display_precision=1,
     entity_category=EntityCategory.DIAGNOSTIC,
 )
+
+
+def _seed_last_restart(device: FleetDevice, restored: Any) -> None:
+    """Compare the first uptime after a restart of Home Assistant with the time shown."""
+    if isinstance(restored, datetime):
+        device.values.setdefault(keys.LAST_RESTART, restored)
+
+
+LAST_RESTART = FleetSensorDescription(
+    key=keys.LAST_RESTART,
+    translation_key="last_restart",
+    device_class=SensorDeviceClass.UPTIME,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    restore_fn=_seed_last_restart,
+)
+
+
+@callback
+def async_set_last_restart(device: FleetDevice, uptime: float, wall: float) -> bool:
+    """Show when the device restarted (`wall` - `uptime`); return whether that moved.
+
+    A time within RESTART_TOLERANCE of the one shown is the same boot: nothing is written,
+    so a report every 30 s writes no state. `wall` must be when the device sent the
+    uptime: a retained message replayed later would date the restart too late.
+    """
+    restarted = datetime.fromtimestamp(round(wall - uptime), UTC)
+    shown: datetime | None = device.values.get(keys.LAST_RESTART)
+    if shown is not None and abs((restarted - shown).total_seconds()) <= RESTART_TOLERANCE:
+        return False
+    device.async_set_value(keys.LAST_RESTART, restarted)
+    return True
+
+
+# A duration that only grows; shown as LAST_RESTART instead where a family moved to it.
 UPTIME = FleetSensorDescription(
     key=keys.UPTIME,
     translation_key="uptime",
@@ -161,7 +203,7 @@ class FleetSensor(FleetEntity, RestoreSensor):
     async def async_added_to_hass(self) -> None:
         """Restore the last value for a device not heard from yet."""
         await super().async_added_to_hass()
-        if self.device_class == SensorDeviceClass.TIMESTAMP:
+        if self.device_class in _TIME_CLASSES:
             if (state := await self.async_get_last_state()) is not None:
                 self._restored = dt_util.parse_datetime(state.state)
         elif (data := await self.async_get_last_sensor_data()) is not None:
@@ -190,13 +232,16 @@ class FleetSensor(FleetEntity, RestoreSensor):
 
     @property
     def native_value(self) -> StateType | datetime:
-        """Return the current value, or the restored one until a value arrives.
+        """Return the current value, or the restored one until the device reports one.
 
-        Text is cut to the 255 characters a state may hold (a firmware string can be longer).
+        A value the device reported as unknown (None) shows as unknown, not as the restored
+        one. Text is cut to the 255 characters a state may hold (a firmware string can be
+        longer).
         """
         value_fn = self.entity_description.value_fn
-        value = self.device.values.get(self.key) if value_fn is None else value_fn(self.device)
-        if value is None:
+        values = self.device.values
+        value = values.get(self.key) if value_fn is None else value_fn(self.device)
+        if value is None and self.key not in values:
             value = self._restored
         return value[:MAX_LENGTH_STATE_STATE] if isinstance(value, str) else value
 

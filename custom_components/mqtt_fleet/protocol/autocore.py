@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+import ipaddress
 import re
 import string
 from typing import TYPE_CHECKING, Final
@@ -98,7 +99,8 @@ class DeviceStatus(AutoCoreMessage):
     """Availability plus device information.
 
     `board_id` and `firmware_version` are display text: they become the board's name and
-    firmware.
+    firmware. `ip_address` is None when absent or when it names no host (`0.0.0.0`);
+    `reason` is why the board went away, sent in the firmware v2 Last Will.
     """
 
     online: bool | None
@@ -108,6 +110,7 @@ class DeviceStatus(AutoCoreMessage):
     wifi_signal: float | None = None
     free_memory: int | None = None
     board_id: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,6 +206,19 @@ def _board_id(fields: FieldReader) -> str | None:
     return fields.display_string("board_id")
 
 
+def _ip_address(fields: FieldReader) -> str | None:
+    """Read the board's address; an empty or unspecified one (`0.0.0.0`) is unknown.
+
+    Firmware v2 hard-codes `0.0.0.0` in its status: that names no host.
+    """
+    address = (fields.string("ip_address") or "").strip()
+    try:
+        unspecified = ipaddress.ip_address(address).is_unspecified
+    except ValueError:  # a host name, or what a firmware sent: shown as sent
+        unspecified = False
+    return None if not address or unspecified else address
+
+
 def _online(fields: FieldReader) -> bool | None:
     status = fields.string("status")
     if status is None:
@@ -288,12 +304,13 @@ class AutoCoreProtocol:
             device_id=device_id,
             layout=layout,
             online=_online(fields),
-            ip_address=fields.string("ip_address"),
+            ip_address=_ip_address(fields),
             firmware_version=fields.display_string("firmware_version"),
             uptime=fields.integer("uptime"),
             wifi_signal=fields.number("wifi_signal"),
             free_memory=fields.integer("free_memory"),
             board_id=_board_id(fields),
+            reason=fields.display_string("reason"),
             problems=tuple(fields.problems),
         )
 

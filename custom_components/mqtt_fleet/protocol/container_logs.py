@@ -1,4 +1,4 @@
-"""Container log streams: MqttLogBackend's topics, single logs and batches.
+"""Container logs: MqttLogBackend's topics, single logs and batches.
 
 Topics vary in depth (`{base}/{appId}/{serviceName}/{level}`, `{base}/system/{level}`,
 ...), so they are read from the right-hand end. The topics and payloads are described in

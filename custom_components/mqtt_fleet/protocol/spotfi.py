@@ -31,18 +31,24 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_RPC_ALLOW_LIST",
     "Metrics",
+    "RouterBoard",
     "RouterStatus",
     "RpcResult",
     "SpotFiMessage",
     "SpotFiProtocol",
+    "TerminalResult",
     "TunnelData",
     "TunnelError",
     "TunnelMessage",
     "TunnelStarted",
     "is_allow_pattern",
     "new_id",
+    "parse_board",
+    "read_terminal",
     "rpc_allowed",
     "rpc_name_problem",
+    "terminal_finished",
+    "terminal_input",
 ]
 
 DEFAULT_RPC_ALLOW_LIST: Final = (
@@ -55,6 +61,14 @@ _RPC_PATH: Final = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 _RPC_METHOD: Final = re.compile(r"[A-Za-z0-9_-]+")
 _ALLOW_PATTERN: Final = re.compile(r"[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+)+")
 _STATUS_WORDS: Final = {"online": True, "offline": False}
+# Go's fmt writes a value it could not format as `%!verb(...)`: the bridge sends
+# `"%!f(<nil>)"` for a reading its ubus call did not return.
+_GO_FORMAT_ERROR: Final = "%!"
+# The heartbeat fields read by the bridge's one `system info` call.
+_SYSTEM_INFO_FIELDS: Final = ("cpuLoad", "totalMemory", "freeMemory")
+_MAX_TEXT: Final = 255  # characters kept of a text the router reports (model, reason)
+# The terminal command's wrapper (see `terminal_input`): a line of its own in the output.
+_MARKER_WORD: Final = "mqttfleet"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,20 +81,25 @@ class SpotFiMessage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouterStatus(SpotFiMessage):
-    """ONLINE / OFFLINE (retained; OFFLINE is also the Last Will)."""
+    """ONLINE / OFFLINE (retained; OFFLINE is also the Last Will), with any reason given."""
 
     online: bool
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Metrics(SpotFiMessage):
-    """The heartbeat: memory in bytes, CPU load in percent, uptime in seconds."""
+    """The heartbeat: memory in bytes, CPU load in percent, uptime in seconds.
+
+    `unknown` names the fields the bridge sent as Go's nil marker: no reading this time.
+    """
 
     uptime: int | None
     cpu_load: float | None
     total_memory: int | None
     free_memory: int | None
     active_users: int | None
+    unknown: tuple[str, ...] = ()
 
     @property
     def memory_used(self) -> float | None:
@@ -125,6 +144,27 @@ class TunnelError(TunnelMessage):
     """x-error: the router refused or ended the session."""
 
     error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterBoard:
+    """What `ubus call system board` says of the router, as the device registry shows it."""
+
+    model: str | None
+    model_id: str | None
+    sw_version: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TerminalResult:
+    """A command's output read from the terminal transcript, without banner, prompt or echo.
+
+    `exit_code` is None when the end marker never came (the command still ran, or the
+    shell is not a POSIX shell); `stdout` is then what came after the start marker.
+    """
+
+    stdout: str
+    exit_code: int | None
 
 
 def new_id() -> str:
@@ -191,7 +231,7 @@ class SpotFiProtocol:
         """Turn one received message into a typed message, or raise InvalidMessage."""
         match self._topics.levels(topic):
             case [router, "status"] if is_safe_id(router):
-                return RouterStatus(router=router, online=_status(payload))
+                return _status(router, payload)
             case [router, "metrics"] if is_safe_id(router):
                 return _metrics(router, payload)
             case [router, "rpc", "response"] if is_safe_id(router):
@@ -244,19 +284,25 @@ class SpotFiProtocol:
         return OutgoingMessage(f"{self.base}/{router}/x/in", orjson.dumps(body))
 
 
-def _status(payload: bytes) -> bool:
-    """Read ONLINE / OFFLINE (also JSON-quoted), or `{"status": "online"}`."""
+def _status(router: str, payload: bytes) -> RouterStatus:
+    """Read ONLINE / OFFLINE (also JSON-quoted), or `{"status": "online", "reason": ...}`."""
     text = decode_text(payload).strip()
     if (online := _STATUS_WORDS.get(text.lower())) is not None:
-        return online
+        return RouterStatus(router=router, online=online)
     try:
         value = decode_json(payload)
     except InvalidMessage:
         value = None
+    reason: str | None = None
+    problems: tuple[str, ...] = ()
     if isinstance(value, dict):
-        value = FieldReader(value).string("status")
+        fields = FieldReader(value)
+        value = fields.string("status")
+        reason = fields.display_string("reason")
+        reason = None if reason is None else reason[:_MAX_TEXT]
+        problems = tuple(fields.problems)
     if isinstance(value, str) and (online := _STATUS_WORDS.get(value.strip().lower())) is not None:
-        return online
+        return RouterStatus(router=router, online=online, reason=reason, problems=problems)
     raise InvalidMessage(f"unknown status {text[:32]!r}")
 
 
@@ -265,15 +311,21 @@ def _metrics(router: str, payload: bytes) -> Metrics:
     kind = envelope.string("type")
     if kind is not None and kind != "metrics":
         raise InvalidMessage(f"type: expected 'metrics', got {kind[:32]!r}")
-    fields = FieldReader(envelope.require("metrics", envelope.obj("metrics")))
+    data = envelope.require("metrics", envelope.obj("metrics"))
+    unknown = tuple(
+        key
+        for key, value in data.items()
+        if isinstance(value, str) and value.startswith(_GO_FORMAT_ERROR)
+    )
+    fields = FieldReader({key: value for key, value in data.items() if key not in unknown})
     uptime = _uptime(fields)
     cpu_load = _non_negative(fields, "cpuLoad")
     total_memory = fields.integer("totalMemory")
     free_memory = fields.integer("freeMemory")
-    if uptime is None and "uptime" in fields.data and total_memory == 0:
-        # The bridge's ubus `system info` call failed: it sends a garbage uptime and
-        # zeros for the values of the same call. Those zeros are not readings.
-        fields.problems.append("system info failed: cpuLoad and memory are not readings")
+    if "uptime" in unknown and total_memory == 0:
+        # The bridge's ubus `system info` call failed: it sends nil for uptime and
+        # zeros for the other values of the same call. Those zeros are not readings.
+        unknown = (*unknown, *(key for key in _SYSTEM_INFO_FIELDS if key not in unknown))
         cpu_load = total_memory = free_memory = None
     if total_memory is not None and free_memory is not None and free_memory > total_memory:
         fields.problems.append("freeMemory: more than totalMemory")
@@ -285,6 +337,7 @@ def _metrics(router: str, payload: bytes) -> Metrics:
         total_memory=total_memory,
         free_memory=free_memory,
         active_users=fields.integer("activeUsers"),
+        unknown=unknown,
         problems=(*envelope.problems, *(f"metrics.{problem}" for problem in fields.problems)),
     )
 
@@ -357,3 +410,74 @@ def _tunnel(router: str, payload: bytes) -> TunnelMessage:
             )
         case other:
             raise InvalidMessage(f"type: unknown tunnel message {other[:32]!r}")
+
+
+def parse_board(result: object) -> RouterBoard | None:
+    """Read `ubus call system board`: the model, the board name and the release.
+
+    The release shows as `<distribution> <version>` (`OpenWrt 23.05.3`); None when the
+    result says nothing the registry can show.
+    """
+    if not isinstance(result, dict):
+        return None
+    fields = FieldReader(result)
+    release = FieldReader(fields.obj("release") or {})
+    distribution = release.display_string("distribution")
+    version = release.display_string("version")
+    sw_version = (
+        f"{distribution} {version}"
+        if distribution and version
+        else version or release.display_string("description")
+    )
+    board = RouterBoard(
+        model=_shown(fields.display_string("model")),
+        model_id=_shown(fields.display_string("board_name")),
+        sw_version=_shown(sw_version),
+    )
+    return None if board == RouterBoard(model=None, model_id=None, sw_version=None) else board
+
+
+def _shown(text: str | None) -> str | None:
+    return None if text is None else text[:_MAX_TEXT]
+
+
+def terminal_input(command: str, marker: str) -> bytes:
+    """Return the one line that runs `command` between two marker lines of its output.
+
+    The shell prints `<marker>B` before the command runs and `<marker>E<exit code>` on a
+    line of its own after it; the echoed input never holds either (the quotes split them).
+    `eval` of the single-quoted command keeps its own quotes, `#` and newlines; the
+    subshell around it turns an `exit 3` into exit code 3 instead of ending the shell.
+    """
+    quoted = "'" + command.replace("'", "'\\''") + "'"
+    return (
+        f"echo {_MARKER_WORD}{marker}''B; (eval {quoted}); "
+        f"printf '\\n%sE%s\\n' {_MARKER_WORD}{marker} \"$?\"\n"
+    ).encode()
+
+
+def read_terminal(transcript: str, marker: str) -> TerminalResult:
+    """Cut the command's output out of a terminal transcript (see `terminal_input`).
+
+    Line ends become newlines (a PTY sends CR LF). Without the start marker the command
+    never ran: stdout is empty.
+    """
+    text = transcript.replace("\r\n", "\n")
+    tag = re.escape(f"{_MARKER_WORD}{marker}")
+    # Not anchored to a line start: a multi-line command's last `> ` prompt precedes it.
+    start = re.search(f"{tag}B\n", text)
+    if start is None:
+        return TerminalResult(stdout="", exit_code=None)
+    rest = text[start.end() :]
+    end = re.search(f"\n{tag}E([0-9]{{1,3}})\n", rest)
+    if end is None:
+        return TerminalResult(stdout=rest, exit_code=None)
+    return TerminalResult(stdout=rest[: end.start()], exit_code=int(end.group(1)))
+
+
+def terminal_finished(transcript: bytes, marker: str) -> bool:
+    """Tell whether the end marker line has arrived (the command exited)."""
+    return (
+        re.search(f"\n{re.escape(_MARKER_WORD + marker)}E[0-9]{{1,3}}\r?\n".encode(), transcript)
+        is not None
+    )

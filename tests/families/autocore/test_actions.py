@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -9,12 +10,16 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import yaml
 
 from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.autocore import actions
 from custom_components.mqtt_fleet.families.autocore.actions import SERVICE_SEND_COMMAND
+from custom_components.mqtt_fleet.families.autocore.hub import LAYOUT_MODELS
+from custom_components.mqtt_fleet.protocol.autocore import Layout
 
 from ...common import Fire, device_by_identifier, publishes
-from .helpers import status_a, status_b
+from .helpers import BOARD_B, status_a, status_b
 
 
 def _device_id(hass: HomeAssistant, identifier: str) -> str:
@@ -100,3 +105,26 @@ async def test_hub_device_and_unloaded_entry_are_not_fleet_devices(
     with pytest.raises(ServiceValidationError) as error:
         await _send(hass, {"device_id": board, "command": "status"})
     assert error.value.translation_key == "device_not_found"
+
+
+async def test_send_command_takes_the_boards_own_id_too(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, mqtt_mock: Any, fire: Fire
+) -> None:
+    """YAML may name the board by its uuid rather than by the device selector's id."""
+    await fire("autocore/devices/board-b1/status", status_b(board_id=1))
+    mqtt_mock.async_publish.reset_mock()
+    await _send(hass, {"device_id": BOARD_B, "command": "status"})
+    assert [topic for topic, *_ in publishes(mqtt_mock)] == [
+        "autocore/devices/board-b1/commands/status"
+    ]
+
+
+def test_the_device_selector_offers_firmware_v2_boards() -> None:
+    """The selector filters on the registry model firmware v2 boards get."""
+    services = yaml.safe_load(
+        (Path(actions.__file__).parents[2] / "services.yaml").read_text("utf-8")
+    )
+    selector = services[SERVICE_SEND_COMMAND]["fields"]["device_id"]["selector"]["device"]
+    assert selector == {
+        "filter": {"integration": DOMAIN, "model": LAYOUT_MODELS[Layout.FIRMWARE_V2]}
+    }

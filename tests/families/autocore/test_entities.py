@@ -11,6 +11,10 @@ from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.device_automation import (
+    DeviceAutomationType,
+    async_get_device_automations,
+)
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
 from homeassistant.const import (
     ATTR_ENTITY_ID,
@@ -33,6 +37,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.autocore.hub import (
     EVENT_DISPLAY_INTERACTION,
     EVENT_SYSTEM_MESSAGE,
@@ -51,8 +56,8 @@ from .helpers import (
     telemetry_a,
 )
 
-SWITCH_A = "switch.esp32_001_relay_0"
-SWITCH_B = "switch.relay_board_1_relay_2"
+SWITCH_A = "switch.esp32_001_relay_01"
+SWITCH_B = "switch.relay_board_1_board_b1_relay_02"
 DISPLAY = "event.esp32_001_display"
 INTERACTION = {"screen": "main", "element": "btn_1", "action": "press"}
 
@@ -152,15 +157,15 @@ async def test_hub_sensors(
     freezer.tick(timedelta(seconds=10))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.autocore_autocore_messages_received").state == "4"
-    assert hass.states.get("sensor.autocore_autocore_invalid_messages").state == "1"
-    assert hass.states.get("sensor.autocore_autocore_devices_online").state == "1"
-    assert hass.states.get("sensor.autocore_autocore_message_rate").state == "24.0"
+    assert hass.states.get("sensor.autocore_messages_received").state == "4"
+    assert hass.states.get("sensor.autocore_invalid_messages").state == "1"
+    assert hass.states.get("sensor.autocore_devices_online").state == "1"
+    assert hass.states.get("sensor.autocore_message_rate").state == "24.0"
 
     freezer.tick(timedelta(seconds=10))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
-    assert hass.states.get("sensor.autocore_autocore_message_rate").state == "0.0"
+    assert hass.states.get("sensor.autocore_message_rate").state == "0.0"
 
 
 # --- relays ----------------------------------------------------------------------------
@@ -179,7 +184,7 @@ async def test_layout_a_relay_confirmed(
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, False))
     state = hass.states.get(SWITCH_A)
     assert state.state == STATE_OFF
-    assert state.attributes["friendly_name"] == "ESP32_001 Relay 0"
+    assert state.attributes["friendly_name"] == "ESP32_001 Relay 01"
     mqtt_mock.async_publish.reset_mock()
 
     call = _switch(hass, SERVICE_TURN_ON, SWITCH_A)
@@ -226,7 +231,7 @@ async def test_layout_b_channel_confirmed(
     await fire("autocore/telemetry/relays/data", relay_event_b(2, True))
     await call
     assert hass.states.get(SWITCH_B).state == STATE_ON
-    assert hass.states.get("switch.relay_board_1_relay_1").state == STATE_OFF
+    assert hass.states.get("switch.relay_board_1_board_b1_relay_01").state == STATE_OFF
 
 
 async def test_command_for_current_state_is_confirmed_by_a_repeat(
@@ -256,7 +261,7 @@ async def test_unconfirmed_command_raises(
     assert error.value.translation_key == "relay_not_confirmed"
     assert error.value.translation_placeholders == {
         "device": "ESP32_001",
-        "relay": "0",
+        "relay": "01",
         "timeout": "5",
     }
     assert hass.states.get(SWITCH_A).state == STATE_OFF
@@ -375,7 +380,7 @@ async def test_safety_shutoff_switches_the_channel_off(
     events = async_capture_events(hass, EVENT_SYSTEM_MESSAGE)
     await fire("autocore/devices/board-b1/status", status_b())
     await fire("autocore/devices/board-b1/relays/state", relays_b(ch3=True))
-    assert hass.states.get("switch.relay_board_1_relay_3").state == STATE_ON
+    assert hass.states.get("switch.relay_board_1_board_b1_relay_03").state == STATE_ON
     shutoff = {
         "uuid": BOARD_B,
         "event": "safety_shutoff",
@@ -384,8 +389,78 @@ async def test_safety_shutoff_switches_the_channel_off(
         "timeout": 30000,
     }
     await fire("autocore/telemetry/relays/data", dumps(shutoff))
-    assert hass.states.get("switch.relay_board_1_relay_3").state == STATE_OFF
+    assert hass.states.get("switch.relay_board_1_board_b1_relay_03").state == STATE_OFF
     assert [(event.data["kind"], event.data["reason"]) for event in events] == [
         ("safety_shutoff", "heartbeat_timeout")
     ]
     assert events[0].data["payload"] == shutoff
+
+
+# --- naming, numbering, triggers and the logbook ----------------------------------------
+
+
+async def test_relays_number_from_01_on_both_layouts_in_sort_order(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    fire: Fire,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Layout A index 0 and channel 1 are both Relay 01; names sort as the numbers do.
+
+    Home Assistant's device page sorts entity names as text, without numeric collation.
+    Unique ids keep the board's own numbers.
+    """
+    for index in range(12):
+        await fire(f"autocore/ESP32_001/relay/{index}/status", relay_a(index, False))
+    await fire(
+        "autocore/devices/board-b1/relays/state",
+        relays_b(**{f"ch{channel}": False for channel in range(1, 13)}),
+    )
+    for board, first_unique_id in ((BOARD_A, "relay_0"), (BOARD_B, "channel_1")):
+        device_id = setup_entry.runtime_data.devices[board].registry_id
+        entries = [
+            entry
+            for entry in er.async_entries_for_device(entity_registry, device_id)
+            if entry.domain == SWITCH_DOMAIN
+        ]
+        names = {
+            entry.unique_id.rpartition("/")[2]: hass.states.get(entry.entity_id).name
+            for entry in entries
+        }
+        device_name = board  # named by its own id until a status names it
+        assert names[first_unique_id] == f"{device_name} Relay 01"
+        shown = [name.removeprefix(f"{device_name} ") for name in names.values()]
+        assert sorted(shown) == [f"Relay {number:02d}" for number in range(1, 13)]
+
+
+async def test_pressure_has_its_unit_and_class(
+    hass: HomeAssistant, sensor_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """The boards send pressure in hPa: it is an atmospheric pressure, converted by HA."""
+    await fire("autocore/ESP32_001/telemetry", telemetry_a(pressure=1012.6))
+    state = hass.states.get("sensor.esp32_001_pressure")
+    assert state.state == "1012.6"
+    assert state.attributes["unit_of_measurement"] == "hPa"
+    assert state.attributes["device_class"] == "atmospheric_pressure"
+
+
+async def test_display_trigger_only_on_boards_that_may_have_a_display(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """Firmware v2 boards have no display: "Display used" is offered on layout A only."""
+    await fire("autocore/ESP32_001/status", status_a())
+    await fire("autocore/devices/board-b1/status", status_b())
+    devices = setup_entry.runtime_data.devices
+    found = await async_get_device_automations(
+        hass,
+        DeviceAutomationType.TRIGGER,
+        [devices[BOARD_A].registry_id, devices[BOARD_B].registry_id],
+    )
+    ours = {
+        device_id: [trigger["type"] for trigger in triggers if trigger["domain"] == DOMAIN]
+        for device_id, triggers in found.items()
+    }
+    assert ours == {
+        devices[BOARD_A].registry_id: ["display_interaction"],
+        devices[BOARD_B].registry_id: [],
+    }

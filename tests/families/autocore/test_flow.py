@@ -26,7 +26,7 @@ from custom_components.mqtt_fleet.families.autocore.hub import (
 from custom_components.mqtt_fleet.flow_fields import ADMISSION_DEFAULTS
 from custom_components.mqtt_fleet.protocol.autocore import Layout
 
-from ...common import dumps, entry_id_for
+from ...common import dumps, entry_id_for, entry_title
 from ...flow_helpers import discovery, fields, suggested_values
 from .helpers import BOARD_A, BOARD_B, status_a, status_b
 
@@ -60,17 +60,17 @@ async def start_user_flow(hass: HomeAssistant, family: str = "autocore") -> dict
 def assert_autocore_entry(result: dict[str, Any], base: str) -> None:
     """Check a created AutoCore entry for `base`, on the flow result and the entry."""
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"AutoCore ({base})"
+    assert result["title"] == entry_title("autocore", base)
     assert result["data"] == {CONF_FAMILY: "autocore", CONF_BASE_TOPIC: base}
     assert result["options"] == DEFAULT_OPTIONS
     assert result["result"].unique_id == f"autocore:{base}"
     entry = result["result"]
     assert entry.domain == DOMAIN
-    assert entry.title == f"AutoCore ({base})"
+    assert entry.title == entry_title("autocore", base)
     assert dict(entry.data) == {CONF_FAMILY: "autocore", CONF_BASE_TOPIC: base}
     assert dict(entry.options) == DEFAULT_OPTIONS
     assert entry.version == 2
-    assert entry.minor_version == 1
+    assert entry.minor_version == 2
 
 
 # --- AutoCore step ----------------------------------------------------------------------
@@ -170,7 +170,7 @@ async def test_autocore_invalid_base_then_recover(
 
 @pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
 @pytest.mark.parametrize("typed", ["autocore", " autocore "])
-async def test_autocore_duplicate_base_aborts(
+async def test_autocore_duplicate_base_is_refused_in_the_form(
     hass: HomeAssistant, config_entry: MockConfigEntry, typed: str
 ) -> None:
     config_entry.add_to_hass(hass)
@@ -178,8 +178,8 @@ async def test_autocore_duplicate_base_aborts(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_BASE_TOPIC: typed}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_BASE_TOPIC: "base_topic_in_use"}
     assert hass.config_entries.async_entries(DOMAIN) == [config_entry]
 
 
@@ -214,7 +214,7 @@ async def test_autocore_replaces_an_ignored_discovery(hass: HomeAssistant) -> No
 
 @pytest.mark.usefixtures("mqtt_mock", "mock_setup_entry")
 async def test_autocore_while_the_same_base_is_being_discovered(hass: HomeAssistant) -> None:
-    """Adding by hand the base a pending discovery offers aborts; the discovery stays."""
+    """Adding by hand the base a pending discovery offers adds it; the discovery ends."""
     discovered = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_MQTT}, data=discovery(TOPIC_A, status_a(), SUBSCRIBED_A)
     )
@@ -223,11 +223,8 @@ async def test_autocore_while_the_same_base_is_being_discovered(hass: HomeAssist
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_BASE_TOPIC: "autocore"}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_in_progress"
-    assert [flow["flow_id"] for flow in hass.config_entries.flow.async_progress()] == [
-        discovered["flow_id"]
-    ]
+    assert_autocore_entry(result, "autocore")
+    assert hass.config_entries.flow.async_progress() == []
 
 
 # --- MQTT discovery ---------------------------------------------------------------------
@@ -299,7 +296,7 @@ async def test_discovery_confirm_creates_entry(
     assert not result["errors"]
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["flow_id"] == result["flow_id"]
-    assert flow["context"]["title_placeholders"] == {"name": "AutoCore (autocore)"}
+    assert flow["context"]["title_placeholders"] == {"name": "AutoCore"}
     assert flow["context"]["unique_id"] == "autocore:autocore"
     assert fields(result) == []  # nothing to fill in: a confirmation
 
@@ -453,7 +450,7 @@ async def test_options_form_shows_current_values(
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(setup_entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "autocore"
     assert result["errors"] == {}
     assert suggested_values(result) == ADMISSION_DEFAULTS | {
         CONF_OFFLINE_TIMEOUT: 300,
@@ -639,7 +636,7 @@ async def test_options_invalid_template(
         result["flow_id"], {CONF_OFFLINE_TIMEOUT: 45, CONF_RELAY_COMMAND_TOPIC: template}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "autocore"
     assert result["errors"] == {CONF_RELAY_COMMAND_TOPIC: f"template_{code}"}
     # The form keeps what the user typed (the schema filled in the stale days), not the stored
     # values.

@@ -5,22 +5,23 @@ Bad input is counted, kept as a dead letter and logged rate-limited; never raise
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
+    async_fire_mqtt_message,
     async_fire_time_changed,
 )
 
@@ -34,7 +35,7 @@ from ...common import Fire, device_by_identifier, dumps, publishes
 from .helpers import BOARD_A, BOARD_B, relay_a, relays_b, status_a, status_b, telemetry_a
 
 CONNECTIVITY_A = "binary_sensor.esp32_001_connectivity"
-CONNECTIVITY_B = "binary_sensor.relay_board_1_connectivity"
+CONNECTIVITY_B = "binary_sensor.relay_board_1_board_b1_connectivity"
 TEMPERATURE = "sensor.esp32_001_temperature"
 
 
@@ -132,7 +133,7 @@ async def test_offline_timeout_option(
 
 async def test_broker_connection_sensor(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
     """The hub shows whether HA's MQTT client is connected to the broker."""
-    entity_id = "binary_sensor.autocore_autocore_broker_connection"
+    entity_id = "binary_sensor.autocore_broker_connection"
     assert hass.states.get(entity_id).state == STATE_ON
     async_dispatcher_send(hass, MQTT_CONNECTION_STATE, False)
     await hass.async_block_till_done()
@@ -173,14 +174,14 @@ async def test_offline_status_makes_values_unavailable(
 ) -> None:
     """A status saying offline (e.g. the firmware's Last Will) wins over freshness."""
     await fire("autocore/devices/board-b1/status", status_b())
-    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == "-61"
+    assert hass.states.get("sensor.relay_board_1_board_b1_wi_fi_signal").state == "-61"
     await fire(
         "autocore/devices/board-b1/status",
         status_b(status="offline", reason="unexpected_disconnect"),
     )
-    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.relay_board_1_board_b1_wi_fi_signal").state == STATE_UNAVAILABLE
     await fire("autocore/devices/board-b1/status", status_b(wifi_signal=-70))
-    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == "-70"
+    assert hass.states.get("sensor.relay_board_1_board_b1_wi_fi_signal").state == "-70"
 
 
 # --- restore, reconnect and naming ------------------------------------------------------
@@ -211,18 +212,18 @@ async def test_restore_after_restart(
     assert all(device.restored for device in hub.devices.values())
     assert hass.states.get("sensor.esp32_001_temperature").state == "25.6"
     assert hass.states.get("sensor.esp32_001_ip_address").state == "192.168.1.100"
-    assert hass.states.get("switch.esp32_001_relay_1").state == STATE_ON
-    assert hass.states.get("switch.relay_board_1_relay_2").state == STATE_ON
-    assert hass.states.get("switch.relay_board_1_relay_1").state == STATE_OFF
+    assert hass.states.get("switch.esp32_001_relay_02").state == STATE_ON
+    assert hass.states.get("switch.relay_board_1_board_b1_relay_02").state == STATE_ON
+    assert hass.states.get("switch.relay_board_1_board_b1_relay_01").state == STATE_OFF
     assert hass.states.get("binary_sensor.esp32_001_connectivity").state == STATE_ON
-    assert hass.states.get("sensor.relay_board_1_wi_fi_signal").state == "-61"
+    assert hass.states.get("sensor.relay_board_1_board_b1_wi_fi_signal").state == "-61"
 
     # Nobody speaks for the offline timeout: restored devices go away, once.
     freezer.tick(timedelta(seconds=91))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert hass.states.get("sensor.esp32_001_temperature").state == STATE_UNAVAILABLE
-    assert hass.states.get("switch.relay_board_1_relay_2").state == STATE_UNAVAILABLE
+    assert hass.states.get("switch.relay_board_1_board_b1_relay_02").state == STATE_UNAVAILABLE
     assert hass.states.get("binary_sensor.esp32_001_connectivity").state == STATE_OFF
     assert hass.states.get("sensor.esp32_001_last_seen").state != STATE_UNAVAILABLE
     assert sorted(event.data["device"] for event in offline) == sorted([BOARD_A, BOARD_B])
@@ -290,12 +291,13 @@ async def test_reconnect_status_requests_stop_when_publishing_fails(
 
 
 @pytest.mark.parametrize(
-    ("board_id", "name"), [("relay_board_1", "relay_board_1"), (7, "AutoCore board 7")]
+    ("board_id", "name"),
+    [("relay_board_1", "relay_board_1 (board-b1)"), (7, "AutoCore board 7 (board-b1)")],
 )
 async def test_firmware_v2_board_named_by_board_id(
     hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire, board_id: object, name: str
 ) -> None:
-    """A v2 board is named by its board id (friendlier than a UUID), its UUID is the serial."""
+    """A v2 board is named by its board id and its own (short) id; the UUID is the serial."""
     await fire("autocore/devices/board-b1/status", status_b(board_id=board_id))
     device = device_by_identifier(dr.async_get(hass), "entry_autocore_autocore/board-b1")
     assert device is not None
@@ -304,6 +306,190 @@ async def test_firmware_v2_board_named_by_board_id(
     assert device.sw_version == "2.0.0"
     assert device.model == "ESP32 relay board (firmware v2)"
     assert device.manufacturer == "AutoCore"
+
+
+async def test_boards_with_the_same_board_id_get_names_of_their_own(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """The firmware numbers boards from 1: the end of each uuid tells two board 1s apart."""
+    for uuid in ("esp32-relay-a1b2c3", "esp32-relay-d4e5f6"):
+        await fire(f"autocore/devices/{uuid}/status", status_b(uuid=uuid, board_id=1))
+    registry = dr.async_get(hass)
+    names = {
+        uuid: device.name
+        for uuid in ("esp32-relay-a1b2c3", "esp32-relay-d4e5f6")
+        if (device := device_by_identifier(registry, f"entry_autocore_autocore/{uuid}"))
+    }
+    assert names == {
+        "esp32-relay-a1b2c3": "AutoCore board 1 (a1b2c3)",
+        "esp32-relay-d4e5f6": "AutoCore board 1 (d4e5f6)",
+    }
+    connectivity = {
+        entity_id
+        for entity_id in hass.states.async_entity_ids("binary_sensor")
+        if entity_id.startswith("binary_sensor.autocore_board_1")
+    }
+    assert connectivity == {
+        "binary_sensor.autocore_board_1_a1b2c3_connectivity",
+        "binary_sensor.autocore_board_1_d4e5f6_connectivity",
+    }
+
+
+async def test_existing_board_is_renamed_and_the_users_name_kept(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """A board named the old way gets the new name; a name the user gave it stays shown."""
+    await fire("autocore/devices/board-b1/status", status_b(board_id=1))
+    registry = dr.async_get(hass)
+    device = device_by_identifier(registry, "entry_autocore_autocore/board-b1")
+    assert device is not None
+    registry.async_update_device(device.id, name="AutoCore board 1", name_by_user="Garage")
+    await fire("autocore/devices/board-b1/status", status_b(board_id=1))
+    device = registry.async_get(device.id)
+    assert device is not None
+    assert device.name == "AutoCore board 1 (board-b1)"
+    assert device.name_by_user == "Garage"
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_last_restart_moves_only_with_a_restart(
+    hass: HomeAssistant,
+    sensor_entry: MockConfigEntry,
+    fire: Fire,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """now - uptime, kept while reports only jitter; a restart (or a drift) moves it."""
+    entity_id = "sensor.relay_board_1_board_b1_last_restart"
+    freezer.move_to("2026-01-02T10:00:00+00:00")
+    await fire("autocore/devices/board-b1/status", status_b(uptime=7200))
+    first = hass.states.get(entity_id)
+    assert first.state == "2026-01-02T08:00:00+00:00"
+    assert first.attributes["device_class"] == "uptime"
+    reported = first.last_reported  # the state object itself is updated in place
+
+    # 30 s later the board says 45 s more: message delay, not a restart. Nothing is written.
+    freezer.tick(timedelta(seconds=30))
+    await fire("autocore/devices/board-b1/status", status_b(uptime=7245))
+    assert hass.states.get(entity_id).last_reported == reported
+
+    freezer.tick(timedelta(seconds=30))
+    await fire("autocore/devices/board-b1/status", status_b(uptime=12))
+    assert hass.states.get(entity_id).state == "2026-01-02T10:00:48+00:00"
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_last_restart_survives_a_restart_of_home_assistant(
+    hass: HomeAssistant,
+    sensor_entry: MockConfigEntry,
+    fire: Fire,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The restored time is what the first report after a restart is compared with.
+
+    (The state alone would not show it: Home Assistant's uptime class hides jitter too.)
+    """
+    entity_id = "sensor.relay_board_1_board_b1_last_restart"
+    freezer.move_to("2026-01-02T10:00:00+00:00")
+    await fire("autocore/devices/board-b1/status", status_b(uptime=7200))
+    assert await hass.config_entries.async_reload(sensor_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_id).state == "2026-01-02T08:00:00+00:00"
+
+    freezer.tick(timedelta(seconds=60))
+    await fire("autocore/devices/board-b1/status", status_b(uptime=7250))  # 10 s of delay
+    shown = sensor_entry.runtime_data.devices[BOARD_B].values["last_restart"]
+    assert shown == datetime(2026, 1, 2, 8, tzinfo=UTC)
+
+
+async def test_uptime_of_a_replayed_status_dates_nothing(
+    hass: HomeAssistant, sensor_entry: MockConfigEntry
+) -> None:
+    """A retained status may be old: its uptime does not date the last restart."""
+    async_fire_mqtt_message(
+        hass, "autocore/devices/board-b1/status", status_b(uptime=7200), retain=True
+    )
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.relay_board_1_board_b1_wi_fi_signal").state == "-61"
+    assert hass.states.get("sensor.relay_board_1_board_b1_last_restart") is None
+
+
+async def test_telemetry_uptime_dates_the_last_restart(
+    hass: HomeAssistant,
+    sensor_entry: MockConfigEntry,
+    fire: Fire,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Layout A sends uptime in its status and may in its telemetry: both feed one sensor."""
+    freezer.move_to("2026-01-02T10:00:00+00:00")
+    await fire("autocore/ESP32_001/telemetry", telemetry_a(uptime=60))
+    assert hass.states.get("sensor.esp32_001_last_restart").state == "2026-01-02T09:59:00+00:00"
+    assert hass.states.get("sensor.esp32_001_uptime") is None
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_unknown_address_makes_no_sensor_and_clears_a_shown_one(
+    hass: HomeAssistant, sensor_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """Firmware v2's 0.0.0.0 is no address; a board that had one shows unknown."""
+    await fire("autocore/devices/board-b1/status", status_b())
+    assert hass.states.get("sensor.relay_board_1_board_b1_ip_address") is None
+
+    await fire("autocore/ESP32_001/status", status_a())
+    assert hass.states.get("sensor.esp32_001_ip_address").state == "192.168.1.100"
+    await fire("autocore/ESP32_001/status", status_a(ip_address="0.0.0.0"))
+    assert hass.states.get("sensor.esp32_001_ip_address").state == STATE_UNKNOWN
+
+
+async def test_restored_address_turns_unknown_when_the_board_has_none(
+    hass: HomeAssistant, sensor_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """The address shown before a restart gives way when the board reports it has none."""
+    await fire("autocore/ESP32_001/status", status_a())
+    assert await hass.config_entries.async_reload(sensor_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.esp32_001_ip_address").state == "192.168.1.100"
+    await fire("autocore/ESP32_001/status", status_a(ip_address=""))
+    assert hass.states.get("sensor.esp32_001_ip_address").state == STATE_UNKNOWN
+
+
+async def test_last_will_reason_is_shown_while_the_board_is_away(
+    hass: HomeAssistant, sensor_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """The firmware's Last Will says why it went: shown, also while the board is offline."""
+    await fire("autocore/devices/board-b1/status", status_b())
+    reason = "sensor.relay_board_1_board_b1_last_disconnect_reason"
+    assert hass.states.get(reason) is None
+    await fire(
+        "autocore/devices/board-b1/status",
+        dumps({"uuid": BOARD_B, "status": "offline", "reason": "unexpected_disconnect"}),
+    )
+    assert hass.states.get("sensor.relay_board_1_board_b1_wi_fi_signal").state == (
+        STATE_UNAVAILABLE
+    )
+    assert hass.states.get(reason).state == "unexpected_disconnect"
+    await fire("autocore/devices/board-b1/status", status_b())
+    assert hass.states.get(reason).state == "unexpected_disconnect"
+
+
+async def test_retired_entities_are_removed_at_setup(
+    hass: HomeAssistant, mqtt_mock: Any, config_entry: MockConfigEntry
+) -> None:
+    """Uptime and firmware version sensors of an older version leave the registry."""
+    config_entry.add_to_hass(hass)
+    registry = er.async_get(hass)
+    prefix = f"{config_entry.entry_id}/{BOARD_A}"
+    for key in ("uptime", "firmware_version", "temperature"):
+        registry.async_get_or_create(
+            "sensor", "mqtt_fleet", f"{prefix}/{key}", config_entry=config_entry
+        )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    kept = {
+        entity.unique_id.rpartition("/")[2]
+        for entity in er.async_entries_for_config_entry(registry, config_entry.entry_id)
+    }
+    assert "temperature" in kept
+    assert not kept & {"uptime", "firmware_version"}
 
 
 # --- bad input --------------------------------------------------------------------------
@@ -420,7 +606,7 @@ async def test_bad_relay_status_keeps_the_relay_state(
     """A relay status without a boolean state changes nothing."""
     await fire("autocore/ESP32_001/relay/0/status", relay_a(0, False))
     await fire("autocore/ESP32_001/relay/0/status", dumps({"state": "on"}))
-    assert hass.states.get("switch.esp32_001_relay_0").state == STATE_OFF
+    assert hass.states.get("switch.esp32_001_relay_01").state == STATE_OFF
     assert setup_entry.runtime_data.invalid_messages == 1
 
 

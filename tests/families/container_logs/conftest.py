@@ -31,7 +31,7 @@ def logs_options() -> dict[str, Any]:
 @pytest.fixture
 def platforms() -> list[Platform]:
     """The platforms to load."""
-    return [Platform.SENSOR]
+    return [Platform.EVENT, Platform.SENSOR]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ KEY = entry_id_for(f"container_logs:{BASE}")
 START = "2026-01-02T03:04:05+00:00"
 START_MS = int(datetime.fromisoformat(START).timestamp() * 1000)
 WEB = "1:web"
-HUB_INVALID = "sensor.container_logs_container_manager_logs_invalid_messages"
+HUB_INVALID = "sensor.container_logs_invalid_messages"
 
 
 def logs_entry(base: str = BASE, **options: Any) -> MockConfigEntry:
@@ -71,9 +71,11 @@ async def fire(hass: HomeAssistant, leaf: str, payload: str | bytes | dict[str, 
     await settle(hass)
 
 
-def entity_id(hass: HomeAssistant, source: str, key: str, *, hub_key: str = KEY) -> str | None:
+def entity_id(
+    hass: HomeAssistant, source: str, key: str, *, hub_key: str = KEY, platform: str = "sensor"
+) -> str | None:
     """Return the entity id of a source's sensor, None when it was never created."""
-    return er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{hub_key}/{source}/{key}")
+    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{hub_key}/{source}/{key}")
 
 
 def state(hass: HomeAssistant, source: str, key: str) -> Any:
@@ -81,6 +83,18 @@ def state(hass: HomeAssistant, source: str, key: str) -> Any:
     entity = entity_id(hass, source, key)
     assert entity is not None, (source, key)
     return hass.states.get(entity)
+
+
+def problem_entity(hass: HomeAssistant, source: str) -> str:
+    """Return the entity id of a source's "Warning or error" event entity (it must exist)."""
+    entity = entity_id(hass, source, "problem", platform="event")
+    assert entity is not None, source
+    return entity
+
+
+def problem(hass: HomeAssistant, source: str) -> Any:
+    """Return the state object of a source's "Warning or error" event entity."""
+    return hass.states.get(problem_entity(hass, source))
 
 
 def registry_device(hass: HomeAssistant, source: str, hub_key: str = KEY) -> dr.DeviceEntry:

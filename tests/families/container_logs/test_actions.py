@@ -39,7 +39,7 @@ from custom_components.mqtt_fleet.protocol.container_logs import Level, LogMessa
 
 from ...clock import advance, settle, until as _until
 from ...common import entry_id_for, publishes as raw_publishes
-from .helpers import BASE, START, START_MS, WEB, logs_entry, state
+from .helpers import BASE, START, START_MS, WEB, logs_entry, problem, state
 
 DEMO = logging.getLogger("homeassistant.components.demo")
 SITE_B = "site-b/logs"
@@ -130,14 +130,14 @@ async def container_logs(
     freezer: FrozenDateTimeFactory,
     logs_options: dict[str, Any],
 ) -> AsyncGenerator[MockConfigEntry]:
-    """Set up the Container logs entry (sensors only) at a frozen time."""
+    """Set up the Container logs entry (sensors and the problem events) at a frozen time."""
     # Frozen time jumps would make asyncio's debug mode log "slow callback" warnings,
     # which are Home Assistant records too: keep them out of the forwarded stream.
     hass.loop.slow_callback_duration = 3600
     freezer.move_to(START)
     entry = logs_entry(**logs_options)
     entry.add_to_hass(hass)
-    with patch("custom_components.mqtt_fleet.PLATFORMS", [Platform.SENSOR]):
+    with patch("custom_components.mqtt_fleet.PLATFORMS", [Platform.EVENT, Platform.SENSOR]):
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
@@ -329,12 +329,13 @@ async def test_round_trip(
     assert state(hass, WEB, "info_logs").state == "2"
     assert state(hass, WEB, "warn_logs").state == "1"
     assert state(hass, WEB, "error_logs").state == "1"
-    problem = state(hass, WEB, "last_problem")
-    assert problem.state == ("disk full " + "z" * 300)[:254] + "…"
-    assert problem.attributes["message"] == "disk full " + "z" * 300
-    assert problem.attributes["level"] == "error"
-    assert problem.attributes["timestamp"] == datetime.fromisoformat(START).astimezone(UTC)
-    last = hub.devices[WEB].values["last_problem"]
+    shown = problem(hass, WEB)
+    assert shown.attributes["event_type"] == "error"
+    assert shown.attributes["first_line"] == ("disk full " + "z" * 300)[:254] + "…"
+    assert shown.attributes["message"] == "disk full " + "z" * 300
+    assert shown.attributes["logged_at"] == datetime.fromisoformat(START).isoformat()
+    assert (shown.attributes["service_name"], shown.attributes["container_id"]) == ("web", "c1")
+    last = hub.devices[WEB].values["problem"].log
     assert (last.service_id, last.service_name, last.container_id) == (1001, "web", "c1")
 
 
@@ -355,7 +356,7 @@ async def test_round_trip_through_a_second_entry(
         options=logs_entry().options | {"batch_logs": False},
     )
     reader_entry.add_to_hass(hass)
-    with patch("custom_components.mqtt_fleet.PLATFORMS", [Platform.SENSOR]):
+    with patch("custom_components.mqtt_fleet.PLATFORMS", [Platform.EVENT, Platform.SENSOR]):
         assert await hass.config_entries.async_setup(reader_entry.entry_id)
     await advance(hass, freezer, 2)  # HA's MQTT subscribe cooldown
     reader: ContainerLogsHub = reader_entry.runtime_data
@@ -376,15 +377,15 @@ async def test_round_trip_through_a_second_entry(
         assert reading.invalid_messages == 0
         assert reading.devices[WEB].counts == {"debug": 0, "info": 1, "warn": 1, "error": 0}
         assert reading.devices["manager"].counts["error"] == 1
-        assert reading.devices[WEB].values["last_problem"].message == "slow"
-    problem = hass.states.get(
+        assert reading.devices[WEB].values["problem"].log.message == "slow"
+    shown = hass.states.get(
         er.async_get(hass).async_get_entity_id(
-            "sensor", DOMAIN, f"{reader.entry.entry_id}/{WEB}/last_problem"
+            "event", DOMAIN, f"{reader.entry.entry_id}/{WEB}/problem"
         )
     )
-    assert problem.state == "slow"
+    assert shown.attributes["first_line"] == "slow"
     logged = datetime.fromisoformat(START).astimezone(UTC) + timedelta(seconds=2)
-    assert problem.attributes["timestamp"] == logged
+    assert shown.attributes["logged_at"] == logged.isoformat()
 
 
 # --- batching ---------------------------------------------------------------------------
@@ -762,21 +763,33 @@ async def test_broker_away_the_buffer_keeps_its_bytes_the_oldest_go(
 # --- action errors ----------------------------------------------------------------------
 
 
-async def test_two_entries_need_a_config_entry_id(
-    hass: HomeAssistant, hub: ContainerLogsHub, mqtt_mock: Any, freezer: FrozenDateTimeFactory
-) -> None:
-    other = logs_entry(SITE_B, batch_logs=False)
-    other.add_to_hass(hass)
-    # HA's MQTT subscribe cooldown. `other` must be subscribed before it is unloaded below: if
-    # its filter were still waiting in a subscribe batch, the unload's unsubscribe would release
-    # the filter's subscription id first, and the batch would fail (KeyError in HA).
-    with watch_subscription(hass, f"{SITE_B}/#", 1) as subscribed:
-        assert await hass.config_entries.async_setup(other.entry_id)
+async def _async_load_logs_entry(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, base: str
+) -> MockConfigEntry:
+    """Load a second Container logs entry (not batching) under `base`, subscribed."""
+    entry = logs_entry(base, batch_logs=False)
+    entry.add_to_hass(hass)
+    # HA's MQTT subscribe cooldown. The entry must be subscribed before it is unloaded: if
+    # its filter were still waiting in a subscribe batch, the unload's unsubscribe would
+    # release the filter's subscription id first, and the batch would fail (KeyError in HA).
+    with watch_subscription(hass, f"{base}/#", 1) as subscribed:
+        assert await hass.config_entries.async_setup(entry.entry_id)
         await advance_until_subscribed(hass, freezer, 2, subscribed)
-    with pytest.raises(ServiceValidationError) as err:
-        await forward(hass, message="m")
-    assert err.value.translation_key == "log_entry_ambiguous"
-    assert err.value.translation_domain == DOMAIN
+    return entry
+
+
+async def test_several_entries_default_to_the_one_on_the_default_base(
+    hass: HomeAssistant,
+    container_logs: MockConfigEntry,
+    hub: ContainerLogsHub,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Without an entry, the one on `container-manager/logs`; another one when named."""
+    other = await _async_load_logs_entry(hass, freezer, SITE_B)
+    await forward(hass, message="to a")
+    assert hub.forwarder.queued == 1  # the default base's entry (it batches)
+    assert publishes(mqtt_mock, SITE_B) == []
 
     await forward(hass, message="to b", config_entry_id=other.entry_id)
     assert publishes(mqtt_mock, SITE_B) == [
@@ -787,16 +800,51 @@ async def test_two_entries_need_a_config_entry_id(
             False,
         )
     ]
-    assert hub.forwarder.queued == 0
-
-    # Once the other one is unloaded, the remaining entry is used without an id.
-    assert await hass.config_entries.async_unload(other.entry_id)
-    await forward(hass, message="to a")
     assert hub.forwarder.queued == 1
+
+    # Two entries, neither on the default base: the caller must choose.
+    third = await _async_load_logs_entry(hass, freezer, "site-c/logs")
+    assert await hass.config_entries.async_unload(container_logs.entry_id)
     with pytest.raises(ServiceValidationError) as err:
-        await forward(hass, message="m", config_entry_id=other.entry_id)
+        await forward(hass, message="m")
+    assert err.value.translation_key == "log_entry_ambiguous"
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_placeholders == {"base_topic": BASE}
+
+    # Once one is unloaded, the remaining entry is used without an id.
+    assert await hass.config_entries.async_unload(third.entry_id)
+    await forward(hass, message="to b again")
+    assert [payload["message"] for _, payload, *_ in publishes(mqtt_mock, SITE_B)] == [
+        "to b",
+        "to b again",
+    ]
+    with pytest.raises(ServiceValidationError) as err:
+        await forward(hass, message="m", config_entry_id=third.entry_id)
     assert err.value.translation_key == "log_entry_not_found"
-    await advance(hass, freezer, 2)  # the unload's unsubscribe cooldown
+    await advance(hass, freezer, 2)  # the unloads' unsubscribe cooldown
+
+
+@pytest.mark.parametrize(
+    "source_name", ["a/b", "a+b", "#", "$SYS", ".", "..", "web\x00", "line\nbreak", "x" * 129]
+)
+async def test_unsafe_source_name(
+    hass: HomeAssistant,
+    hub: ContainerLogsHub,
+    mqtt_mock: Any,
+    freezer: FrozenDateTimeFactory,
+    source_name: str,
+) -> None:
+    """A source name follows the wire's id rules, checked before anything is queued."""
+    with pytest.raises(ServiceValidationError) as err:
+        await forward(hass, message="m", source_type="system", source_name=source_name)
+    assert err.value.translation_key == "unsafe_source_name"
+    assert err.value.translation_placeholders == {
+        "source_name": source_name,
+        "max_length": "128",
+    }
+    assert hub.forwarder.queued == 0
+    await advance(hass, freezer, 2)
+    assert publishes(mqtt_mock) == []
 
 
 @pytest.mark.usefixtures("hub")
@@ -962,7 +1010,7 @@ async def test_home_assistant_warning_is_forwarded(
     # It reads back as the system source's warning.
     await advance(hass, freezer, 10)
     assert hub.devices["system"].counts["warn"] == 1
-    assert hub.devices["system"].values["last_problem"].message.endswith("kitchen is unreachable")
+    assert problem(hass, "system").attributes["message"].endswith("kitchen is unreachable")
     assert hub.as_diagnostics()["forwarding"]["home_assistant_logs"] is True
 
 
@@ -1005,7 +1053,12 @@ async def test_home_assistant_error_includes_the_traceback(
     assert 'raise ValueError("boom")' in message
     assert message.endswith("ValueError: boom")
     await advance(hass, freezer, 10)
-    assert hub.devices["system"].values["last_problem"].message == message
+    # Read back, the System source's problem shows the record's line; the traceback is kept.
+    shown = problem(hass, "system")
+    assert shown.attributes["event_type"] == "error"
+    assert shown.attributes["first_line"] == "homeassistant.components.demo: Update failed…"
+    assert shown.attributes["message"] == message
+    assert shown.attributes["source_name"] == "homeassistant"
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ async def test_container_logs_step_creates_the_entry(
         result["flow_id"], {"base_topic": f" {BASE} "}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Container logs (container-manager/logs)"
+    assert result["title"] == "Container logs"  # the default base: the family's name alone
     assert result["data"] == {"family": "container_logs", "base_topic": BASE}
     assert result["options"] == DEFAULT_OPTIONS
     assert default_options("container_logs") == DEFAULT_OPTIONS
@@ -169,8 +169,9 @@ async def test_duplicate_base_aborts(hass: HomeAssistant) -> None:
     existing.add_to_hass(hass)
     result = await start_user_flow(hass, "container_logs")
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": BASE})
-    assert result["reason"] == "already_configured"
-    assert_abort_translated(result)
+    assert result["type"] is FlowResultType.FORM  # said in the form, the base can be changed
+    assert result["errors"] == {"base_topic": "base_topic_in_use"}
+    assert_translated(result)
     assert hass.config_entries.async_entries(DOMAIN) == [existing]
 
 
@@ -232,13 +233,11 @@ async def test_discovery_is_confirm_only(
     assert_translated(result)
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["unique_id"] == "container_logs:container-manager/logs"
-    assert flow["context"]["title_placeholders"] == {
-        "name": "Container logs (container-manager/logs)"
-    }
+    assert flow["context"]["title_placeholders"] == {"name": "Container logs"}
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Container logs (container-manager/logs)"
+    assert result["title"] == "Container logs"  # the default base: the family's name alone
     assert result["data"] == {"family": "container_logs", "base_topic": BASE}
     assert result["options"] == DEFAULT_OPTIONS
     assert result["result"].source == SOURCE_MQTT
@@ -325,7 +324,7 @@ async def test_options_form(hass: HomeAssistant, loaded: Any) -> None:
     entry = await loaded(logs_entry(batch_max=20, forward_ha_level="error"))
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "container_logs"
     assert fields(result) == [*OPTION_FIELDS, *ADMISSION_DEFAULTS]
     assert suggested_values(result) == ADMISSION_DEFAULTS | DEFAULT_OPTIONS | {
         "batch_max": 20,
@@ -491,7 +490,7 @@ def test_translations_of_the_container_logs_flow() -> None:
     for reason in ("already_configured", "already_in_progress", "invalid_discovery_info"):
         assert config["abort"][reason]
 
-    options = TRANSLATIONS["options"]["step"]["init"]
+    options = TRANSLATIONS["options"]["step"]["container_logs"]
     for key in OPTION_FIELDS:
         assert options["data"][key], key
         assert options["data_description"][key], key
@@ -504,6 +503,7 @@ def test_translations_of_the_container_logs_flow() -> None:
     for key in ("log_entry_ambiguous", "log_entry_not_found", "invalid_action_data"):
         assert exceptions[key]["message"], key
     assert "{service_name}" in exceptions["unsafe_service_name"]["message"]
+    assert "{source_name}" in exceptions["unsafe_source_name"]["message"]
     assert {"{action}", "{error}"} <= {
         f"{{{field}}}"
         for _, field, _, _ in string.Formatter().parse(exceptions["invalid_action_data"]["message"])
@@ -511,9 +511,26 @@ def test_translations_of_the_container_logs_flow() -> None:
     }
 
     sensors = TRANSLATIONS["entity"]["sensor"]
-    for key in ("debug_logs", "info_logs", "warn_logs", "error_logs", "last_problem"):
+    for key in ("debug_logs", "info_logs", "warn_logs", "error_logs"):
         assert sensors[key]["name"], key
-    assert set(sensors["last_problem"]["state_attributes"]) == {"message", "level", "timestamp"}
+    assert "last_problem" not in sensors  # retired: the problem event entity
+    problem = TRANSLATIONS["entity"]["event"]["problem"]
+    assert set(problem["state_attributes"]) == {
+        "event_type",
+        "first_line",
+        "message",
+        "logged_at",
+        "source_name",
+        "service_name",
+        "container_id",
+        "skipped",
+    }
+    assert set(problem["state_attributes"]["event_type"]["state"]) == {"warning", "error"}
+    triggers = TRANSLATIONS["device_automation"]["trigger_type"]
+    assert (triggers["logged_warning"], triggers["logged_error"]) == (
+        "Logged a warning",
+        "Logged an error",
+    )
 
 
 def test_forward_log_action_is_described() -> None:
@@ -553,15 +570,13 @@ async def test_home_assistant_reads_the_translations(hass: HomeAssistant) -> Non
     hass.config.components.add(DOMAIN)
     config = await async_get_translations(hass, "en", "config", {DOMAIN})
     prefix = f"component.{DOMAIN}.config"
-    assert config[f"{prefix}.step.container_logs.title"] == "Container log streams"
+    assert config[f"{prefix}.step.container_logs.title"] == "Container logs"
     options = await async_get_translations(hass, "en", "options", {DOMAIN})
     for key in OPTION_FIELDS:
-        assert options[f"component.{DOMAIN}.options.step.init.data.{key}"]
+        assert options[f"component.{DOMAIN}.options.step.container_logs.data.{key}"]
     selector = await async_get_translations(hass, "en", "selector", {DOMAIN})
     assert selector[f"component.{DOMAIN}.selector.log_level.options.warn"] == "Warning"
     entity = await async_get_translations(hass, "en", "entity", {DOMAIN})
-    assert entity[f"component.{DOMAIN}.entity.sensor.last_problem.name"] == (
-        "Last warning or error"
-    )
+    assert entity[f"component.{DOMAIN}.entity.event.problem.name"] == "Warning or error"
     services = await async_get_translations(hass, "en", "services", {DOMAIN})
     assert services[f"component.{DOMAIN}.services.forward_log.fields.config_entry_id.name"]

@@ -16,7 +16,6 @@ from homeassistant.components.recorder.db_schema import (
 from homeassistant.const import (
     EVENT_STATE_CHANGED,
     MAX_LENGTH_STATE_STATE,
-    STATE_UNAVAILABLE,
     Platform,
 )
 from homeassistant.core import HomeAssistant
@@ -41,9 +40,10 @@ from .helpers import (
     START_MS,
     WEB,
     batch,
-    entity_id,
     fire,
     log,
+    problem,
+    problem_entity,
     registry_device,
     state,
 )
@@ -111,8 +111,15 @@ async def test_a_device_per_source(
         if entity.device_id != hub_device.id
     ]
     assert device_entities
-    assert {entity.domain for entity in device_entities} == {"sensor"}
+    assert {entity.domain for entity in device_entities} == {"event", "sensor"}
     assert not any(entity.unique_id.endswith("/connectivity") for entity in device_entities)
+    # A source: its problem event entity, and a counter per level it logged; no "last seen".
+    web = registry_device(hass, WEB).id
+    assert {
+        entity.unique_id.removeprefix(f"{KEY}/{WEB}/")
+        for entity in device_entities
+        if entity.device_id == web
+    } == {"problem", "info_logs", "error_logs"}
     hub_keys = {
         entity.unique_id.removeprefix(f"{KEY}/")
         for entity in er.async_entries_for_config_entry(entity_registry, container_logs.entry_id)
@@ -127,7 +134,7 @@ async def test_a_device_per_source(
     assert hub.devices[WEB].fresh is False
     assert hub.devices[WEB].available is True
     assert state(hass, WEB, "info_logs").state == "1"
-    assert state(hass, WEB, "last_problem").state == "crash"
+    assert problem(hass, WEB).attributes["first_line"] == "crash"
 
 
 async def test_hub_is_a_container_logs_hub(container_logs: MockConfigEntry) -> None:
@@ -272,16 +279,17 @@ async def test_a_60000_character_line_stays_under_the_recorder_limits(
     cut = f"{text[: MAX_STORED_MESSAGE - 1]}…"
     name = f"{text[: MAX_LENGTH_STATE_STATE - 1]}…"
 
-    problem = state(hass, WEB, "last_problem")
-    assert problem.state == f"{text[: MAX_LENGTH_STATE_STATE - 1]}…"
-    assert problem.attributes["message"] == cut
+    shown = problem(hass, WEB)
+    assert shown.attributes["first_line"] == name
+    assert shown.attributes["message"] == cut  # not recorded, but held in the state
+    assert [shown.attributes[key] for key in ("source_name", "service_name", "container_id")] == [
+        name
+    ] * 3
     (change,) = [
-        event
-        for event in state_changes
-        if event.data["entity_id"] == entity_id(hass, WEB, "last_problem")
-    ]
+        event for event in state_changes if event.data["entity_id"] == problem_entity(hass, WEB)
+    ][-1:]
     attributes = StateAttributes.shared_attrs_bytes_from_event(change, None)
-    assert json.loads(attributes)["message"] == cut  # stored, not replaced by {}
+    assert json.loads(attributes)["first_line"] == name  # stored, not replaced by {}
     assert len(attributes) < MAX_STATE_ATTRS_BYTES
 
     (event,) = events
@@ -304,7 +312,6 @@ async def test_a_60000_character_line_stays_under_the_recorder_limits(
     [
         pytest.param("1/web/info", "not json", id="not-json"),
         pytest.param("1/web/info", "[]", id="array"),
-        pytest.param("1/web/info", "", id="empty"),
         pytest.param("1/web/info", b"\xff\xfe", id="not-utf8"),
         pytest.param("1/web/info", '{"message": "x", "level": NaN}', id="nan"),
         pytest.param("1/web/info", '{"level": "info"}', id="no-message"),
@@ -355,7 +362,7 @@ async def test_odd_fields_count_the_log_and_the_invalid_message(
     assert hub.devices[WEB].counts["warn"] == 1
     assert hub.invalid_messages == 1
     assert "serviceId" in hub.dead_letters[-1].reason
-    assert state(hass, WEB, "last_problem").state == "w"
+    assert problem(hass, WEB).attributes["first_line"] == "w"
 
 
 # --- restore ----------------------------------------------------------------------------
@@ -385,8 +392,7 @@ async def test_counters_continue_after_reload(
     assert state(hass, WEB, "info_logs").state == "3"
     assert state(hass, WEB, "warn_logs").state == "2"
     assert state(hass, WEB, "error_logs").state == "1"
-    assert state(hass, WEB, "last_problem").state == "boom"
-    assert state(hass, WEB, "last_problem").state != STATE_UNAVAILABLE
+    assert problem(hass, WEB).attributes["first_line"] == "boom"
 
     # Counting goes on from the restored values; a second reload does not add them twice.
     await fire(hass, "1/web/info", log())

@@ -13,7 +13,7 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .helpers import START, janus_entry
+from .helpers import START, FakeGateways, janus_entry
 
 
 @pytest.fixture
@@ -56,3 +56,9 @@ async def janus(
         assert entry.state is ConfigEntryState.LOADED
         mqtt_mock.async_publish.reset_mock()
         yield entry
+
+
+@pytest.fixture
+def gateways(hass: HomeAssistant, mqtt_mock: Any, mqtt_client_mock: Any) -> FakeGateways:
+    """Janus servers on the mocked broker; none runs until the test starts one."""
+    return FakeGateways(hass, mqtt_mock, mqtt_client_mock)

@@ -15,6 +15,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from paho.mqtt.client import topic_matches_sub
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 
 from custom_components.mqtt_fleet.const import DOMAIN
@@ -34,17 +35,25 @@ CONNECTIVITY = f"binary_sensor.{SERVER}_connectivity"
 SESSIONS = f"sensor.{SERVER}_sessions"
 VERSION = f"sensor.{SERVER}_version"
 ADMIN_STATE = f"sensor.{SERVER}_admin_api"
-INVALID = "sensor.janus_janus_invalid_messages"
+INVALID = "sensor.janus_invalid_messages"
 
 
-def janus_entry(base: str = BASE, secret: str = SECRET, **options: Any) -> MockConfigEntry:
-    """A Janus entry under `base` with the family's default options and `options`."""
+def janus_entry(
+    base: str = BASE, secret: str = SECRET, data_servers: list[str] | None = None, **options: Any
+) -> MockConfigEntry:
+    """A Janus entry under `base` with the family's default options and `options`.
+
+    `data_servers` are the known servers typed when the entry was added (its data).
+    """
+    data = {"family": "janus", "base_topic": base, "admin_secret": secret}
+    if data_servers is not None:
+        data["servers"] = data_servers  # type: ignore[assignment]
     return MockConfigEntry(
         domain=DOMAIN,
         title=f"Janus ({base})",
         unique_id=f"janus:{base}",
         entry_id=entry_id_for(f"janus:{base}"),
-        data={"family": "janus", "base_topic": base, "admin_secret": secret},
+        data=data,
         options=default_options("janus") | options,
         version=2,
         minor_version=1,
@@ -150,22 +159,28 @@ async def status(hass: HomeAssistant, server: str, payload: str) -> None:
 
 async def first_poll(
     hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
+    freezer: FrozenDateTimeFactory | None,
     mqtt_mock: Any,
     server: str = SERVER,
     sessions: list[int] | None = None,
     version: str = "1.2.3",
 ) -> None:
-    """Run the first poll of a server: answer its `info`, then its `list_sessions`."""
-    infos = len(requests(mqtt_mock, server, "info"))
+    """Answer the poll a server gets as it comes online: its `info`, then `list_sessions`."""
     listings = len(requests(mqtt_mock, server, "list_sessions"))
-    await advance(hass, freezer, 10)
-    info = await wait_request(mqtt_mock, server, "info", infos + 1)
+    await settle(hass)
+    info = requests(mqtt_mock, server, "info")[-1]
     await reply(hass, server, server_info(info["transaction"], version))
     listing = await wait_request(mqtt_mock, server, "list_sessions", listings + 1)
     await reply(
         hass, server, success(listing["transaction"], [11, 22] if sessions is None else sessions)
     )
+
+
+async def came_online(hass: HomeAssistant, mqtt_mock: Any, server: str = SERVER) -> None:
+    """Bring a server online and answer the poll that goes out at once; forget its traffic."""
+    await status(hass, server, "online")
+    await first_poll(hass, None, mqtt_mock, server)
+    mqtt_mock.async_publish.reset_mock()
 
 
 def call_list_sessions(hass: HomeAssistant, data: dict[str, Any]) -> asyncio.Task[Any]:
@@ -182,6 +197,59 @@ def device_entry(
     device = device_by_identifier(dr.async_get(hass), f"{key}/{server}")
     assert device is not None
     return device
+
+
+class FakeGateways:
+    """Janus servers on HA's mocked broker: their retained status, their admin API.
+
+    A server in `running` answers `list_sessions` as Janus does: `success` with the right
+    secret (or when it has none), 403 otherwise; `reply_code` makes it answer that error
+    instead. Its retained status reaches whoever subscribes to a matching filter.
+    """
+
+    def __init__(self, hass: HomeAssistant, mqtt_mock: Any, mqtt_client_mock: Any) -> None:
+        self.hass = hass
+        self.secret: str | None = SECRET
+        self.running: set[str] = set()
+        self.retained: dict[str, str] = {}
+        self.reply_code: int | None = None
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+        mqtt_mock.async_publish.side_effect = self._async_publish
+        subscribe = mqtt_client_mock.subscribe.side_effect
+
+        def _subscribe(topics: Any, qos: int = 0, **kwargs: Any) -> Any:
+            result = subscribe(topics, qos, **kwargs)
+            filters = [topics] if isinstance(topics, str) else [item[0] for item in topics]
+            for topic, payload in self.retained.items():
+                if any(topic_matches_sub(topic_filter, topic) for topic_filter in filters):
+                    hass.loop.call_soon(async_fire_mqtt_message, hass, topic, payload, 1, True)
+            return result
+
+        mqtt_client_mock.subscribe.side_effect = _subscribe
+
+    def run(self, server: str = SERVER, base: str = BASE, *, retain_status: bool = False) -> None:
+        """Start a server; with `retain_status` the broker keeps its online status."""
+        self.running.add(f"{base}/{server}")
+        if retain_status:
+            self.retained[f"{base}/{server}/status"] = '{"online": true}'
+
+    async def _async_publish(self, topic: str, payload: Any, *args: Any, **kwargs: Any) -> None:
+        prefix, _, leaf = topic.rpartition("/")
+        if leaf != "to-janus-admin" or prefix not in self.running:
+            return
+        server, body = prefix.rpartition("/")[2], json.loads(payload)
+        self.asked.append((server, body))
+        if body["janus"] != "list_sessions":
+            return
+        transaction = body["transaction"]
+        if self.secret and body.get("admin_secret") != self.secret:
+            answer = error(transaction, 403, "Unauthorized request (wrong or missing secret)")
+        elif self.reply_code is not None:
+            answer = error(transaction, self.reply_code)
+        else:
+            answer = success(transaction, [])
+        reply_topic = f"{prefix}/from-janus-admin"
+        self.hass.loop.call_soon(async_fire_mqtt_message, self.hass, reply_topic, answer)
 
 
 def reauth_flows(hass: HomeAssistant) -> list[Any]:

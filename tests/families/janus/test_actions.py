@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 import random
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, selector
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+import yaml
 
 from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families.janus import actions
 from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
-from custom_components.mqtt_fleet.families.janus.hub import JanusHub
+from custom_components.mqtt_fleet.families.janus.hub import MODEL, JanusHub
 
 from ...clock import until as _until
 from ...common import default_options, device_by_identifier, entry_id_for
@@ -28,6 +31,7 @@ from .helpers import (
     SESSIONS,
     advance,
     call_list_sessions,
+    came_online,
     device_entry,
     error,
     janus_entry,
@@ -57,7 +61,7 @@ async def test_list_sessions_for_an_offline_server_fails_at_once(
 async def test_list_sessions_by_server_name_and_by_device_id(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     call = call_list_sessions(hass, {"server": SERVER})
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
     assert body["admin_secret"] == SECRET
@@ -78,18 +82,18 @@ async def test_list_sessions_by_server_name_and_by_device_id(
 async def test_list_sessions_success_without_sessions(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     call = call_list_sessions(hass, {"server": SERVER})
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
     await reply(hass, SERVER, success(body["transaction"]))
     assert await call == {"server": SERVER, "count": 0, "sessions": []}
-    assert hass.states.get(SESSIONS) is None
+    assert hass.states.get(SESSIONS).state == "2"  # a reply without sessions is no count
 
 
 async def test_list_sessions_timeout(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     call = call_list_sessions(hass, {"server": SERVER})
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
     await advance(hass, freezer, 4)
@@ -101,18 +105,18 @@ async def test_list_sessions_timeout(
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "janus_no_reply"
     assert err.value.translation_placeholders == {"server": SERVER, "timeout": "5"}
-    assert hass.states.get(ADMIN_STATE) is None  # only the poller judges the admin API
+    assert hass.states.get(ADMIN_STATE).state == "ok"  # only the poller judges the admin API
     assert len(janus.runtime_data.pending) == 0
     # A late reply is ignored.
     await reply(hass, SERVER, success(body["transaction"], [1]))
     assert janus.runtime_data.invalid_messages == 0
-    assert hass.states.get(SESSIONS) is None
+    assert hass.states.get(SESSIONS).state == "2"
 
 
 async def test_list_sessions_custom_timeout(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     call = call_list_sessions(hass, {"server": SERVER, "timeout": "1.5"})
     await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
     await advance(hass, freezer, 2)
@@ -128,7 +132,7 @@ async def test_list_sessions_custom_timeout(
 async def test_list_sessions_error_replies(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, code: int, key: str
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     call = call_list_sessions(hass, {"server": SERVER})
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
     await reply(hass, SERVER, error(body["transaction"], code, "Denied"))
@@ -148,7 +152,7 @@ async def test_list_sessions_error_replies(
 async def test_list_sessions_unknown_server(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     hub_device = device_by_identifier(dr.async_get(hass), "entry_janus_janus")
     for reference in ("gw-nope", hub_device.id, "0123456789abcdef"):
         with pytest.raises(ServiceValidationError) as err:
@@ -161,7 +165,7 @@ async def test_list_sessions_unknown_server(
 async def test_list_sessions_of_an_unloaded_entry(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     assert await hass.config_entries.async_unload(janus.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await call_list_sessions(hass, {"server": SERVER})
@@ -176,9 +180,10 @@ async def test_list_sessions_ambiguous_server(
     other.add_to_hass(hass)
     assert await hass.config_entries.async_setup(other.entry_id)
     await hass.async_block_till_done()
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     async_fire_mqtt_message(hass, f"site-b/{SERVER}/status", "online")
     await hass.async_block_till_done()
+    mqtt_mock.async_publish.reset_mock()  # its first poll
 
     with pytest.raises(ServiceValidationError) as err:
         await call_list_sessions(hass, {"server": SERVER})
@@ -236,7 +241,7 @@ async def test_list_sessions_does_not_find_spotfi_routers(
 async def test_list_sessions_bad_data(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, data: dict[str, Any]
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     with pytest.raises(ServiceValidationError) as err:
         await call_list_sessions(hass, data)
     assert err.value.translation_key == "invalid_action_data"
@@ -247,7 +252,7 @@ async def test_list_sessions_bad_data(
 async def test_list_sessions_needs_return_response(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             DOMAIN, SERVICE_LIST_SESSIONS, {"server": SERVER}, blocking=True
@@ -265,6 +270,7 @@ async def test_concurrent_list_sessions_get_their_own_answers(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
     hub: JanusHub = janus.runtime_data
+    first_polls = len(hub.pending)  # none: new servers wait for their turn in the round
     calls = [call_list_sessions(hass, {"server": SERVERS[index % 5]}) for index in range(20)]
     await _until(lambda: len(published(mqtt_mock)) == 20)
     requests_sent = [
@@ -272,7 +278,7 @@ async def test_concurrent_list_sessions_get_their_own_answers(
         for call in published(mqtt_mock)
     ]
     assert len({transaction for _, transaction in requests_sent}) == 20
-    assert len(hub.pending) == 20
+    assert len(hub.pending) == first_polls + 20
 
     # Each reply carries sessions that name its own request.
     answers = {
@@ -296,7 +302,7 @@ async def test_concurrent_list_sessions_get_their_own_answers(
         # The answer is the one sent to this call's own request.
         assert requests_sent[number][0] == server
     assert sorted(result["sessions"][0] for result in results) == list(range(20))
-    assert len(hub.pending) == 0
+    assert len(hub.pending) == first_polls
     assert hub.invalid_messages == 0
 
     # A late reply after a timeout is ignored.
@@ -307,7 +313,7 @@ async def test_concurrent_list_sessions_get_their_own_answers(
     with pytest.raises(HomeAssistantError) as err:
         await call
     assert err.value.translation_key == "janus_no_reply"
-    assert len(hub.pending) == 0
+    assert len(hub.pending) == first_polls
     before = hass.states.get("sensor.gw0_sessions").state
     await reply(hass, "gw0", success(late, [1, 2, 3, 4, 5, 6, 7]))
     assert hass.states.get("sensor.gw0_sessions").state == before
@@ -318,7 +324,7 @@ async def test_unload_while_list_sessions_waits(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
 ) -> None:
     hub: JanusHub = janus.runtime_data
-    await status(hass, SERVER, "online")
+    await came_online(hass, mqtt_mock)
     call = call_list_sessions(hass, {"server": SERVER})
     await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
     assert len(hub.pending) == 1
@@ -326,5 +332,21 @@ async def test_unload_while_list_sessions_waits(
     with pytest.raises(HomeAssistantError) as err:
         await call
     assert err.value.translation_key == "unloaded_while_waiting"
-    assert err.value.translation_placeholders == {"device": "Janus (janus)"}
+    assert err.value.translation_placeholders == {"device": janus.title}
     assert len(hub.pending) == 0
+
+
+def test_the_server_field_picks_among_janus_servers() -> None:
+    """The UI offers the devices Janus servers get; YAML may still give a server's name."""
+    services = yaml.safe_load(
+        (Path(actions.__file__).parents[2] / "services.yaml").read_text("utf-8")
+    )
+    selector_config = services["list_sessions"]["fields"]["server"]["selector"]
+    assert selector_config == {
+        "device": {
+            "filter": [
+                {"integration": DOMAIN, "manufacturer": JanusHub.manufacturer, "model": MODEL}
+            ]
+        }
+    }
+    selector.validate_selector(selector_config)

@@ -12,7 +12,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from .helpers import SERVER, START, first_poll, status
+from .helpers import SERVER, START, advance, first_poll, status
 
 
 @pytest.mark.parametrize("platforms", [[Platform.SENSOR]])
@@ -27,6 +27,7 @@ async def test_entities_snapshot(
 ) -> None:
     await status(hass, SERVER, '{"online": true}')
     await first_poll(hass, freezer, mqtt_mock, sessions=[1, 2, 3], version="1.3.1")
+    await advance(hass, freezer, 10)  # the hub's sensors refresh (and the next poll goes out)
     await snapshot_platform(hass, entity_registry, snapshot, janus.entry_id)
 
 

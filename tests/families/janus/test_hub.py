@@ -112,7 +112,7 @@ async def test_plain_status_words(
     assert hass.states.get(CONNECTIVITY).state == expected
 
 
-@pytest.mark.parametrize("payload", ["maybe", '{"online": "yes"}', "{}", "", "[true]"])
+@pytest.mark.parametrize("payload", ["maybe", '{"online": "yes"}', "{}", "[true]"])
 async def test_invalid_status_is_counted_and_creates_nothing(
     hass: HomeAssistant, janus: MockConfigEntry, payload: str
 ) -> None:
@@ -138,7 +138,7 @@ async def test_configured_servers_exist_before_any_message_and_are_polled(
         assert hass.states.get(f"binary_sensor.{server}_connectivity").state == "unknown"
     mqtt_mock.async_publish.assert_not_called()
 
-    # Each at its own offset in the 10 s round: gw1 after 5 s, gw2 after 10 s.
+    # New to the entry, nothing restored to replace: each at its own offset in the round.
     await advance(hass, freezer, 5)
     info = await wait_request(mqtt_mock, "gw1", "info", 1)
     assert requests(mqtt_mock, "gw2") == []
@@ -147,28 +147,70 @@ async def test_configured_servers_exist_before_any_message_and_are_polled(
     assert hass.states.get("binary_sensor.gw1_connectivity").state == STATE_ON
     await advance(hass, freezer, 5)
     await wait_request(mqtt_mock, "gw2", "info", 1)
-    assert {call.args[0] for call in published(mqtt_mock)} == {
-        "janus/gw1/to-janus-admin",
-        "janus/gw2/to-janus-admin",
-    }
+
+    # Known after a reload: both are asked at once.
+    assert await hass.config_entries.async_reload(janus.entry_id)
+    await settle(hass)
+    assert len(janus.runtime_data.pending) == 2
+
+
+@pytest.mark.parametrize(
+    "entry", [janus_entry(data_servers=["gw4", "gw1", "a/b"], servers=["gw1", "gw2"])]
+)
+async def test_known_servers_come_from_the_entry_data_and_its_options(
+    hass: HomeAssistant, janus: MockConfigEntry
+) -> None:
+    """Servers typed when the entry was added count like those of the options."""
+    hub: JanusHub = janus.runtime_data
+    assert hub.known_servers == ["gw1", "gw2", "gw4"]
+    assert set(hub.devices) == {"gw1", "gw2", "gw4"}
+
+
+@pytest.mark.parametrize("entry", [janus_entry(data_servers="")])  # type: ignore[arg-type]
+async def test_blank_servers_in_the_entry_data(hass: HomeAssistant, janus: MockConfigEntry) -> None:
+    """A flow stores a blank text for an empty list: no server."""
+    assert janus.runtime_data.known_servers == []
+
+
+async def test_a_live_online_status_means_a_new_count(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """Janus restarted within the offline timeout: no `offline` came, only a new `online`.
+
+    The old process's count is not shown as current; the new process is asked at once.
+    """
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)
+    assert hass.states.get(SESSIONS).state == "2"
+    await advance(hass, freezer, 10)
+    lost = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)  # the old process's
+    await status(hass, SERVER, '{"online": true}')
+    assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE
+    assert hass.states.get(CONNECTIVITY).state == STATE_ON
+    info = await wait_request(mqtt_mock, SERVER, "info", 2)  # at once, not after 5 s
+    await reply(hass, SERVER, server_info(info["transaction"], "1.3.0"))
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 3)
+    assert body["transaction"] != lost["transaction"]
+    await reply(hass, SERVER, success(body["transaction"], []))
+    assert hass.states.get(SESSIONS).state == "0"
+    assert hass.states.get(VERSION).state == "1.3.0"
+    # The same count as before the restart makes the sensor available again too.
+    await status(hass, SERVER, '{"online": true}')
+    await first_poll(hass, freezer, mqtt_mock, sessions=[])
+    assert hass.states.get(SESSIONS).state == "0"
 
 
 @pytest.mark.parametrize("janus_options", [{"servers": ["gw3"]}])
 async def test_poller_requests(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Every poll interval: list_sessions (QoS 1, secret, fresh transaction); info once."""
+    """At once, then every poll interval: list_sessions (QoS 1, secret, fresh transaction).
+
+    `info` goes first until a server answered it, and again after it was offline.
+    """
     await status(hass, "gw1", '{"online": true}')
     await status(hass, "gw2", '{"online": false}')  # known offline: never polled
-    # gw3 is configured but unknown: polled. The round is gw3, gw1, gw2: a turn every 3.3 s.
-
-    await advance(hass, freezer, 3)
-    mqtt_mock.async_publish.assert_not_called()
-    await advance(hass, freezer, 1)
-    await wait_request(mqtt_mock, "gw3", "info", 1)
-    assert requests(mqtt_mock, "gw1") == []
-    await advance(hass, freezer, 3)
-    info = await wait_request(mqtt_mock, "gw1", "info", 1)
+    info = await wait_request(mqtt_mock, "gw1", "info", 1)  # at once
     assert requests(mqtt_mock, "gw1") == [info]  # list_sessions waits for the info reply
     assert info == {"janus": "info", "transaction": info["transaction"]}  # no secret
     assert TRANSACTION.fullmatch(info["transaction"])
@@ -192,14 +234,10 @@ async def test_poller_requests(
     )
     await reply(hass, "gw1", success(first["transaction"], [1, 2, 3]))
 
-    # gw3 never answers its info: after 5 s it gets its list_sessions anyway.
-    await advance(hass, freezer, 2)
-    await wait_request(mqtt_mock, "gw3", "list_sessions", 1)
-
-    # The next polls (+17 s, +27 s) ask for sessions only; each with a fresh transaction.
+    # The next polls ask for sessions only; each with a fresh transaction.
     transactions = {info["transaction"], first["transaction"]}
-    for count, seconds in ((2, 8), (3, 10)):
-        await advance(hass, freezer, seconds)
+    for count in (2, 3):
+        await advance(hass, freezer, 10)
         body = await wait_request(mqtt_mock, "gw1", "list_sessions", count)
         assert body["admin_secret"] == SECRET
         assert body["transaction"] not in transactions
@@ -207,15 +245,14 @@ async def test_poller_requests(
         transactions.add(body["transaction"])
         await reply(hass, "gw1", success(body["transaction"], [1]))
     assert len(requests(mqtt_mock, "gw1", "info")) == 1
-    assert len(requests(mqtt_mock, "gw3", "info")) >= 2  # unanswered: asked again
+    assert requests(mqtt_mock, "gw3", "info")  # never answered: asked again
     assert requests(mqtt_mock, "gw2") == []
 
-    # Offline and back: the info is asked for again.
+    # Offline and back: the info is asked for again, at once.
     await status(hass, "gw1", '{"online": false}')
     await advance(hass, freezer, 10)
     assert len(requests(mqtt_mock, "gw1")) == 4
     await status(hass, "gw1", "online")
-    await advance(hass, freezer, 10)
     info = await wait_request(mqtt_mock, "gw1", "info", 2)
     assert "admin_secret" not in info
     await reply(hass, "gw1", server_info(info["transaction"]))
@@ -419,9 +456,13 @@ async def test_offline_server_values_unavailable_and_back(
     for entity_id in (SESSIONS, VERSION, ADMIN_STATE):
         assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
     assert hass.states.get(CONNECTIVITY).state == STATE_OFF
+    # Back: maybe a new process, whose sessions the old count does not tell.
     await status(hass, SERVER, '{"online": true}')
-    assert hass.states.get(SESSIONS).state == "2"
+    assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE
     assert hass.states.get(VERSION).state == "1.2.3"
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+    await first_poll(hass, freezer, mqtt_mock, sessions=[5])  # asked at once
+    assert hass.states.get(SESSIONS).state == "1"
 
 
 async def test_unload_stops_polling(
@@ -429,7 +470,6 @@ async def test_unload_stops_polling(
 ) -> None:
     hub: JanusHub = janus.runtime_data
     await status(hass, SERVER, "online")
-    await advance(hass, freezer, 10)
     await wait_request(mqtt_mock, SERVER, "info", 1)
     assert len(hub.pending) == 1
     assert await hass.config_entries.async_unload(janus.entry_id)
@@ -450,7 +490,6 @@ async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
 ) -> None:
     hub: JanusHub = janus.runtime_data
     await status(hass, SERVER, "online")
-    await advance(hass, freezer, 10)
     info = await wait_request(mqtt_mock, SERVER, "info", 1)
     await reply(hass, SERVER, server_info(info["transaction"]))
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
@@ -470,9 +509,14 @@ async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
         await hass.async_block_till_done()
         assert [f["flow_id"] for f in reauth_flows(hass)] == [flow["flow_id"]]
 
-    result = await hass.config_entries.flow.async_configure(
-        flow["flow_id"], {"admin_secret": "n3w"}
+    configure = asyncio.create_task(
+        hass.config_entries.flow.async_configure(flow["flow_id"], {"admin_secret": "n3w"})
     )
+    # The flow checks the new secret on the entry's server before it saves it.
+    check = await wait_request(mqtt_mock, SERVER, "list_sessions", 4)
+    assert check["admin_secret"] == "n3w"
+    await reply(hass, SERVER, success(check["transaction"], [1]))
+    result = await configure
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
@@ -483,7 +527,7 @@ async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
     assert not reauth_flows(hass)
 
     await advance(hass, freezer, 10)
-    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 4)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 5)
     assert body["admin_secret"] == "n3w"
     await reply(hass, SERVER, success(body["transaction"], [1]))
     assert hass.states.get(ADMIN_STATE).state == "ok"
@@ -525,13 +569,16 @@ async def test_restore_after_reload(
     assert hass.states.get(CONNECTIVITY).state == STATE_ON
     assert hass.states.get(SESSIONS).state == "3"
     assert hass.states.get(VERSION).state == "1.3.1"
-    assert hass.states.get(ADMIN_STATE).state == "ok"
+    # What the admin API said before the reload is not shown as current.
+    assert hass.states.get(ADMIN_STATE).state == STATE_UNAVAILABLE
     assert discovered == []
 
-    # The restored server is polled again (info first, its status unknown).
-    mqtt_mock.async_publish.reset_mock()
-    await advance(hass, freezer, 10)
-    await wait_request(mqtt_mock, SERVER, "info", 1)
+    # The restored server is polled at once, not one interval later (info first).
+    info = await wait_request(mqtt_mock, SERVER, "info", 2)
+    await reply(hass, SERVER, server_info(info["transaction"], "1.3.1"))
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
+    await reply(hass, SERVER, error(body["transaction"], 403))
+    assert hass.states.get(ADMIN_STATE).state == "unauthorized"
 
 
 async def test_restored_offline_server_stays_off(
@@ -548,7 +595,6 @@ async def test_info_replies_without_a_version(
 ) -> None:
     """An info answered without version_string (or with a bare success) sets no version."""
     await status(hass, SERVER, "online")
-    await advance(hass, freezer, 10)
     info = await wait_request(mqtt_mock, SERVER, "info", 1)
     await reply(
         hass, SERVER, json.dumps({"janus": "server_info", "transaction": info["transaction"]})
@@ -560,11 +606,10 @@ async def test_info_replies_without_a_version(
 
     await status(hass, SERVER, "offline")
     await status(hass, SERVER, "online")
-    await advance(hass, freezer, 10)
     info = await wait_request(mqtt_mock, SERVER, "info", 2)
     await reply(hass, SERVER, success(info["transaction"], [1, 2, 3]))  # not a count
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
-    assert hass.states.get(SESSIONS).state == "1"
+    assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE  # no count since it came back
     assert hass.states.get(VERSION) is None
     await reply(hass, SERVER, success(body["transaction"], [1, 2]))
     assert hass.states.get(SESSIONS).state == "2"
@@ -576,17 +621,17 @@ async def test_publish_failure(
 ) -> None:
     """A refused publish fails the action and leaves nothing pending; polling goes on."""
     hub: JanusHub = janus.runtime_data
-    await status(hass, SERVER, "online")
     with patch(
         "homeassistant.components.mqtt.async_publish",
         side_effect=HomeAssistantError("not connected"),
     ) as publish:
+        await status(hass, SERVER, "online")
+        await settle(hass)
+        assert publish.call_count == 2  # the poll at once fails quietly: info, list_sessions
         with pytest.raises(HomeAssistantError, match="not connected"):
             await call_list_sessions(hass, {"server": SERVER})
+        assert publish.call_count == 3
         assert len(hub.pending) == 0
-        await advance(hass, freezer, 10)  # the poll fails quietly
-        assert publish.call_count == 3  # the action, then the poll's info and list_sessions
-    assert len(hub.pending) == 0
     assert hub.messages_sent == 0
     await advance(hass, freezer, 10)
     info = await wait_request(mqtt_mock, SERVER, "info", 1)  # not answered yet: asked again
@@ -628,13 +673,9 @@ async def test_unanswered_info_is_asked_again(
     await advance(hass, freezer, 10)  # first poll: the configured server is still down
     await wait_request(mqtt_mock, SERVER, "info", 1)
     await advance(hass, freezer, 10)  # info and list_sessions time out
-    await status(hass, SERVER, '{"online": true}')  # the server starts
-    for _ in range(3):
-        await advance(hass, freezer, 10)
-        for body in requests(mqtt_mock, SERVER)[-1:]:
-            if body["janus"] == "list_sessions":
-                await reply(hass, SERVER, success(body["transaction"], []))
-    assert len(requests(mqtt_mock, SERVER, "info")) >= 2
+    await status(hass, SERVER, '{"online": true}')  # the server starts: asked at once
+    await wait_request(mqtt_mock, SERVER, "info", len(requests(mqtt_mock, SERVER, "info")))
+    assert requests(mqtt_mock, SERVER)[-1]["janus"] == "info"
 
 
 async def test_restored_server_that_never_answers_goes_off(

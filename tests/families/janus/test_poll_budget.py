@@ -129,6 +129,23 @@ def test_round_stretches_and_never_catches_up_in_a_burst() -> None:
     assert schedule.take(present) is None
 
 
+def test_hurried_servers_come_first_once_and_cost_no_credit() -> None:
+    """Setup and reconnects put servers first in line; the round's pacing is untouched."""
+    poll_round = PollRound(10, 20, 0.25, 0.0)
+    present = {"a", "b", "c"}
+    for key in sorted(present):
+        poll_round.add(key)
+    for key in ("c", "a", "c", "gone"):
+        poll_round.hurry(key)
+    assert poll_round.take_hurried(present) == "c"
+    assert poll_round.take_hurried(present) == "a"
+    assert poll_round.take_hurried(present) is None  # "gone" left; "c" was in line once
+    poll_round.accrue(0.0)
+    assert poll_round.take(present) is None  # no time passed: the round earned no turn
+    poll_round.accrue(10 / 3)
+    assert poll_round.take(present) == "a"  # the round starts where it always did
+
+
 def test_budget_is_a_sliding_second() -> None:
     budget = RequestBudget(3)
     for now in (0, 0.25, 0.5):

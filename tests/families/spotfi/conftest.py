@@ -13,7 +13,8 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .helpers import METRICS, ROUTER, START, fire, spotfi_entry
+from ...clock import settle
+from .helpers import METRICS, ROUTER, START, FakeRouter, fire, spotfi_entry
 
 
 @pytest.fixture
@@ -49,8 +50,25 @@ async def spotfi(
 
 
 @pytest.fixture
-async def router(hass: HomeAssistant, spotfi: MockConfigEntry) -> MockConfigEntry:
-    """The entry with one router that reported ONLINE and a heartbeat."""
+async def fake_router(hass: HomeAssistant, spotfi: MockConfigEntry, mqtt_mock: Any) -> FakeRouter:
+    """The simulator's router behind the MQTT mock, answering RPC and terminal input."""
+    fake = FakeRouter(hass, mqtt_mock)
+    fake.attach()
+    return fake
+
+
+@pytest.fixture
+async def router(hass: HomeAssistant, spotfi: MockConfigEntry, mqtt_mock: Any) -> MockConfigEntry:
+    """The entry with one router that reported ONLINE and a heartbeat.
+
+    Coming online, HA asks the router's `system board`: a fake router answers it, then the
+    test starts with nothing published.
+    """
+    fake = FakeRouter(hass, mqtt_mock)
+    fake.attach()
     await fire(hass, ROUTER, "status", "ONLINE")
     await fire(hass, ROUTER, "metrics", METRICS)
+    await settle(hass)
+    fake.detach()
+    mqtt_mock.async_publish.reset_mock()
     return spotfi

@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
+import re
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.selector import selector
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+import yaml
 
 from custom_components.mqtt_fleet.const import DOMAIN
+from custom_components.mqtt_fleet.families import FAMILIES
 from custom_components.mqtt_fleet.families.spotfi.actions import (
     SERVICE_RPC_CALL,
     SERVICE_TERMINAL_EXEC,
@@ -24,11 +30,14 @@ from custom_components.mqtt_fleet.families.spotfi.hub import MAX_TERMINAL_OUTPUT
 
 from ...clock import advance, settle, until as _until
 from ...common import default_options, device_by_identifier, entry_id_for
+from ...flow_helpers import suggested_values
 from .helpers import (
     BASE,
     HEX24,
+    METRICS,
     ROUTER,
     START,
+    FakeRouter,
     action,
     bodies,
     fire,
@@ -39,6 +48,8 @@ from .helpers import (
     spotfi_entry,
     tunnel,
 )
+
+SERVICES_YAML = Path(__file__).parents[3] / "custom_components/mqtt_fleet/services.yaml"
 
 # --- rpc_call ---------------------------------------------------------------------------
 
@@ -147,7 +158,10 @@ async def test_rpc_call_error_reply(
         hass,
         ROUTER,
         "rpc/response",
-        rpc_reply(request_id, "error", error="exit status 4", stderr="Command failed: Not found"),
+        # The bridge passes ubus's stderr on with its newline: the error text has none.
+        rpc_reply(
+            request_id, "error", error="exit status 4\n", stderr="Command failed: Not found\n"
+        ),
     )
     with pytest.raises(HomeAssistantError) as err:
         await call
@@ -156,8 +170,7 @@ async def test_rpc_call_error_reply(
     assert err.value.translation_placeholders == {
         "router": ROUTER,
         "name": "system.board",
-        "error": "exit status 4",
-        "stderr": "Command failed: Not found",
+        "details": "exit status 4: Command failed: Not found",
     }
     assert len(router.runtime_data.pending) == 0
 
@@ -171,8 +184,7 @@ async def test_rpc_call_error_reply_without_details(
     await fire(hass, ROUTER, "rpc/response", rpc_reply(request_id, "error"))
     with pytest.raises(HomeAssistantError) as err:
         await call
-    assert err.value.translation_placeholders["error"] == ""
-    assert err.value.translation_placeholders["stderr"] == ""
+    assert err.value.translation_placeholders["details"] == "-"
 
 
 async def test_rpc_call_timeout(
@@ -211,21 +223,11 @@ async def test_rpc_call_timeout(
         ("file", "exec"),
         ("system", "reboot"),
         ("rc", "init"),
-        ("system", "*"),
-        ("*", "board"),
         ("network.interface.a.b", "status"),
         ("network.interface", "status"),
         ("network.interface.wan", "up"),
-        ("system board", "info"),
-        ("system", "bo ard"),
-        ("system.", "board"),
-        ("system..board", "info"),
-        (".system", "board"),
-        ("", "board"),
-        ("system", ""),
-        ("system/x", "board"),
-        ("system", "board\n"),
         ("uspot", "client_remove"),
+        ("hostapd.wlan0", "get_status"),
     ],
 )
 async def test_rpc_call_not_allowed(
@@ -237,6 +239,34 @@ async def test_rpc_call_not_allowed(
     assert err.value.translation_placeholders == {"name": f"{path}.{method}"}
     mqtt_mock.async_publish.assert_not_called()
     assert len(router.runtime_data.pending) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("system", "*"),
+        ("*", "board"),
+        ("system board", "info"),
+        ("system", "bo ard"),
+        ("system.", "board"),
+        ("system..board", "info"),
+        (".system", "board"),
+        ("", "board"),
+        ("system", ""),
+        ("system/x", "board"),
+        ("hostapd.wlan0/get_status", "call"),
+        ("system", "board\n"),
+    ],
+)
+async def test_rpc_call_with_a_name_no_allow_list_can_hold(
+    hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any, path: str, method: str
+) -> None:
+    """Such a name is not offered for the allow-list (the form refuses it): the error says why."""
+    with pytest.raises(ServiceValidationError) as err:
+        await action(hass, SERVICE_RPC_CALL, {"router": ROUTER, "path": path, "method": method})
+    assert err.value.translation_key == "rpc_name_invalid"
+    assert err.value.translation_placeholders == {"path": path, "method": method}
+    mqtt_mock.async_publish.assert_not_called()
 
 
 @pytest.mark.parametrize("spotfi_options", [{"rpc_allow_list": ["rc.list"]}])
@@ -329,7 +359,7 @@ async def test_unload_while_rpc_call_waits(
     with pytest.raises(HomeAssistantError) as err:
         await call
     assert err.value.translation_key == "unloaded_while_waiting"
-    assert err.value.translation_placeholders == {"device": "SpotFi (spotfi/router)"}
+    assert err.value.translation_placeholders == {"device": router.title}
     assert len(hub.pending) == 0
 
 
@@ -452,8 +482,18 @@ async def _start_terminal(
     return call, bodies(mqtt_mock, "x/in")[0]["sessionId"]
 
 
+def started(session: str) -> str:
+    """What the shell prints as the wrapped command starts (protocol.spotfi.terminal_input)."""
+    return f"mqttfleet{session}B\r\n"
+
+
+def exited(session: str, code: int) -> str:
+    """What the shell prints after the wrapped command: a newline, then the end marker."""
+    return f"\r\nmqttfleet{session}E{code}\r\n"
+
+
 @pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])
-async def test_terminal_exec_collects_output_until_idle(
+async def test_terminal_exec_returns_stdout_and_exit_code(
     hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
     hub: SpotFiHub = router.runtime_data
@@ -474,24 +514,30 @@ async def test_terminal_exec_collects_output_until_idle(
     await fire(hass, ROUTER, "x/out", tunnel("x-started", status="ready"))
     await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 2)
     data = bodies(mqtt_mock, "x/in")[1]
+    typed = (
+        f"echo mqttfleet{session}''B; (eval 'uptime; ls /tmp'); "
+        f"printf '\\n%sE%s\\n' mqttfleet{session} \"$?\"\n"
+    )
     assert data == {
         "type": "x-data",
         "sessionId": session,
-        "data": base64.b64encode(b"uptime; ls /tmp\n").decode(),
+        "data": base64.b64encode(typed.encode()).decode(),
     }
 
-    await fire(hass, ROUTER, "x/out", output("uptime; ls /tmp\r\n", session))
-    await advance(hass, freezer, 0.5)
-    await fire(hass, ROUTER, "x/out", output(" 10:00:00 up 1 day\r\n"))
+    # The PTY echoes the line, then the output comes, in chunks cut anywhere.
+    await fire(hass, ROUTER, "x/out", output("BusyBox banner\r\nroot@OpenWrt:~# ", session))
+    await fire(hass, ROUTER, "x/out", output(typed.replace("\n", "\r\n"), session))
+    await advance(hass, freezer, 2)  # no idle time unless asked: it waits for the command
+    await fire(hass, ROUTER, "x/out", output(started(session) + " 10:00:00 up 1 day\r\n"))
     await fire(hass, ROUTER, "x/out", output("other session\r\n", "f" * 24))  # not ours
-    await advance(hass, freezer, 0.5)
-    await fire(hass, ROUTER, "x/out", output("a.txt  b.txt\r\n", session))
-    await advance(hass, freezer, 0.5)
+    end = f"a.txt  b.txt\r\n{exited(session, 0)}root@OpenWrt:~# "
+    await fire(hass, ROUTER, "x/out", output(end[:20], session))
     assert not call.done()
-    await advance(hass, freezer, 0.5)
+    await fire(hass, ROUTER, "x/out", output(end[20:], session))
     assert await call == {
-        "output": "uptime; ls /tmp\r\n 10:00:00 up 1 day\r\na.txt  b.txt\r\n",
-        "reason": "idle",
+        "stdout": " 10:00:00 up 1 day\na.txt  b.txt\n",
+        "exit_code": 0,
+        "reason": "exited",
     }
     await settle(hass)
     assert bodies(mqtt_mock, "x/in")[2:] == [{"type": "x-stop", "sessionId": session}]
@@ -513,9 +559,10 @@ async def test_terminal_exec_by_device_id_with_custom_idle(
     await fire(hass, ROUTER, "x/out", tunnel("x-started", session, status="ready"))
     await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 2)
     await fire(hass, ROUTER, "x/out", tunnel("x-started", session))  # a repeat changes nothing
-    await fire(hass, ROUTER, "x/out", output("uid=0(root)\n"))
+    await fire(hass, ROUTER, "x/out", output(started(session) + "uid=0(root)\r\n"))
     await advance(hass, freezer, 0.5)
-    assert await call == {"output": "uid=0(root)\n", "reason": "idle"}
+    # The end marker never came: the output so far, and no exit code.
+    assert await call == {"stdout": "uid=0(root)\n", "exit_code": None, "reason": "idle"}
     assert len(publishes(mqtt_mock, "x/in")) == 3  # x-start, x-data, x-stop
 
 
@@ -528,6 +575,7 @@ async def test_terminal_exec_continuous_output_times_out(
     )
     await fire(hass, ROUTER, "x/out", tunnel("x-started", session))
     await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 2)
+    await fire(hass, ROUTER, "x/out", output(started(session), session))
     lines = 0
     while not call.done():
         assert lines < 10
@@ -536,7 +584,8 @@ async def test_terminal_exec_continuous_output_times_out(
         await advance(hass, freezer, 0.5)
     result = await call
     assert result["reason"] == "timeout"
-    assert result["output"] == "".join(f"line {index}\n" for index in range(lines))
+    assert result["exit_code"] is None
+    assert result["stdout"] == "".join(f"line {index}\n" for index in range(lines))
     assert 5 <= lines <= 7
     await settle(hass)
     assert bodies(mqtt_mock, "x/in")[-1] == {"type": "x-stop", "sessionId": session}
@@ -552,16 +601,21 @@ async def test_terminal_exec_output_beyond_the_cap_is_truncated(
     await fire(hass, ROUTER, "x/out", tunnel("x-started", session))
     await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 2)
     chunk = "y\n" * 20_000  # 40,000 bytes: 54 KB once in base64 and JSON
-    sent = 0
+    await fire(hass, ROUTER, "x/out", output(started(session), session))
+    sent = len(started(session))
     while not call.done():
         assert sent <= MAX_TERMINAL_OUTPUT
         await fire(hass, ROUTER, "x/out", output(chunk, session))
         sent += len(chunk)
         await settle(hass)
-    assert sent == 27 * len(chunk)  # the 27th message went past 1 MiB
+    assert sent == len(started(session)) + 27 * len(chunk)  # the 27th message went past 1 MiB
     result = await call
     assert result["reason"] == "truncated"
-    assert result["output"] == ("y\n" * (MAX_TERMINAL_OUTPUT // 2))
+    assert result["exit_code"] is None
+    assert (
+        result["stdout"]
+        == ("y\n" * MAX_TERMINAL_OUTPUT)[: MAX_TERMINAL_OUTPUT - len(started(session))]
+    )
     await settle(hass)
     assert bodies(mqtt_mock, "x/in")[-1] == {"type": "x-stop", "sessionId": session}
     assert not router.runtime_data.terminals
@@ -573,14 +627,22 @@ async def test_terminal_exec_output_beyond_the_cap_is_truncated(
 async def test_terminal_exec_output_of_exactly_the_cap_is_whole(
     hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
 ) -> None:
-    call, session = await _start_terminal(hass, mqtt_mock, {"command": "cat big"})
+    call, session = await _start_terminal(
+        hass, mqtt_mock, {"command": "cat big", "idle": 1, "raw": True}
+    )
     await fire(hass, ROUTER, "x/out", tunnel("x-started", session))
     await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 2)
     chunk = "a" * (MAX_TERMINAL_OUTPUT // 32)
     for _ in range(32):
         await fire(hass, ROUTER, "x/out", output(chunk, session))
     await advance(hass, freezer, 1)
-    assert await call == {"output": chunk * 32, "reason": "idle"}
+    # No start marker came (the shell never ran the line): no stdout, the whole transcript.
+    assert await call == {
+        "stdout": "",
+        "exit_code": None,
+        "reason": "idle",
+        "transcript": chunk * 32,
+    }
 
 
 @pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])
@@ -672,12 +734,13 @@ async def test_terminal_output_of_two_sessions_is_kept_apart(
     await fire(hass, ROUTER, "x/out", tunnel("x-started", one))
     await fire(hass, ROUTER, "x/out", tunnel("x-started", two))
     await _until(lambda: len(publishes(mqtt_mock, "x/in")) == 4)
-    await fire(hass, ROUTER, "x/out", output("1\n", one))
-    await fire(hass, ROUTER, "x/out", output("2\n", two))
+    await fire(hass, ROUTER, "x/out", output(started(one) + "1\r\n", one))
+    await fire(hass, ROUTER, "x/out", output(started(two) + "2\r\n", two))
     await fire(hass, ROUTER, "x/out", output("?\n"))  # two sessions open: nobody's
-    await advance(hass, freezer, 1)
-    assert await first == {"output": "1\n", "reason": "idle"}
-    assert await second == {"output": "2\n", "reason": "idle"}
+    await fire(hass, ROUTER, "x/out", output(exited(two, 2), two))
+    await fire(hass, ROUTER, "x/out", output(exited(one, 1), one))
+    assert await first == {"stdout": "1\n", "exit_code": 1, "reason": "exited"}
+    assert await second == {"stdout": "2\n", "exit_code": 2, "reason": "exited"}
 
 
 @pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])
@@ -746,3 +809,114 @@ async def test_terminal_exec_bad_data(
         await action(hass, SERVICE_TERMINAL_EXEC, data)
     assert err.value.translation_key == "invalid_action_data"
     mqtt_mock.async_publish.assert_not_called()
+
+
+# --- the allow-list refusal and the options form agree -----------------------------------
+
+
+async def test_the_refusal_names_what_the_options_form_accepts(
+    hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    """The name the refusal asks to add is accepted by the form, and then allowed."""
+    data = {"router": ROUTER, "path": "hostapd.wlan0", "method": "get_status"}
+    with pytest.raises(ServiceValidationError) as err:
+        await action(hass, SERVICE_RPC_CALL, data)
+    name = err.value.translation_placeholders["name"]
+    assert name == "hostapd.wlan0.get_status"
+
+    form = await hass.config_entries.options.async_init(router.entry_id)
+    user_input = {key: value for key, value in suggested_values(form).items() if value is not None}
+    user_input["rpc_allow_list"] = [*user_input["rpc_allow_list"], name]
+    result = await hass.config_entries.options.async_configure(form["flow_id"], user_input)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert name in router.options["rpc_allow_list"]
+
+    mqtt_mock.async_publish.reset_mock()
+    call = action(hass, SERVICE_RPC_CALL, data)
+    await _until(lambda: len(publishes(mqtt_mock, "rpc/request")) == 1)
+    body = bodies(mqtt_mock, "rpc/request")[0]
+    assert (body["path"], body["method"]) == ("hostapd.wlan0", "get_status")
+    await fire(hass, ROUTER, "rpc/response", rpc_reply(body["id"], result={"status": "ENABLED"}))
+    assert await call == {"status": "ENABLED"}
+
+
+# --- the router fields pick SpotFi routers -----------------------------------------------
+
+
+@pytest.mark.parametrize("service", [SERVICE_RPC_CALL, SERVICE_TERMINAL_EXEC])
+def test_router_field_is_a_device_selector_of_spotfi_routers(service: str) -> None:
+    """The registry model comes from each router's board: the filter is the manufacturer."""
+    services = yaml.safe_load(SERVICES_YAML.read_text(encoding="utf-8"))
+    selector_config = services[service]["fields"]["router"]["selector"]
+    assert selector_config == {
+        "device": {"filter": {"integration": DOMAIN, "manufacturer": SpotFiHub.manufacturer}}
+    }
+    selector(selector_config)  # HA accepts it
+    manufacturers = {family.hub_type.manufacturer for family in FAMILIES.values()}
+    assert len(manufacturers) == len(FAMILIES)  # no other family's devices match
+
+
+async def test_router_picked_in_the_selector_runs_the_action(
+    hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    """The registry device the selector offers (by manufacturer) is the router itself."""
+    (device,) = [
+        device
+        for device in dr.async_entries_for_config_entry(dr.async_get(hass), router.entry_id)
+        if device.manufacturer == SpotFiHub.manufacturer
+    ]
+    call = action(hass, SERVICE_RPC_CALL, {"router": device.id, "path": "system", "method": "info"})
+    await _until(lambda: len(publishes(mqtt_mock, "rpc/request")) == 1)
+    body = bodies(mqtt_mock, "rpc/request")[0]
+    await fire(hass, ROUTER, "rpc/response", rpc_reply(body["id"], result={"uptime": 1}))
+    assert await call == {"uptime": 1}
+
+
+# --- terminal_exec on the simulated router --------------------------------------------------
+
+
+@pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])
+@pytest.mark.parametrize(
+    ("command", "stdout", "exit_code"),
+    [
+        ("hostname", "OpenWrt\n", 0),
+        ("ls /nope", "ls: /nope: No such file or directory\n", 1),
+        ("nosuch", "ash: nosuch: not found\n", 127),
+        ("exit 3", "", 3),
+        ("printf no-newline", "no-newline", 0),
+        ("echo 'a # b'\necho \"it's\"", "a # b\nit's\n", 0),
+        ("echo one; ubus call system nope", "one\nCommand failed: Method not found\n", 3),
+    ],
+)
+async def test_terminal_exec_on_the_simulated_router(
+    hass: HomeAssistant,
+    fake_router: FakeRouter,
+    command: str,
+    stdout: str,
+    exit_code: int,
+) -> None:
+    """Banner, prompt and echo are gone, lines end in newlines, the exit code is the shell's."""
+    await fire(hass, ROUTER, "status", "ONLINE")
+    await fire(hass, ROUTER, "metrics", METRICS)
+    result = await action(hass, SERVICE_TERMINAL_EXEC, {"router": ROUTER, "command": command})
+    assert result == {"stdout": stdout, "exit_code": exit_code, "reason": "exited"}
+
+
+@pytest.mark.parametrize("spotfi_options", [TERMINAL_ON])
+async def test_terminal_exec_raw_adds_the_transcript(
+    hass: HomeAssistant, fake_router: FakeRouter
+) -> None:
+    await fire(hass, ROUTER, "status", "ONLINE")
+    await fire(hass, ROUTER, "metrics", METRICS)
+    result = await action(
+        hass, SERVICE_TERMINAL_EXEC, {"router": ROUTER, "command": "uptime", "raw": True}
+    )
+    assert result["exit_code"] == 0
+    assert result["reason"] == "exited"
+    assert re.fullmatch(r" \d\d:\d\d:\d\d up .*load average: .*\n", result["stdout"])
+    transcript = result["transcript"]
+    assert transcript.startswith("\r\n\r\nBusyBox v1.36.1")
+    assert "W I R E L E S S   F R E E D O M\r\n" in transcript
+    assert "root@OpenWrt:~# echo mqttfleet" in transcript
+    assert result["stdout"].replace("\n", "\r\n") in transcript

@@ -116,7 +116,7 @@ async def test_spotfi_step_creates_the_entry(
         result["flow_id"], {"base_topic": " spotfi/router "}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "SpotFi (spotfi/router)"
+    assert result["title"] == "SpotFi"
     assert result["data"] == {"family": "spotfi", "base_topic": "spotfi/router"}
     assert result["options"] == SPOTFI_OPTIONS
     assert result["result"].unique_id == "spotfi:spotfi/router"
@@ -165,14 +165,13 @@ async def test_invalid_base_then_recover(
         (spotfi_entry(), "spotfi", "spotfi/router"),
     ],
 )
-async def test_duplicate_base_aborts(
+async def test_duplicate_base_is_refused_in_the_form(
     hass: HomeAssistant, existing: MockConfigEntry, family: str, base: str
 ) -> None:
     existing.add_to_hass(hass)
     result = await start_user_flow(hass, family)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"base_topic": base})
-    assert result["reason"] == "already_configured"
-    assert_abort_translated(result)
+    assert result["errors"] == {"base_topic": "base_topic_in_use"}
     assert hass.config_entries.async_entries(DOMAIN) == [existing]
 
 
@@ -231,7 +230,7 @@ async def test_spotfi_discovery_is_confirm_only(hass: HomeAssistant, payload: st
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "SpotFi (spotfi/router)"
+    assert result["title"] == "SpotFi"
     assert result["data"] == {"family": "spotfi", "base_topic": "spotfi/router"}
     assert result["options"] == SPOTFI_OPTIONS
 
@@ -407,8 +406,8 @@ def test_translations_of_the_spotfi_flow() -> None:
         assert config["abort"][reason], reason
     options = TRANSLATIONS["options"]
     for key in ("rpc_allow_list", "terminal_enabled"):
-        assert options["step"]["init"]["data"][key]
-        assert options["step"]["init"]["data_description"][key]
+        assert options["step"]["spotfi"]["data"][key]
+        assert options["step"]["spotfi"]["data_description"][key]
     assert options["error"]["allow_list_invalid"]
     exceptions = TRANSLATIONS["exceptions"]
     for key in EXCEPTIONS:

@@ -16,9 +16,11 @@ from ...protocol.autocore import (
     DEFAULT_RELAY_COMMAND_TOPIC,
     AutoCoreProtocol,
     DeviceStatus,
+    Layout,
     relay_topic_template_problem,
 )
 from ...protocol.payload import InvalidMessage
+from . import keys
 from .actions import async_register_actions
 from .entities import describe_sensor, display_events, relay_switches
 from .hub import (
@@ -27,12 +29,15 @@ from .hub import (
     DEFAULT_MAX_EXTRA_SENSORS,
     EVENT_DISPLAY_INTERACTION,
     EVENT_SYSTEM_MESSAGE,
+    LAYOUT_MODELS,
     MAX_EXTRA_SENSORS_LIMIT,
     AutoCoreHub,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
+
+TRIGGER_DISPLAY_INTERACTION = "display_interaction"
 
 
 def discovered_device(base: str, topic: str, payload: bytes) -> str | None:
@@ -64,11 +69,11 @@ def options_errors(options: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _display_interaction(data: Mapping[str, Any]) -> str:
-    details = ", ".join(
-        f"{key} {data[key]}" for key in ("screen", "element", "action") if key in data
-    )
-    return f"display was used ({details})" if details else "display was used"
+def triggers_for_model(model: str | None) -> Iterable[str]:
+    """Offer "Display used" on boards that may have a display: firmware v2 boards have none."""
+    if model == LAYOUT_MODELS[Layout.FIRMWARE_V2]:
+        return ()
+    return (TRIGGER_DISPLAY_INTERACTION,)
 
 
 def _system_message(data: Mapping[str, Any]) -> str:
@@ -102,10 +107,10 @@ SPEC = FamilySpec(
         Platform.SWITCH: relay_switches,
         Platform.EVENT: display_events,
     },
-    trigger_events={"display_interaction": EVENT_DISPLAY_INTERACTION},
-    logbook_messages={
-        EVENT_DISPLAY_INTERACTION: _display_interaction,
-        EVENT_SYSTEM_MESSAGE: _system_message,
-    },
+    trigger_events={TRIGGER_DISPLAY_INTERACTION: EVENT_DISPLAY_INTERACTION},
+    triggers_for_model=triggers_for_model,
+    retired_keys=keys.RETIRED,
+    # A display interaction is logged once, by its event entity's state change.
+    logbook_messages={EVENT_SYSTEM_MESSAGE: _system_message},
     register_actions=async_register_actions,
 )

@@ -13,6 +13,7 @@ from homeassistant.const import (
     STATE_ON,
     EntityCategory,
     UnitOfElectricPotential,
+    UnitOfPressure,
     UnitOfTemperature,
 )
 from homeassistant.core import callback
@@ -23,9 +24,10 @@ from ...const import DOMAIN
 from ...entities.base import FleetEntity
 from ...entities.sensor import (
     FREE_MEMORY,
+    LAST_RESTART,
     LAST_SEEN,
-    UPTIME,
     FleetSensorDescription,
+    always_available,
     catalogue,
 )
 from . import keys
@@ -60,8 +62,16 @@ SENSORS = catalogue(
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=2,
     ),
+    FleetSensorDescription(
+        key=keys.PRESSURE,
+        translation_key="pressure",
+        device_class=SensorDeviceClass.ATMOSPHERIC_PRESSURE,
+        native_unit_of_measurement=UnitOfPressure.HPA,  # what the boards send: 1012.6
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
     FREE_MEMORY,
-    UPTIME,
+    LAST_RESTART,
     FleetSensorDescription(
         key=keys.WIFI_SIGNAL,
         translation_key="wifi_signal",
@@ -76,9 +86,10 @@ SENSORS = catalogue(
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
     FleetSensorDescription(
-        key=keys.FIRMWARE_VERSION,
-        translation_key="firmware_version",
+        key=keys.DISCONNECT_REASON,
+        translation_key="disconnect_reason",
         entity_category=EntityCategory.DIAGNOSTIC,
+        available_fn=always_available,  # it matters most while the board is away
     ),
     LAST_SEEN,
 )
@@ -138,7 +149,8 @@ class RelaySwitch(FleetEntity, SwitchEntity, RestoreEntity):
         self.hub = hub
         self.layout = layout
         self.relay = relay
-        self._attr_translation_placeholders = {"relay": str(relay)}
+        self.label = keys.relay_label(layout, relay)
+        self._attr_translation_placeholders = {"relay": self.label}
         self._restored: bool | None = None
 
     async def async_added_to_hass(self) -> None:
@@ -170,7 +182,7 @@ class RelaySwitch(FleetEntity, SwitchEntity, RestoreEntity):
                 translation_key="relay_not_confirmed",
                 translation_placeholders={
                     "device": self.device.wire_id,
-                    "relay": str(self.relay),
+                    "relay": self.label,
                     "timeout": str(int(RELAY_CONFIRM_TIMEOUT)),
                 },
             ) from err
@@ -184,9 +196,14 @@ class DisplayEvent(FleetEntity, EventEntity):
     _last_interaction: Any = None
 
     async def async_added_to_hass(self) -> None:
-        """Fire the interaction that created the entity (values only come from this run)."""
+        """Fire the interaction that created the entity (values only come from this run).
+
+        It fires once the entity's first state is written: the logbook skips an entity's
+        first state, so firing in that write would leave the first press unlogged.
+        """
         await super().async_added_to_hass()
-        self._async_device_updated()
+        if self.value is not None:
+            self.async_on_remove(self.hass.loop.call_soon(self._async_device_updated).cancel)
 
     @callback
     def _async_device_updated(self) -> None:

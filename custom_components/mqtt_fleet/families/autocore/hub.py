@@ -12,8 +12,9 @@ from homeassistant.helpers import device_registry as dr
 from ...admission import Refusal
 from ...const import DOMAIN, LOGGER
 from ...device import FleetDevice
+from ...entities.sensor import async_set_last_restart
 from ...hub import FleetHub
-from ...keys import FREE_MEMORY, UPTIME
+from ...keys import FREE_MEMORY, LAST_RESTART
 from ...protocol.autocore import (
     DEFAULT_RELAY_COMMAND_TOPIC,
     AutoCoreMessage,
@@ -54,22 +55,39 @@ LAYOUT_MODELS: Final = {
     Layout.MONITOR: "ESP32 (monitor layout)",
     Layout.FIRMWARE_V2: "ESP32 relay board (firmware v2)",
 }
-# Status fields shown as sensors, read from the typed status.
+# Status fields shown as sensors, read from the typed status (the firmware version is
+# device information, the uptime the last restart).
 STATUS_VALUES: Final[tuple[tuple[str, Callable[[DeviceStatus], object]], ...]] = (
-    (keys.IP_ADDRESS, lambda status: status.ip_address),
-    (keys.FIRMWARE_VERSION, lambda status: status.firmware_version),
-    (UPTIME, lambda status: status.uptime),
     (keys.WIFI_SIGNAL, lambda status: status.wifi_signal),
     (FREE_MEMORY, lambda status: status.free_memory),
+    (keys.DISCONNECT_REASON, lambda status: status.reason),
 )
+# How much of a board's own id its name carries: a firmware v2 uuid ends in the board's
+# MAC address (`esp32-relay-a1b2c3`), whose last six hex digits tell boards apart, as in
+# ESPHome's name suffix. An id up to SHORT_ID_LENGTH characters is carried whole.
+BOARD_SUFFIX_LENGTH: Final = 6
+SHORT_ID_LENGTH: Final = 8
+
+
+def board_suffix(wire_id: str) -> str:
+    """Return the part of a board's own id that its name carries (`a1b2c3`)."""
+    if len(wire_id) <= SHORT_ID_LENGTH:
+        return wire_id
+    letters = "".join(character for character in wire_id if character.isalnum())
+    return (letters or wire_id)[-BOARD_SUFFIX_LENGTH:]
 
 
 def _board_name(message: AutoCoreMessage) -> str | None:
-    """Name a firmware v2 board by its board id: friendlier than its UUID."""
+    """Name a firmware v2 board by its board id, told apart by the end of its uuid.
+
+    The firmware numbers boards from 1 on each installation, so two boards may both say
+    `board_id` 1: `AutoCore board 1 (a1b2c3)` and `AutoCore board 1 (d4e5f6)`.
+    """
     if not isinstance(message, DeviceStatus) or not message.board_id:
         return None
     board_id = message.board_id
-    return f"AutoCore board {board_id}" if board_id.isdigit() else board_id
+    named = f"AutoCore board {board_id}" if board_id.isdigit() else board_id
+    return f"{named} ({board_suffix(message.device_id)})"
 
 
 class AutoCoreDevice(FleetDevice):
@@ -138,9 +156,9 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
             self.async_update_device_registry(device, model=LAYOUT_MODELS[message.layout])
         match message:
             case DeviceStatus():
-                self._apply_status(device, message)
+                self._apply_status(device, message, wall if live else None)
             case Telemetry():
-                self._apply_telemetry(device, message, topic, payload)
+                self._apply_telemetry(device, message, topic, payload, wall if live else None)
             case RelayState(layout=layout, relay=relay, state=state):
                 device.async_set_value(keys.relay_key(layout, relay), state)
             case RelayStates(relays=relays):
@@ -165,10 +183,18 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
         return message.problems
 
     def _apply_telemetry(
-        self, device: AutoCoreDevice, telemetry: Telemetry, topic: str, payload: bytes
+        self,
+        device: AutoCoreDevice,
+        telemetry: Telemetry,
+        topic: str,
+        payload: bytes,
+        sent: float | None,
     ) -> None:
         for name, value in telemetry.values.items():
-            device.async_set_value(keys.TELEMETRY[name], value)
+            if (key := keys.TELEMETRY[name]) != LAST_RESTART:
+                device.async_set_value(key, value)
+            elif sent is not None:
+                async_set_last_restart(device, value, sent)
         for name, value in telemetry.extra.items():
             key = keys.extra_telemetry_key(name)
             if key in device.known_keys or self._admit_extra_sensor(device, key, topic, payload):
@@ -191,11 +217,21 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
         )
         return False
 
-    def _apply_status(self, device: AutoCoreDevice, status: DeviceStatus) -> None:
+    def _apply_status(
+        self, device: AutoCoreDevice, status: DeviceStatus, sent: float | None
+    ) -> None:
+        """Apply a status; `sent` is a live message's receive time, None for a replayed one.
+
+        An uptime dates the last restart only in a live status: the time a retained one was
+        sent is unknown.
+        """
         device.async_set_online(status.online)
         for key, read in STATUS_VALUES:
             if (value := read(status)) is not None:
                 device.async_set_value(key, value)
+        if status.uptime is not None and sent is not None:
+            async_set_last_restart(device, status.uptime, sent)
+        self._apply_ip_address(device, status)
         registry: dict[str, str] = {}
         if status.firmware_version is not None:
             registry["sw_version"] = status.firmware_version
@@ -203,6 +239,17 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
             registry.update(name=name, serial_number=device.wire_id)
         if registry:
             self.async_update_device_registry(device, **registry)
+
+    def _apply_ip_address(self, device: AutoCoreDevice, status: DeviceStatus) -> None:
+        """Show the address; an online board without a usable one has an unknown address.
+
+        Firmware v2 sends `0.0.0.0`: its board gets no address sensor, and one shown before
+        turns unknown. The Last Will says nothing of the address and changes nothing.
+        """
+        if status.ip_address is not None:
+            device.async_set_value(keys.IP_ADDRESS, status.ip_address)
+        elif status.online and keys.IP_ADDRESS in device.known_keys:
+            device.async_set_value(keys.IP_ADDRESS, None)
 
     async def async_switch_relay(
         self, device: FleetDevice, layout: Layout, relay: int, state: bool

@@ -1,8 +1,8 @@
-"""Container log streams: read them per source, and forward logs onto the same scheme."""
+"""Container logs: a device per log source, and forwarding logs onto the same scheme."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from homeassistant.const import Platform
 from homeassistant.helpers.selector import (
@@ -22,8 +22,9 @@ from ...family import FamilySpec
 from ...flow_fields import seconds_selector, stale_days_field
 from ...protocol.container_logs import ContainerLogsProtocol, Level
 from ...protocol.payload import InvalidMessage
+from . import keys
 from .actions import async_register_actions
-from .entities import SENSORS
+from .entities import SENSORS, problem_events
 from .hub import (
     CONF_BATCH_INTERVAL,
     CONF_BATCH_LOGS,
@@ -32,17 +33,15 @@ from .hub import (
     CONF_FORWARD_HA_LEVEL,
     CONF_FORWARD_HA_LOGS,
     CONF_LOG_EVENT_LEVEL,
+    DEFAULT_BASE,
     DEFAULT_BATCH_INTERVAL,
     DEFAULT_BATCH_MAX,
     DEFAULT_FORWARD_BUFFER_MB,
-    EVENT_LOG,
+    PROBLEM_EVENT_TYPES,
+    PROBLEM_EVENTS,
     ContainerLogsHub,
 )
 
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-MAX_LOGBOOK_TEXT: Final = 200  # characters of a log line shown in the logbook
 MAX_FORWARD_BUFFER_MB: Final = 256
 
 
@@ -55,7 +54,7 @@ def _level_selector(levels: list[str]) -> SelectSelector:
 
 
 def discovered_device(base: str, topic: str, payload: bytes) -> str | None:
-    """Return the source of a valid log message (the manager's own logs find a stream)."""
+    """Return the source of a valid log message (the manager's own logs find the entry)."""
     try:
         stream = ContainerLogsProtocol(base).parse(topic, payload)
     except InvalidMessage:
@@ -90,19 +89,12 @@ def option_fields() -> dict[vol.Marker, Any]:
     }
 
 
-def _log_line(data: Mapping[str, Any]) -> str:
-    text = str(data.get("message", ""))
-    if len(text) > MAX_LOGBOOK_TEXT:
-        text = f"{text[: MAX_LOGBOOK_TEXT - 1]}…"
-    return f"logged {data.get('level', 'a')} {text}".rstrip()
-
-
 SPEC = FamilySpec(
     hub_type=ContainerLogsHub,
-    default_base="container-manager/logs",
-    # The manager's own logs find a stream: a filter over every log would start a
+    default_base=DEFAULT_BASE,
+    # The manager's own logs find the entry: a filter over every log would start a
     # discovery flow per log line.
-    discovery_topics=("container-manager/logs/manager/#",),
+    discovery_topics=(f"{DEFAULT_BASE}/manager/#",),
     discovered_device=discovered_device,
     default_options={
         CONF_BATCH_LOGS: True,
@@ -121,7 +113,13 @@ SPEC = FamilySpec(
         "service": "<service>",
         "level": "<level>",
     },
-    platforms={Platform.SENSOR: sensor_factory(SENSORS)},
-    logbook_messages={EVENT_LOG: _log_line},
+    platforms={Platform.SENSOR: sensor_factory(SENSORS), Platform.EVENT: problem_events},
+    trigger_events={
+        f"logged_{event_type}": PROBLEM_EVENTS[level]
+        for level, event_type in PROBLEM_EVENT_TYPES.items()
+    },
+    retired_keys=keys.RETIRED,
+    # No logbook lines of our own: the problem event entity's fires are the logbook's
+    # entries, one per problem shown (paced); `mqtt_fleet_log` is for automations.
     register_actions=async_register_actions,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.core import HomeAssistant, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
@@ -13,8 +13,11 @@ import probatio as vol
 from ...actions import QOS, TEXT, loaded_hubs, number, validate
 from ...const import DOMAIN
 from ...protocol.container_logs import Level, LogMessage, SourceType
-from ...protocol.topics import UnsafeIdError
-from .hub import ContainerLogsHub
+from ...protocol.topics import MAX_ID_LENGTH, UnsafeIdError, is_safe_id
+from .hub import DEFAULT_BASE, ContainerLogsHub
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SERVICE_FORWARD_LOG: Final = "forward_log"
 ATTR_MESSAGE: Final = "message"
@@ -57,14 +60,16 @@ def async_register_actions(hass: HomeAssistant) -> None:
 async def _async_forward_log(call: ServiceCall) -> None:
     """Publish one log on a container-log entry's scheme (batched if the entry batches)."""
     data = validate(FORWARD_LOG_SCHEMA, call)
-    hubs = [hub for hub in loaded_hubs(call.hass) if isinstance(hub, ContainerLogsHub)]
-    if entry_id := data.get(ATTR_CONFIG_ENTRY_ID):
-        hubs = [hub for hub in hubs if hub.entry.entry_id == entry_id]
-    if len(hubs) != 1:
+    if (source_name := data.get(ATTR_SOURCE_NAME)) is not None and not is_safe_id(source_name):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
-            translation_key="log_entry_not_found" if not hubs else "log_entry_ambiguous",
+            translation_key="unsafe_source_name",
+            translation_placeholders={
+                "source_name": source_name,
+                "max_length": str(MAX_ID_LENGTH),
+            },
         )
+    hub = _forwarding_hub(call.hass, data)
     log = LogMessage(
         message=data[ATTR_MESSAGE],
         level=Level(data[ATTR_LEVEL]),
@@ -75,13 +80,37 @@ async def _async_forward_log(call: ServiceCall) -> None:
         service_name=data.get(ATTR_SERVICE_NAME),
         container_id=data.get(ATTR_CONTAINER_ID),
     )
-    if not hubs[0].protocol.fits(log):
+    if not hub.protocol.fits(log):
         raise ServiceValidationError(translation_domain=DOMAIN, translation_key="log_too_large")
     try:
-        await hubs[0].forwarder.async_forward(log, data[ATTR_QOS], data[ATTR_RETAIN])
+        await hub.forwarder.async_forward(log, data[ATTR_QOS], data[ATTR_RETAIN])
     except UnsafeIdError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="unsafe_service_name",
             translation_placeholders={"service_name": str(data.get(ATTR_SERVICE_NAME))},
         ) from err
+
+
+def _forwarding_hub(hass: HomeAssistant, data: dict[str, Any]) -> ContainerLogsHub:
+    """Return the entry named, else the only one, else the one on the default base topic.
+
+    The default base is where the container manager publishes: with a second entry for
+    another manager, a call without an entry keeps going where it went before.
+    """
+    hubs = [hub for hub in loaded_hubs(hass) if isinstance(hub, ContainerLogsHub)]
+    if entry_id := data.get(ATTR_CONFIG_ENTRY_ID):
+        hubs = [hub for hub in hubs if hub.entry.entry_id == entry_id]
+    elif len(hubs) > 1:
+        hubs = [hub for hub in hubs if hub.base == DEFAULT_BASE] or hubs
+    if not hubs:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="log_entry_not_found"
+        )
+    if len(hubs) > 1:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="log_entry_ambiguous",
+            translation_placeholders={"base_topic": DEFAULT_BASE},
+        )
+    return hubs[0]

@@ -1,25 +1,22 @@
-"""Container-log entities: counters per level and the last warning or error."""
+"""Container-log entities: counters per level, and an event per warning or error shown."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from homeassistant.components.event import EventEntity
 from homeassistant.components.sensor import SensorStateClass
-from homeassistant.const import MAX_LENGTH_STATE_STATE
+from homeassistant.core import callback
 
-from ...entities.sensor import (
-    LAST_SEEN,
-    FleetSensorDescription,
-    always_available,
-    catalogue,
-)
-from ...protocol.container_logs import Level, LogMessage
+from ...entities.base import FleetEntity
+from ...entities.sensor import FleetSensorDescription, catalogue
+from ...protocol.container_logs import Level
 from . import keys
-from .hub import stored_text
+from .hub import PROBLEM_EVENT_TYPES, ShownProblem, problem_attributes
 
 if TYPE_CHECKING:
     from ...device import FleetDevice
+    from ...hub import EntityFactory, FleetHub
     from .hub import LogSourceDevice
 
 
@@ -41,33 +38,43 @@ def _log_count(level: Level) -> FleetSensorDescription:
     )
 
 
-def _last_problem(device: FleetDevice) -> str | None:
-    """Return the log's first line: "…" says the `message` attribute holds more."""
-    log: LogMessage | None = device.values.get(keys.LAST_PROBLEM)
-    if log is None:
-        return None
-    line, _, rest = log.message.strip().partition("\n")
-    line = line.rstrip()  # the \r of a \r\n
-    return stored_text(f"{line}…" if rest else line, MAX_LENGTH_STATE_STATE)
+SENSORS = catalogue(*(_log_count(level) for level in Level))
 
 
-def _last_problem_attributes(device: FleetDevice) -> dict[str, Any] | None:
-    log: LogMessage | None = device.values.get(keys.LAST_PROBLEM)
-    if log is None:
-        return None
-    logged = None if log.timestamp is None else datetime.fromtimestamp(log.timestamp / 1000, UTC)
-    return {"message": stored_text(log.message), "level": log.level.value, "timestamp": logged}
+def problem_events(_hub: FleetHub[Any]) -> EntityFactory:
+    """Return the factory of a log source's problem event entity."""
+
+    def factory(device: FleetDevice, key: str) -> ProblemEvent | None:
+        return ProblemEvent(device, key) if key == keys.PROBLEM else None
+
+    return factory
 
 
-SENSORS = catalogue(
-    *(_log_count(level) for level in Level),
-    FleetSensorDescription(
-        key=keys.LAST_PROBLEM,
-        translation_key="last_problem",
-        value_fn=_last_problem,
-        attributes_fn=_last_problem_attributes,
-        restore_attributes=("message", "level", "timestamp"),
-        available_fn=always_available,
-    ),
-    LAST_SEEN,
-)
+class ProblemEvent(FleetEntity, EventEntity):
+    """Fires per warning or error shown; its attributes carry the log.
+
+    The whole text (up to 2,048 characters, a traceback) stays out of the recorder: each
+    problem would store it again. The first line, the names and the times are recorded.
+    """
+
+    _attr_translation_key = "problem"
+    _attr_event_types = list(PROBLEM_EVENT_TYPES.values())  # noqa: RUF012 - HA's convention
+    _unrecorded_attributes = frozenset({"message"})
+    _shown: ShownProblem | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Fire the problem that came while the entity was being added, if one did."""
+        await super().async_added_to_hass()
+        if self.value is not None:
+            self.async_write_ha_state()  # the state before: the logbook shows changes only
+            self._async_device_updated()
+
+    @callback
+    def _async_device_updated(self) -> None:
+        """Fire once per problem shown; nothing else writes the state."""
+        shown: ShownProblem | None = self.value
+        if shown is None or shown is self._shown:
+            return
+        self._shown = shown
+        self._trigger_event(PROBLEM_EVENT_TYPES[shown.log.level], problem_attributes(shown))
+        self.async_write_ha_state()

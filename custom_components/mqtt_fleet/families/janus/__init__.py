@@ -35,6 +35,7 @@ from .hub import (
     MIN_POLL_INTERVAL,
     JanusHub,
 )
+from .validate import async_validate_entry, discovery_options
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,6 +56,17 @@ def option_fields() -> dict[vol.Marker, Any]:
         **offline_timeout_field(),
         **stale_days_field(),
         vol.Required(CONF_POLL_INTERVAL): seconds_selector(MIN_POLL_INTERVAL, MAX_POLL_INTERVAL),
+        vol.Optional(CONF_SERVERS): LIST_SELECTOR,
+    }
+
+
+def entry_fields() -> dict[vol.Marker, Any]:
+    """Return what adding the entry asks: the admin secret, and servers to check it on.
+
+    The servers are stored in the entry's data; the hub knows them with the options' ones.
+    """
+    return {
+        vol.Optional(CONF_ADMIN_SECRET): SECRET_SELECTOR,
         vol.Optional(CONF_SERVERS): LIST_SELECTOR,
     }
 
@@ -83,7 +95,9 @@ SPEC = FamilySpec(
     },
     option_fields=option_fields,
     options_errors=options_errors,
-    entry_fields=lambda: {vol.Optional(CONF_ADMIN_SECRET): SECRET_SELECTOR},
+    entry_fields=entry_fields,
+    validate_entry=async_validate_entry,
+    discovery_options=discovery_options,
     text_placeholders={"server": "<server>"},
     platforms={Platform.SENSOR: sensor_factory(SENSORS)},
     register_actions=async_register_actions,

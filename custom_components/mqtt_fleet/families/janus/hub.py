@@ -7,6 +7,7 @@ from collections import deque
 import contextlib
 from datetime import timedelta
 from enum import StrEnum
+import math
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,7 +35,7 @@ from . import keys
 from .poll_schedule import PollRound, RequestBudget
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Coroutine, Mapping
     from datetime import datetime
 
     from homeassistant.core import HomeAssistant
@@ -57,6 +58,14 @@ RECONNECT_POLL_DELAY: Final = 1.5
 MAX_POLLS_PER_SECOND: Final = 20
 # The poll timer: each tick starts the polls whose turn came, 5 at most at 20 a second.
 POLL_TICK: Final = 0.25
+# Polls of servers put first in line (setup, a reconnect) per tick: the same 5.
+HURRIED_PER_TICK: Final = math.ceil(MAX_POLLS_PER_SECOND * POLL_TICK)
+
+
+def configured_servers(settings: Mapping[str, Any]) -> list[str]:
+    """Return the known servers in an entry's data or options (absent or blank: none)."""
+    servers = settings.get(CONF_SERVERS)
+    return [server for server in servers if isinstance(server, str)] if servers else []
 
 
 class AdminState(StrEnum):
@@ -73,6 +82,8 @@ class JanusDevice(FleetDevice):
     """A Janus server: connected by its status; session counts go stale without replies."""
 
     has_info = False  # it answered `info` since it last came online
+    # False from a (re)connect status until list_sessions answers: the old count is gone.
+    count_current = True
     poll: asyncio.Task[None] | None = None  # the last poll (it may start and end at once)
 
     @property
@@ -113,6 +124,7 @@ class JanusHub(FleetHub[JanusDevice]):
         self._budget = RequestBudget(MAX_POLLS_PER_SECOND)
         self._turns: deque[asyncio.Future[None]] = deque()  # polls waiting for budget
         self._paused_until: float | None = None  # polling waits for HA to resubscribe
+        self._hurried_left = HURRIED_PER_TICK  # first-in-line polls this tick may still start
         self._stretch_logged = False
 
     def new_device(self, wire_id: str, registry_id: str, *, restored: bool) -> JanusDevice:
@@ -129,12 +141,26 @@ class JanusHub(FleetHub[JanusDevice]):
         """
         return asyncio.sleep(2 * self._round.period)
 
+    @property
+    def known_servers(self) -> list[str]:
+        """Return the servers the user named: in the options, or when adding the entry."""
+        servers = configured_servers(self.options) + configured_servers(self.data)
+        return [server for server in dict.fromkeys(servers) if is_safe_id(server)]
+
     async def async_start(self) -> None:
-        """Subscribe, create the configured servers, and start polling."""
+        """Subscribe, create the known servers, and poll the restored servers at once.
+
+        A server known from before (a restart, a reload) shows restored values: it is polled
+        at once (5 a tick, within the request budget), so they are replaced within a second,
+        not one interval later. Servers new to the entry join the round.
+        """
         await super().async_start()
-        for server in self.options.get(CONF_SERVERS, []):
-            if is_safe_id(server) and server not in self.devices:  # the user's list: admitted
+        for server in self.known_servers:
+            if server not in self.devices:  # the user's list: admitted
                 self.async_add_device(server, MODEL)
+        for wire_id, device in self.devices.items():
+            if device.restored:
+                self._round.hurry(wire_id)
         self._unsubscribes.append(
             async_track_time_interval(
                 self.hass,
@@ -143,6 +169,7 @@ class JanusHub(FleetHub[JanusDevice]):
                 name=f"{DOMAIN} Janus admin poll",
             )
         )
+        self._async_poll_hurried(self.loop.time())
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Add how many requests wait for a reply, and how often a server is polled.
@@ -171,22 +198,44 @@ class JanusHub(FleetHub[JanusDevice]):
         match message:
             case ServerStatus(server=server, online=online):
                 device = self.async_device_for(server, MODEL)
-                if not online:
-                    device.has_info = False  # ask again when it is back
                 device.async_set_online(online)
                 device.async_mark_heard(wall, live=live)
+                if not online:
+                    device.has_info = False  # ask again when it is back
+                elif live or not device.has_info:  # (re)connected, or not polled yet
+                    if live:
+                        self._async_reconnected(device)
+                    self._round.hurry(server)
+                    self._async_poll_hurried(self.loop.time())
             case AdminReply(transaction=transaction):
                 if not self.pending.resolve(transaction, message):
                     LOGGER.debug("Ignored an admin reply nobody waits for on %s", topic)
         return message.problems
 
     @callback
+    def _async_reconnected(self, device: JanusDevice) -> None:
+        """Forget what a server whose transport just (re)connected told before.
+
+        Janus sends its connect status on every connect: a new process (no sessions, maybe
+        a new version or secret) or one back after a broker outage. Its count is unknown
+        until it answers; a poll sent to the old connection will get no reply.
+        """
+        device.has_info = False
+        device.count_current = False
+        if device.poll is not None:
+            device.poll.cancel()
+            device.poll = None
+        if keys.SESSIONS in device.known_keys:
+            device.async_notify(keys.SESSIONS)
+
+    @callback
     def _async_poll_tick(self, _now: datetime) -> None:
         """Start the polls whose turn came, as far as the request budget has room.
 
-        Polls waiting to send their second request go first. A turn passes unused for a
-        server known to be offline or still busy with its last poll; an id that left
-        self.devices leaves the round.
+        Polls waiting to send their second request go first, then servers put first in
+        line (setup, a reconnect), then the round. A turn passes unused for a server known
+        to be offline or still busy with its last poll; an id that left self.devices
+        leaves the round.
         """
         now = self.loop.time()
         if self._paused_until is not None:
@@ -197,19 +246,43 @@ class JanusHub(FleetHub[JanusDevice]):
         else:
             self._round.accrue(now)
         self._async_log_stretched()
+        self._hurried_left = HURRIED_PER_TICK
         budget = self._budget
         while self._turns and budget.has_room(now):
             turn = self._turns.popleft()
             if not turn.done():  # done: its poll was cancelled
                 budget.spend(now)
                 turn.set_result(None)
+        self._async_poll_hurried(now)
         while budget.has_room(now) and (wire_id := self._round.take(self.devices)) is not None:
-            device = self.devices[wire_id]
-            if device.online is not False and (device.poll is None or device.poll.done()):
-                budget.spend(now)
-                device.poll = self.entry.async_create_background_task(
-                    self.hass, self._async_poll_server(device), f"{DOMAIN} poll {device.wire_id}"
-                )
+            self._async_start_poll(self.devices[wire_id], now)
+
+    @callback
+    def _async_poll_hurried(self, now: float) -> None:
+        """Start the polls of the servers put first in line, as far as the budget has room.
+
+        Run at once (setup, a status), not at the next tick, 5 a tick at most like the
+        round's turns; while HA resubscribes after a reconnect they wait for the tick that
+        ends the pause.
+        """
+        if self._paused_until is not None:
+            return
+        while (
+            self._hurried_left > 0
+            and self._budget.has_room(now)
+            and (wire_id := self._round.take_hurried(self.devices)) is not None
+        ):
+            self._hurried_left -= 1
+            self._async_start_poll(self.devices[wire_id], now)
+
+    @callback
+    def _async_start_poll(self, device: JanusDevice, now: float) -> None:
+        """Poll a server unless it is known offline or still busy with its last poll."""
+        if device.online is not False and (device.poll is None or device.poll.done()):
+            self._budget.spend(now)
+            device.poll = self.entry.async_create_background_task(
+                self.hass, self._async_poll_server(device), f"{DOMAIN} poll {device.wire_id}"
+            )
 
     @callback
     def _async_log_stretched(self) -> None:
@@ -284,7 +357,12 @@ class JanusHub(FleetHub[JanusDevice]):
                     self.upkeep.async_clear(JANUS_WRONG_PATH, device)
                 device.async_set_value(keys.ADMIN_STATE, AdminState.OK)
                 if sessions is not None:
-                    device.async_set_value(keys.SESSIONS, len(sessions))
+                    count = len(sessions)
+                    if not device.count_current:
+                        device.count_current = True
+                        if device.values.get(keys.SESSIONS) == count:  # no write coming
+                            device.async_notify(keys.SESSIONS)
+                    device.async_set_value(keys.SESSIONS, count)
                     device.async_mark_seen(
                         self.loop.time(), time.time(), live=True
                     )  # the count is fresh

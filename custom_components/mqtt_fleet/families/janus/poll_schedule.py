@@ -37,6 +37,7 @@ class PollRound:
         self._tick = tick
         self._order: deque[str] = deque()  # may still hold ids that left: dropped in turn
         self._members: set[str] = set()  # the ids in _order
+        self._hurried: dict[str, None] = {}  # first in line, in order (setup, a reconnect)
         self._credit = 0.0
         self._last = now
         self._turns_left = 0  # in this tick
@@ -69,6 +70,10 @@ class PollRound:
             self._members.add(key)
             self._order.append(key)
 
+    def hurry(self, key: str) -> None:
+        """Put a server first in line, once: its next turn comes before the round's."""
+        self._hurried[key] = None
+
     def accrue(self, now: float) -> None:
         """Start a tick: earn the credit of the time since the last one."""
         rate = self.rate
@@ -81,6 +86,18 @@ class PollRound:
         self._credit = 1.0
         self._last = now
         self._turns_left = max(1, math.ceil(self.rate * self._tick - _EPSILON))
+
+    def take_hurried(self, present: Container[str]) -> str | None:
+        """Return the next server put first in line, None when none waits.
+
+        It costs no credit: the caller's request budget bounds these.
+        """
+        while self._hurried:
+            key = next(iter(self._hurried))
+            del self._hurried[key]
+            if key in present:
+                return key
+        return None
 
     def take(self, present: Container[str]) -> str | None:
         """Spend one turn and return whose it is; None once this tick's turns are spent.

@@ -12,6 +12,7 @@ from ...const import CONF_OFFLINE_TIMEOUT, CONF_STALE_DEVICE_DAYS, DEFAULT_STALE
 from ...entities.sensor import sensor_factory
 from ...family import FamilySpec
 from ...flow_fields import LIST_SELECTOR, offline_timeout_field, stale_days_field
+from ...keys import UPTIME
 from ...protocol.payload import InvalidMessage
 from ...protocol.spotfi import (
     DEFAULT_RPC_ALLOW_LIST,
@@ -68,5 +69,6 @@ SPEC = FamilySpec(
     options_errors=options_errors,
     text_placeholders={"router": "<router>"},
     platforms={Platform.SENSOR: sensor_factory(SENSORS)},
+    retired_keys=frozenset({UPTIME}),  # replaced by the last restart timestamp
     register_actions=async_register_actions,
 )

@@ -11,11 +11,12 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
+from homeassistant.helpers import config_validation as cv
 import probatio as vol
 
 from ...actions import ATTR_TIMEOUT, TEXT, json_args, number, resolve_device, validate
 from ...const import DOMAIN
-from .hub import RPC_TIMEOUT, TERMINAL_IDLE, TERMINAL_TIMEOUT, SpotFiHub
+from .hub import RPC_TIMEOUT, TERMINAL_TIMEOUT, SpotFiHub
 
 if TYPE_CHECKING:
     from homeassistant.util.json import JsonValueType
@@ -28,6 +29,7 @@ ATTR_METHOD: Final = "method"
 ATTR_ARGS: Final = "args"
 ATTR_COMMAND: Final = "command"
 ATTR_IDLE: Final = "idle"
+ATTR_RAW: Final = "raw"
 
 RPC_CALL_SCHEMA = vol.Schema(
     {
@@ -43,7 +45,8 @@ TERMINAL_EXEC_SCHEMA = vol.Schema(
         vol.Required(ATTR_ROUTER): TEXT,
         vol.Required(ATTR_COMMAND): vol.All(TEXT, vol.Length(min=1, max=4096)),
         vol.Optional(ATTR_TIMEOUT, default=TERMINAL_TIMEOUT): number(float, 0.5, 300),
-        vol.Optional(ATTR_IDLE, default=TERMINAL_IDLE): number(float, 0.1, 60),
+        vol.Optional(ATTR_IDLE): number(float, 0.1, 60),
+        vol.Optional(ATTR_RAW, default=False): cv.boolean,
     }
 )
 
@@ -75,5 +78,5 @@ async def _async_terminal_exec(call: ServiceCall) -> ServiceResponse:
     data = validate(TERMINAL_EXEC_SCHEMA, call)
     hub, device = resolve_device(call.hass, SpotFiHub, data[ATTR_ROUTER])
     return await hub.async_terminal_exec(
-        device, data[ATTR_COMMAND], data[ATTR_TIMEOUT], data[ATTR_IDLE]
+        device, data[ATTR_COMMAND], data[ATTR_TIMEOUT], data.get(ATTR_IDLE), raw=data[ATTR_RAW]
     )

@@ -1,20 +1,29 @@
-"""SpotFi entities: the router's heartbeat metrics."""
+"""SpotFi entities: the router's heartbeat metrics, its last restart and disconnect reason."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.components.sensor import SensorStateClass
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfInformation
 
 from ...entities.sensor import (
     FREE_MEMORY,
+    LAST_RESTART,
     LAST_SEEN,
-    UPTIME,
     FleetSensorDescription,
+    always_available,
     catalogue,
 )
 from . import keys
+
+# A router's memory is tens to hundreds of MiB: free and total both show MiB, to 0.1 MiB.
+ROUTER_MEMORY = replace(
+    FREE_MEMORY,
+    suggested_unit_of_measurement=UnitOfInformation.MEBIBYTES,
+    suggested_display_precision=1,
+)
+
 
 SENSORS = catalogue(
     FleetSensorDescription(
@@ -31,22 +40,19 @@ SENSORS = catalogue(
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
     ),
-    replace(FREE_MEMORY, entity_category=None),
-    FleetSensorDescription(
-        key=keys.TOTAL_MEMORY,
-        translation_key="total_memory",
-        device_class=SensorDeviceClass.DATA_SIZE,
-        native_unit_of_measurement=UnitOfInformation.BYTES,
-        suggested_unit_of_measurement=UnitOfInformation.MEBIBYTES,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        entity_category=EntityCategory.DIAGNOSTIC,
-    ),
+    replace(ROUTER_MEMORY, entity_category=None),
+    replace(ROUTER_MEMORY, key=keys.TOTAL_MEMORY, translation_key="total_memory"),
     FleetSensorDescription(
         key=keys.ACTIVE_USERS,
         translation_key="active_users",
         state_class=SensorStateClass.MEASUREMENT,
     ),
-    UPTIME,
+    LAST_RESTART,
+    FleetSensorDescription(
+        key=keys.DISCONNECT_REASON,
+        translation_key="disconnect_reason",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        available_fn=always_available,  # most wanted while the router is offline
+    ),
     replace(LAST_SEEN, translation_key="last_heartbeat"),
 )

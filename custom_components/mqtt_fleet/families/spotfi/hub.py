@@ -8,13 +8,16 @@ from dataclasses import dataclass, field
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.const import UnitOfInformation
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import entity_registry as er
 
 from ...const import DOMAIN, LOGGER
 from ...device import FleetDevice, unloaded_error
+from ...entities.sensor import async_set_last_restart
 from ...hub import FleetHub
-from ...keys import FREE_MEMORY, UPTIME
+from ...keys import FREE_MEMORY, LAST_RESTART
 from ...protocol.correlation import PendingReplies
 from ...protocol.spotfi import (
     DEFAULT_RPC_ALLOW_LIST,
@@ -28,7 +31,12 @@ from ...protocol.spotfi import (
     TunnelStarted,
     is_allow_pattern,
     new_id,
+    parse_board,
+    read_terminal,
     rpc_allowed,
+    rpc_name_problem,
+    terminal_finished,
+    terminal_input,
 )
 from . import keys
 
@@ -39,22 +47,23 @@ if TYPE_CHECKING:
 
     from ...hub import FleetConfigEntry
 
+# The model of a router until `system board` names it.
 MODEL: Final = "OpenWrt router (SpotFi bridge)"
 CONF_RPC_ALLOW_LIST: Final = "rpc_allow_list"
 CONF_TERMINAL_ENABLED: Final = "terminal_enabled"
 RPC_TIMEOUT: Final = 10.0
 TERMINAL_TIMEOUT: Final = 10.0
-TERMINAL_IDLE: Final = 1.0
 # Bytes of output a terminal session collects: a router printing without end stops there.
 MAX_TERMINAL_OUTPUT: Final = 1024 * 1024
-# Heartbeat metrics shown as sensors, read from the typed message.
-METRIC_VALUES: Final[tuple[tuple[str, Callable[[Metrics], float | None]], ...]] = (
-    (UPTIME, lambda metrics: metrics.uptime),
-    (keys.CPU_LOAD, lambda metrics: metrics.cpu_load),
-    (keys.MEMORY_USED, lambda metrics: metrics.memory_used),
-    (keys.TOTAL_MEMORY, lambda metrics: metrics.total_memory),
-    (FREE_MEMORY, lambda metrics: metrics.free_memory),
-    (keys.ACTIVE_USERS, lambda metrics: metrics.active_users),
+BOARD_CALL: Final = ("system", "board")
+# Heartbeat metrics shown as sensors, read from the typed message, with the fields each
+# comes from: a field the bridge sent as nil makes the sensor unknown.
+METRIC_VALUES: Final[tuple[tuple[str, Callable[[Metrics], float | None], tuple[str, ...]], ...]] = (
+    (keys.CPU_LOAD, lambda metrics: metrics.cpu_load, ("cpuLoad",)),
+    (keys.MEMORY_USED, lambda metrics: metrics.memory_used, ("totalMemory", "freeMemory")),
+    (keys.TOTAL_MEMORY, lambda metrics: metrics.total_memory, ("totalMemory",)),
+    (FREE_MEMORY, lambda metrics: metrics.free_memory, ("freeMemory",)),
+    (keys.ACTIVE_USERS, lambda metrics: metrics.active_users, ("activeUsers",)),
 )
 
 
@@ -63,16 +72,21 @@ class TerminalSession:
     """One terminal_exec run: started, output so far, and any error from the router."""
 
     router: str
+    marker: str  # frames the command's output: see protocol.spotfi.terminal_input
     started: asyncio.Future[None]
     activity: asyncio.Event = field(default_factory=asyncio.Event)
     output: bytearray = field(default_factory=bytearray)
+    exited: bool = False  # the end marker came: the command is done
     truncated: bool = False  # the output reached MAX_TERMINAL_OUTPUT: collecting ends
     failure: HomeAssistantError | None = None
 
     def collect(self, data: bytes) -> None:
         """Keep output up to MAX_TERMINAL_OUTPUT; what goes beyond ends the session."""
         room = MAX_TERMINAL_OUTPUT - len(self.output)
+        # The end marker may straddle two chunks: look at the new data and a line before.
+        tail_from = max(0, len(self.output) - len(self.marker) - 64)
         self.output.extend(data[:room])
+        self.exited = self.exited or terminal_finished(bytes(self.output[tail_from:]), self.marker)
         self.truncated = self.truncated or len(data) > room
         self.activity.set()
 
@@ -114,6 +128,25 @@ class SpotFiHub(FleetHub[FleetDevice]):
             if isinstance(pattern, str) and is_allow_pattern(pattern)
         )
         self.terminal_enabled = self.options.get(CONF_TERMINAL_ENABLED) is True
+        self._board_reads: set[str] = set()  # routers whose `system board` is asked
+        self._metrics_missing: set[str] = set()  # routers said to send nil readings
+
+    @callback
+    def async_restore(self) -> None:
+        """Also show the free memory of routers made before in MiB, as the total."""
+        super().async_restore()
+        registry = er.async_get(self.hass)
+        for entity in er.async_entries_for_config_entry(registry, self.entry.entry_id):
+            private: dict[str, Any] = dict(entity.options.get("sensor.private", {}))
+            if (
+                entity.unique_id.endswith(f"/{FREE_MEMORY}")
+                and private.get("suggested_unit_of_measurement") == UnitOfInformation.KIBIBYTES
+            ):
+                registry.async_update_entity_options(
+                    entity.entity_id,
+                    "sensor.private",
+                    {**private, "suggested_unit_of_measurement": UnitOfInformation.MEBIBYTES},
+                )
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Add how many requests wait for a reply."""
@@ -134,13 +167,14 @@ class SpotFiHub(FleetHub[FleetDevice]):
         """Apply status and heartbeat; hand RPC and terminal replies to their waiters."""
         message = self.protocol.parse(topic, payload)
         match message:
-            case RouterStatus(router=router, online=online):
-                self.async_device_for(router, MODEL).async_set_online(online)
+            case RouterStatus(router=router, online=online, reason=reason):
+                device = self.async_device_for(router, MODEL)
+                if not online and reason is not None:
+                    device.async_set_value(keys.DISCONNECT_REASON, reason)
+                device.async_set_online(online)
             case Metrics(router=router):
                 device = self.async_device_for(router, MODEL)
-                for key, read in METRIC_VALUES:
-                    if (value := read(message)) is not None:
-                        device.async_set_value(key, value)
+                self._apply_metrics(device, message, wall)
                 device.async_mark_seen(monotonic, wall, live=live)  # the metrics are the heartbeat
             case RpcResult(request_id=request_id):
                 if not self.pending.resolve(request_id, message):
@@ -148,6 +182,78 @@ class SpotFiHub(FleetHub[FleetDevice]):
             case TunnelMessage():
                 self._route_tunnel(message)
         return message.problems
+
+    def _apply_metrics(self, device: FleetDevice, metrics: Metrics, wall: float) -> None:
+        """Show the readings; nil ones as unknown, said once until the router recovers."""
+        for key, read, sources in METRIC_VALUES:
+            if (value := read(metrics)) is not None:
+                device.async_set_value(key, value)
+            elif any(source in metrics.unknown for source in sources):
+                device.async_set_value(key, None)
+        if metrics.uptime is not None:
+            booted_before = device.values.get(LAST_RESTART)
+            if async_set_last_restart(device, metrics.uptime, wall) and booted_before is not None:
+                self._async_read_board(device)  # it restarted: the release may be new
+        router = device.wire_id
+        if metrics.unknown and router not in self._metrics_missing:
+            self._metrics_missing.add(router)
+            LOGGER.warning(
+                "Router %s sends no value for %s (a ubus call on the router failed); "
+                "shown as unknown until it reports them again",
+                router,
+                ", ".join(metrics.unknown),
+            )
+        elif not metrics.unknown and router in self._metrics_missing:
+            self._metrics_missing.discard(router)
+            LOGGER.info("Router %s reports all its metrics again", router)
+
+    @callback
+    def async_connectivity_changed(
+        self, device: FleetDevice, previous: bool | None, connected: bool | None
+    ) -> None:
+        """Read the router's board each time it comes (back) online."""
+        super().async_connectivity_changed(device, previous, connected)
+        if connected:
+            self._async_read_board(device)
+
+    @callback
+    def _async_read_board(self, device: FleetDevice) -> None:
+        """Ask `system board` in the background, if the allow-list lets it and none is asked."""
+        if device.wire_id in self._board_reads or not rpc_allowed(*BOARD_CALL, self.allow_list):
+            return
+        self._board_reads.add(device.wire_id)
+        self.entry.async_create_background_task(
+            self.hass,
+            self._async_fill_board(device),
+            f"{DOMAIN} board of router {device.wire_id}",
+            eager_start=False,
+        )
+
+    async def _async_fill_board(self, device: FleetDevice) -> None:
+        """Show the router's model and release in the device registry; retried at next online."""
+        try:
+            result = await self._async_rpc(device, *BOARD_CALL, {}, RPC_TIMEOUT)
+        except HomeAssistantError as err:
+            LOGGER.debug("Could not read the board of router %s: %s", device.wire_id, err)
+            return
+        finally:
+            self._board_reads.discard(device.wire_id)
+        if (board := parse_board(result)) is None:
+            LOGGER.debug("Router %s answered system board without a model", device.wire_id)
+            return
+        if self.devices.get(device.wire_id) is device:  # not removed meanwhile
+            self.async_update_device_registry(
+                device,
+                **{
+                    name: value
+                    for name, value in (
+                        ("model", board.model),
+                        ("model_id", board.model_id),
+                        ("sw_version", board.sw_version),
+                    )
+                    if value is not None
+                },
+            )
 
     def _route_tunnel(self, message: TunnelMessage) -> None:
         """Match terminal output by session id, or to the router's only open session."""
@@ -185,7 +291,17 @@ class SpotFiHub(FleetHub[FleetDevice]):
         args: dict[str, object],
         seconds: float,
     ) -> object:
-        """Run one allow-listed ubus call on the router and return its result."""
+        """Run one allow-listed ubus call on the router and return its result.
+
+        A name no allow-list entry could hold gets its own error: the refusal only names
+        what the options form accepts.
+        """
+        if rpc_name_problem(path, method) is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="rpc_name_invalid",
+                translation_placeholders={"path": path, "method": method},
+            )
         if not rpc_allowed(path, method, self.allow_list):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -193,6 +309,17 @@ class SpotFiHub(FleetHub[FleetDevice]):
                 translation_placeholders={"name": f"{path}.{method}"},
             )
         _require_not_offline(device)
+        return await self._async_rpc(device, path, method, args, seconds)
+
+    async def _async_rpc(
+        self,
+        device: FleetDevice,
+        path: str,
+        method: str,
+        args: dict[str, object],
+        seconds: float,
+    ) -> object:
+        """Send one ubus call and wait for its result; the caller checked the allow-list."""
         message, request_id = self.protocol.rpc_request(device.wire_id, path, method, args)
         try:
             reply = await self.pending.async_request(
@@ -205,22 +332,35 @@ class SpotFiHub(FleetHub[FleetDevice]):
                 translation_placeholders={"router": device.wire_id, "timeout": f"{seconds:g}"},
             ) from err
         if not reply.ok:
+            # The bridge passes ubus's stderr on with its trailing newline.
+            details = ": ".join(
+                text.strip() for text in (reply.error, reply.stderr) if text and text.strip()
+            )
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="rpc_failed",
                 translation_placeholders={
                     "router": device.wire_id,
                     "name": f"{path}.{method}",
-                    "error": reply.error or "",
-                    "stderr": reply.stderr or "",
+                    "details": details or "-",
                 },
             )
         return reply.result
 
     async def async_terminal_exec(
-        self, device: FleetDevice, command: str, seconds: float, idle: float
+        self,
+        device: FleetDevice,
+        command: str,
+        seconds: float,
+        idle: float | None,
+        *,
+        raw: bool = False,
     ) -> dict[str, Any]:
-        """Run one command through the x-tunnel; collect output until it goes idle."""
+        """Run one command through the x-tunnel; return its output and exit code.
+
+        The command runs framed by marker lines (`terminal_input`): output ends at the end
+        marker, or at the timeout, the cap, or `idle` seconds without output if given.
+        """
         if not self.terminal_enabled:
             raise ServiceValidationError(
                 translation_domain=DOMAIN, translation_key="terminal_disabled"
@@ -228,7 +368,7 @@ class SpotFiHub(FleetHub[FleetDevice]):
         _require_not_offline(device)
         router = device.wire_id
         session_id = new_id()
-        session = TerminalSession(router, self.loop.create_future())
+        session = TerminalSession(router, session_id, self.loop.create_future())
         self.terminals[session_id] = session
         deadline = self.loop.time() + seconds
         try:
@@ -246,23 +386,36 @@ class SpotFiHub(FleetHub[FleetDevice]):
                 ) from err
             session.raise_failure()
             await self.async_publish(
-                self.protocol.tunnel_data(router, session_id, f"{command}\n".encode())
+                self.protocol.tunnel_data(router, session_id, terminal_input(command, session_id))
             )
             reason = await self._async_collect(session, deadline, idle)
         finally:
             del self.terminals[session_id]
             with contextlib.suppress(HomeAssistantError):
                 await self.async_publish(self.protocol.tunnel_stop(router, session_id))
-        return {"output": session.output.decode("utf-8", "replace"), "reason": reason}
+        transcript = session.output.decode("utf-8", "replace")
+        result = read_terminal(transcript, session_id)
+        response: dict[str, Any] = {
+            "stdout": result.stdout,
+            "exit_code": result.exit_code,
+            "reason": reason,
+        }
+        if raw:
+            response["transcript"] = transcript
+        return response
 
-    async def _async_collect(self, session: TerminalSession, deadline: float, idle: float) -> str:
-        """Wait for output until none came for `idle` seconds, the deadline, or the cap."""
+    async def _async_collect(
+        self, session: TerminalSession, deadline: float, idle: float | None
+    ) -> str:
+        """Wait until the command exited, the deadline, the cap, or `idle` s without output."""
         while True:
             session.raise_failure()  # also what came while the input was being sent
+            if session.exited:
+                return "exited"
             if session.truncated:
                 return "truncated"
             session.activity.clear()
-            wait_until = min(self.loop.time() + idle, deadline)
+            wait_until = deadline if idle is None else min(self.loop.time() + idle, deadline)
             try:
                 async with asyncio.timeout_at(wait_until):
                     await session.activity.wait()

@@ -8,3 +8,4 @@ CPU_LOAD: Final = "cpu_load"
 MEMORY_USED: Final = "memory_used"
 TOTAL_MEMORY: Final = "total_memory"
 ACTIVE_USERS: Final = "active_users"
+DISCONNECT_REASON: Final = "disconnect_reason"  # the reason an OFFLINE status gave
