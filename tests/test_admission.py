@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import timedelta
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -89,6 +89,16 @@ from .families.spotfi.helpers import METRICS, spotfi_entry
 
 type Message = tuple[str, str]
 
+
+class Shows(NamedTuple):
+    """An entity of (platform, key) showing `value`: its state, else the attribute named."""
+
+    platform: Platform
+    key: str
+    value: str
+    attribute: str | None = None
+
+
 LOGGER_NAME = "custom_components.mqtt_fleet"
 MAX_DEVICES_ISSUE = f"{ADMISSION_PREFIX}{Refusal.MAX_DEVICES}"
 RATE_ISSUE = f"{ADMISSION_PREFIX}{Refusal.NEW_DEVICES_PER_MINUTE}"
@@ -118,15 +128,15 @@ def _container_log(n: int, level: str, text: str) -> Message:
 class Fleet:
     """One family's device number `n`: its id, what makes it known and what changes it.
 
-    `first` shows `shown` (platform, key, state); `change` then shows `changed`.
+    `first` shows `shown`; `change` then shows `changed`.
     `status` is the family's online/offline status (None: its devices have no connectivity).
     """
 
     wire_id: Callable[[int], str]
     first: Callable[[int], Message]
-    shown: tuple[Platform, str, str]
+    shown: Shows
     change: Callable[[int], Message]
-    changed: tuple[Platform, str, str]
+    changed: Shows
     status: Callable[[int, bool], Message] | None
 
 
@@ -137,12 +147,12 @@ FLEETS: dict[str, Fleet] = {
             f"autocore/{_autocore_id(n)}/status",
             status_a(device_id=_autocore_id(n)),
         ),
-        shown=(Platform.SENSOR, "ip_address", "192.168.1.100"),
+        shown=Shows(Platform.SENSOR, "ip_address", "192.168.1.100"),
         change=lambda n: (
             f"autocore/{_autocore_id(n)}/telemetry",
             telemetry_a(device_id=_autocore_id(n), temperature=30.5),
         ),
-        changed=(Platform.SENSOR, "temperature", "30.5"),
+        changed=Shows(Platform.SENSOR, "temperature", "30.5"),
         status=lambda n, online: (
             f"autocore/{_autocore_id(n)}/status",
             status_a("online" if online else "offline", device_id=_autocore_id(n)),
@@ -151,17 +161,17 @@ FLEETS: dict[str, Fleet] = {
     "janus": Fleet(
         wire_id=lambda n: f"gw{n}",
         first=lambda n: (f"janus/gw{n}/status", "online"),
-        shown=(Platform.BINARY_SENSOR, "connectivity", "on"),
+        shown=Shows(Platform.BINARY_SENSOR, "connectivity", "on"),
         change=lambda n: (f"janus/gw{n}/status", "offline"),
-        changed=(Platform.BINARY_SENSOR, "connectivity", "off"),
+        changed=Shows(Platform.BINARY_SENSOR, "connectivity", "off"),
         status=lambda n, online: (f"janus/gw{n}/status", "online" if online else "offline"),
     ),
     "spotfi": Fleet(
         wire_id=lambda n: f"rtr-{n}",
         first=lambda n: (f"spotfi/router/rtr-{n}/metrics", METRICS),
-        shown=(Platform.SENSOR, "cpu_load", "12.5"),
+        shown=Shows(Platform.SENSOR, "cpu_load", "12.5"),
         change=lambda n: (f"spotfi/router/rtr-{n}/status", "OFFLINE"),
-        changed=(Platform.BINARY_SENSOR, "connectivity", "off"),
+        changed=Shows(Platform.BINARY_SENSOR, "connectivity", "off"),
         status=lambda n, online: (
             f"spotfi/router/rtr-{n}/status",
             "ONLINE" if online else "OFFLINE",
@@ -170,9 +180,10 @@ FLEETS: dict[str, Fleet] = {
     "container_logs": Fleet(
         wire_id=_container_id,
         first=lambda n: _container_log(n, "info", "Server started"),
-        shown=(Platform.SENSOR, "info_logs", "1"),
+        shown=Shows(Platform.SENSOR, "info_logs", "1"),
         change=lambda n: _container_log(n, "warn", "disk full"),
-        changed=(Platform.SENSOR, "last_problem", "disk full"),
+        # A warning is shown at once by the source's problem event entity.
+        changed=Shows(Platform.EVENT, "problem", "disk full", attribute="first_line"),
         status=None,
     ),
 }
@@ -209,8 +220,11 @@ def make_entry(family: str, **options: Any) -> MockConfigEntry:
 
 @pytest.fixture(autouse=True)
 def platforms() -> Generator[None]:
-    """Load the connectivity and sensor platforms only, for every setup and reload."""
-    with patch("custom_components.mqtt_fleet.PLATFORMS", [Platform.BINARY_SENSOR, Platform.SENSOR]):
+    """Load the connectivity, event and sensor platforms only, for every setup and reload."""
+    with patch(
+        "custom_components.mqtt_fleet.PLATFORMS",
+        [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR],
+    ):
         yield
 
 
@@ -250,15 +264,15 @@ def entity_id(
     )
 
 
-def shown(
-    hass: HomeAssistant, entry: MockConfigEntry, wire_id: str, what: tuple[Platform, str, str]
-) -> bool:
-    """Whether the device's entity of (platform, key) shows the state."""
-    platform, key, state = what
-    if (entity := entity_id(hass, entry, wire_id, platform, key)) is None:
+def shown(hass: HomeAssistant, entry: MockConfigEntry, wire_id: str, what: Shows) -> bool:
+    """Whether the device's entity of (platform, key) shows the value."""
+    if (entity := entity_id(hass, entry, wire_id, what.platform, what.key)) is None:
         return False
-    current = hass.states.get(entity)
-    return current is not None and current.state == state
+    if (current := hass.states.get(entity)) is None:
+        return False
+    if what.attribute is None:
+        return current.state == what.value
+    return current.attributes.get(what.attribute) == what.value
 
 
 def registry_device(hass: HomeAssistant, entry: MockConfigEntry, wire_id: str) -> Any:
@@ -407,8 +421,8 @@ async def test_held_messages_keep_the_latest_per_topic_and_the_retain_flag(
     await advance(hass, freezer, 61, step=1)
     device = hub.devices[board]
     assert device.online is True
-    assert shown(hass, entry, board, (Platform.SENSOR, "ip_address", "10.0.0.2"))
-    assert shown(hass, entry, board, (Platform.SENSOR, "temperature", "20.5"))
+    assert shown(hass, entry, board, Shows(Platform.SENSOR, "ip_address", "10.0.0.2"))
+    assert shown(hass, entry, board, Shows(Platform.SENSOR, "temperature", "20.5"))
     assert device.last_live is not None  # the live status counts as a sign of life
     assert not hub.admission.held
     assert hub.admission.held_bytes == 0
@@ -706,7 +720,7 @@ async def test_autocore_caps_extra_sensors_per_board(hass: HomeAssistant, loaded
         }
 
     assert extra_sensors() == {"pressure", "co2", "lux"}
-    assert shown(hass, entry, board, (Platform.SENSOR, "temperature", "25.6"))  # not capped
+    assert shown(hass, entry, board, Shows(Platform.SENSOR, "temperature", "25.6"))  # not capped
     assert hub.admission.refused == Counter({Refusal.MAX_EXTRA_SENSORS: 2})
     reasons = [letter.reason for letter in hub.dead_letters]
     assert len(reasons) == 2
@@ -722,7 +736,7 @@ async def test_autocore_caps_extra_sensors_per_board(hass: HomeAssistant, loaded
 
     # The same telemetry again: the known keys update, the others are refused again.
     await deliver(hass, (topic, telemetry_a(device_id=board, **(extra | {"pressure": 1001}))))
-    assert shown(hass, entry, board, (Platform.SENSOR, "telemetry_pressure", "1001"))
+    assert shown(hass, entry, board, Shows(Platform.SENSOR, "telemetry_pressure", "1001"))
     assert hub.admission.refused[Refusal.MAX_EXTRA_SENSORS] == 4
     assert list(fleet_issues(hass)) == [extra_issue]
 
@@ -736,7 +750,7 @@ async def test_autocore_caps_extra_sensors_per_board(hass: HomeAssistant, loaded
     hub = entry.runtime_data
     await deliver(hass, (topic, telemetry_a(device_id=board, rain=2, lux=95)))
     assert entity_id(hass, entry, board, Platform.SENSOR, "telemetry_rain") is None
-    assert shown(hass, entry, board, (Platform.SENSOR, "telemetry_lux", "95"))
+    assert shown(hass, entry, board, Shows(Platform.SENSOR, "telemetry_lux", "95"))
     assert hub.admission.refused == Counter({Refusal.MAX_EXTRA_SENSORS: 1})
     assert list(fleet_issues(hass)) == [extra_issue]
 

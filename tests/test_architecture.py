@@ -14,6 +14,7 @@ from custom_components.mqtt_fleet.families import FAMILIES
 from custom_components.mqtt_fleet.families.autocore import keys as autocore_keys
 from custom_components.mqtt_fleet.families.autocore.entities import SENSORS as AUTOCORE_SENSORS
 from custom_components.mqtt_fleet.families.autocore.hub import STATUS_VALUES
+from custom_components.mqtt_fleet.families.container_logs import keys as log_keys
 from custom_components.mqtt_fleet.families.container_logs.entities import SENSORS as LOG_SENSORS
 from custom_components.mqtt_fleet.families.janus.entities import SENSORS as JANUS_SENSORS
 from custom_components.mqtt_fleet.families.spotfi.entities import SENSORS as SPOTFI_SENSORS
@@ -40,7 +41,7 @@ FROZEN_KEYS = {
         "telemetry_pressure",
         "last_seen",
     },
-    "janus": {"sessions", "version", "admin_state", "last_seen"},
+    "janus": {"sessions", "admin_state", "last_seen"},
     "spotfi": {
         "cpu_load",
         "memory_used",
@@ -51,14 +52,7 @@ FROZEN_KEYS = {
         "disconnect_reason",
         "last_seen",
     },
-    "container_logs": {
-        "debug_logs",
-        "info_logs",
-        "warn_logs",
-        "error_logs",
-        "last_problem",
-        "last_seen",
-    },
+    "container_logs": {"debug_logs", "info_logs", "warn_logs", "error_logs"},
 }
 FROZEN_HUB_KEYS = {"messages_received", "invalid_messages", "message_rate", "devices_online"}
 
@@ -180,6 +174,16 @@ def test_entity_keys_are_frozen() -> None:
     assert autocore_keys.relay_key(Layout.FIRMWARE_V2, 3) == "channel_3"
     assert autocore_keys.extra_telemetry_key("lux") == "telemetry_lux"
     assert autocore_keys.DISPLAY == "display"
+    assert log_keys.PROBLEM == "problem"
+
+
+def test_retired_keys_are_no_live_keys() -> None:
+    """Setup deletes the entities of a retired key: a live key among them would lose its own."""
+    live = {family: set(keys) for family, keys in FROZEN_KEYS.items()}
+    live["autocore"].add(autocore_keys.DISPLAY)
+    live["container_logs"].add(log_keys.PROBLEM)
+    for family, spec in FAMILIES.items():
+        assert not spec.retired_keys & live[family], family
 
 
 def test_protocol_names_map_to_frozen_keys() -> None:

@@ -189,6 +189,23 @@ def test_no_backticks_where_the_frontend_shows_plain_text(section: str) -> None:
     assert shown == {}
 
 
+@pytest.mark.parametrize("section", ["services", "exceptions"])
+def test_no_backticks_in_action_texts_and_errors(section: str) -> None:
+    """Action forms and error toasts show their texts as they are, Markdown unrendered."""
+    shown = {
+        ".".join(path): text for path, text in _all_texts(TRANSLATIONS[section]) if "`" in text
+    }
+    assert shown == {}
+
+
+def _all_texts(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _all_texts(value, (*path, key))
+    elif isinstance(node, str):
+        yield path, node
+
+
 def test_the_plain_text_check_sees_errors_titles_and_labels() -> None:
     node = {
         "step": {"x": {"title": "`a`", "description": "`b`", "data": {"f": "`c`"}}},

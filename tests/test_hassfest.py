@@ -1356,9 +1356,9 @@ BROKEN: dict[str, Callable[[], set[str]]] = {
     ),
     "translations: bad key": lambda: broken_translations("system_health.info.Last_Message", "Last"),
     "translations: unknown section": lambda: broken_translations("labels", {}),
-    "icons: not mdi": lambda: broken_icons("entity.sensor.uptime.default", "timer"),
+    "icons: not mdi": lambda: broken_icons("entity.sensor.cpu_load.default", "timer"),
     "icons: attribute state repeats default": lambda: broken_icons(
-        "entity.sensor.uptime.state_attributes",
+        "entity.sensor.cpu_load.state_attributes",
         {"since": {"default": "mdi:timer", "state": {"boot": "mdi:timer"}}},
     ),
     "icons: entity_component in a hub": lambda: broken_icons(

@@ -35,6 +35,24 @@ from .common import Fire, device_by_identifier
 from .families.autocore.helpers import BOARD_A, relay_a, status_a
 
 
+async def test_a_hub_registered_as_a_service_becomes_a_device(
+    hass: HomeAssistant, mqtt_mock: Any, config_entry: MockConfigEntry
+) -> None:
+    """Hubs were once registered as services: HA then spoke of "services" beside hubs."""
+    config_entry.add_to_hass(hass)
+    registry = dr.async_get(hass)
+    registry.async_get_or_create(
+        config_entry_id=config_entry.entry_id,
+        identifiers={(DOMAIN, config_entry.entry_id)},
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    hub_device = device_by_identifier(registry, config_entry.entry_id)
+    assert hub_device is not None
+    assert hub_device.entry_type is None
+
+
 async def test_setup_and_unload(
     hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
 ) -> None:
@@ -55,7 +73,7 @@ async def test_setup_and_unload(
     }
     hub_device = device_by_identifier(dr.async_get(hass), "entry_autocore_autocore")
     assert hub_device is not None
-    assert hub_device.entry_type is dr.DeviceEntryType.SERVICE
+    assert hub_device.entry_type is None  # a device: HA would call a service a third name
     # Named like the entry: the family alone under its default base, so the hub's entity
     # ids do not repeat it (`sensor.autocore_devices_online`).
     assert setup_entry.title == hub_device.name == "AutoCore"

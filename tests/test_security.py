@@ -6,12 +6,11 @@ integration publishes is read from `mqtt_mock.async_publish`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from dataclasses import replace
 import json
 import logging
 from typing import Any
-from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import MATCH_ALL
@@ -30,7 +29,6 @@ from custom_components.mqtt_fleet.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
-from custom_components.mqtt_fleet.families import FAMILIES
 from custom_components.mqtt_fleet.families.autocore.actions import (
     SEND_COMMAND_SCHEMA,
     SERVICE_SEND_COMMAND,
@@ -64,6 +62,7 @@ from .families.janus.helpers import (
     error,
     first_poll,
     janus_entry,
+    replies_subscribed,
     reply,
     status,
     success,
@@ -368,6 +367,7 @@ async def test_credentials_never_leak(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await replies_subscribed(hass, freezer)
     hub: JanusHub = entry.runtime_data
     mqtt_mock.async_publish.reset_mock()
     errors: list[HomeAssistantError] = []
@@ -392,23 +392,25 @@ async def test_credentials_never_leak(
     errors.append(unauthorized.value)
     await hass.async_block_till_done()
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    # Reauth checks the secret with a server first (tested in the Janus flow tests): here
-    # the polls count their requests, so the check is left out.
-    with patch.dict(FAMILIES, {"janus": replace(FAMILIES["janus"], validate_entry=None)}):
-        result = await hass.config_entries.flow.async_configure(
-            flow["flow_id"], {"admin_secret": NEW_SECRET}
-        )
+    # Reauth checks the new secret with the entry's server before it saves it.
+    configure = asyncio.create_task(
+        hass.config_entries.flow.async_configure(flow["flow_id"], {"admin_secret": NEW_SECRET})
+    )
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 5)
+    assert body["admin_secret"] == NEW_SECRET
+    await reply(hass, SERVER, success(body["transaction"], [3]))
+    result = await configure
     assert result["type"] is FlowResultType.ABORT
     await hass.async_block_till_done()
     flows = [json.dumps(flow, default=str), json.dumps(result, default=str)]
 
     # The new secret is used from the next poll on; then an action times out.
     await advance(hass, freezer, 10)
-    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 5)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 6)
     assert body["admin_secret"] == NEW_SECRET
     await reply(hass, SERVER, success(body["transaction"], [3]))
     call = call_list_sessions(hass, {"server": SERVER, "timeout": 1})
-    await wait_request(mqtt_mock, SERVER, "list_sessions", 6)
+    await wait_request(mqtt_mock, SERVER, "list_sessions", 7)
     await advance(hass, freezer, 1)
     with pytest.raises(HomeAssistantError) as no_reply:
         await call
@@ -428,8 +430,8 @@ async def test_credentials_never_leak(
     # The secrets went where they must, in each list_sessions request, and nowhere else.
     sent = mqtt_mock.async_publish.call_args_list
     carried = [call.args[0] for call in sent if containing([call.args[1].decode()], CREDENTIALS)]
-    assert carried == [f"janus/{SERVER}/to-janus-admin"] * 6
-    assert len(sent) == 7  # and one info request, without it
+    assert carried == [f"janus/{SERVER}/to-janus-admin"] * 7  # reauth's check among them
+    assert len(sent) == 8  # and one info request, without it
     assert diagnostics[0]["entry"]["data"]["admin_secret"] == "**REDACTED**"
     outputs = {
         "diagnostics": [json.dumps(diagnostics, default=str)],
@@ -571,6 +573,7 @@ async def test_unsafe_configured_and_restored_servers_are_never_polled(
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    await replies_subscribed(hass, freezer)
     hub: JanusHub = entry.runtime_data
     assert set(hub.devices) == {SERVER, "x+y"}  # the stray one only as the registry has it
     mqtt_mock.async_publish.reset_mock()

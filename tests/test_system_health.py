@@ -53,7 +53,7 @@ async def test_traffic_of_a_loaded_entry(
         "invalid_messages": 1,
         # A datetime, which the page shows as a date: no microseconds.
         "last_message": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-        "autocore": "1 entry, 1 of 2 devices online, 4 messages, 1 invalid",
+        "autocore": "1 hub, 1 of 2 devices online, 4 messages, 1 invalid",
     }
     assert await hass.config_entries.async_unload(setup_entry.entry_id)
     info = await get_system_health_info(hass, DOMAIN)
@@ -72,4 +72,4 @@ async def test_log_sources_are_not_counted_as_devices_offline(
     info = await get_system_health_info(hass, DOMAIN)
     assert info["devices_online"] == "1 of 1"
     assert info["log_sources"] == 1
-    assert info["container_logs"].startswith("1 entry, 1 log source, ")
+    assert info["container_logs"].startswith("1 hub, 1 log source, ")

@@ -22,7 +22,7 @@ from .hub import async_rename_hub_device
 from .protocol.topics import base_topic_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     from homeassistant.components.mqtt import ReceiveMessage
     from homeassistant.core import HomeAssistant
@@ -218,12 +218,12 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
         spec = self._spec
         errors: dict[str, str] = {}
         if user_input is not None:
-            if spec.validate_entry is not None:
-                errors = await spec.validate_entry(self.hass, self._base, user_input)
+            options = spec.discovery_options(self._device)
+            if spec.validate_entry is not None:  # the discovered device is asked too
+                known = _with_known_devices(spec, user_input, options)
+                errors = await spec.validate_entry(self.hass, self._base, known)
             if not errors:
-                return self._async_create_entry(
-                    user_input, options=spec.discovery_options(self._device)
-                )
+                return self._async_create_entry(user_input, options=options)
         return self.async_show_form(
             step_id="discovery_confirm",
             data_schema=self.add_suggested_values_to_schema(
@@ -258,7 +258,9 @@ class MqttFleetConfigFlow(ConfigFlow, domain=DOMAIN):
                 if value := user_input.get(field.schema):
                     data[field.schema] = value
             if not errors and spec.validate_entry is not None:
-                errors = await spec.validate_entry(self.hass, base, {**entry.data, **data})
+                merged = {**entry.data, **data}
+                known = _with_known_devices(spec, merged, entry.data, entry.options)
+                errors = await spec.validate_entry(self.hass, base, known)
             if not errors:
                 title = entry.title
                 if title == entry_title(spec, entry.data[CONF_BASE_TOPIC]):
@@ -370,6 +372,23 @@ class MqttFleetOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders={**TEXT_PLACEHOLDERS, "family": spec.title},
         )
+
+
+def _with_known_devices(
+    spec: FamilySpec, data: Mapping[str, Any], *more: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return `data` for the entry check, with the devices `more` names too.
+
+    A list field (Janus's known servers) can be in the form, the entry's data and its
+    options, or come from discovery: the check asks the devices of all of them.
+    """
+    merged = {**data}
+    for field in spec.entry_fields():
+        key = field.schema
+        lists = [value for source in (data, *more) if isinstance(value := source.get(key), list)]
+        if lists:
+            merged[key] = list(dict.fromkeys(item for value in lists for item in value))
+    return merged
 
 
 def _clean_options(fields: dict[vol.Marker, Any], user_input: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from homeassistant.components import mqtt
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.helpers.device_registry import DeviceEntryType
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import slugify
 
@@ -306,7 +305,10 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             name=self.entry.title,
             manufacturer="MQTT Fleet",
             model=f"{self.title} hub",
-            entry_type=DeviceEntryType.SERVICE,
+            # A device, not a "service": HA lists an entry's hub as a hub and its devices as
+            # devices, and a service type would add a third word for the same thing. Set
+            # explicitly so that hubs registered as services before become devices.
+            entry_type=None,
         ).id
         for entry in dr.async_entries_for_config_entry(device_registry, entry_id):
             if (wire_id := self.wire_id_from_identifiers(entry.identifiers)) is not None:
@@ -532,14 +534,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         match refusal:
             case Refusal.MAX_DEVICES:
                 limit = admission.max_devices
-                why = f"the entry has {limit} devices, its limit"
+                why = f"the hub has {limit} devices, its limit"
             case Refusal.NEW_DEVICES_PER_MINUTE:
                 limit = admission.new_devices_per_minute
                 why = f"over {limit} new devices a minute; admitted as the rate allows"
                 self._async_schedule_admission()
             case _:
                 limit = 0
-                why = "the entry admits known devices only; accept it under Repairs"
+                why = "the hub admits known devices only; accept it under Repairs"
         reason = f"new device {wire_id} {fate}: {why}"
         self.async_refuse(refusal, limit, topic, payload, reason)
 

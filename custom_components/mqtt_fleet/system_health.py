@@ -54,7 +54,7 @@ async def system_health_info(hass: HomeAssistant) -> dict[str, Any]:
 
 def _family_line(hubs: list[FleetHub[Any]]) -> str:
     """Summarise a family's loaded entries: devices, messages, invalid ones."""
-    entries = f"{len(hubs)} {'entry' if len(hubs) == 1 else 'entries'}"
+    counted = f"{len(hubs)} {'hub' if len(hubs) == 1 else 'hubs'}"
     devices = sum(len(hub.devices) for hub in hubs)
     if hubs[0].has_connectivity:
         online = sum(hub.devices_online for hub in hubs)
@@ -63,4 +63,4 @@ def _family_line(hubs: list[FleetHub[Any]]) -> str:
         devices_text = f"{devices} log {'source' if devices == 1 else 'sources'}"
     messages = sum(hub.messages_received for hub in hubs)
     invalid = sum(hub.invalid_messages for hub in hubs)
-    return f"{entries}, {devices_text}, {messages} messages, {invalid} invalid"
+    return f"{counted}, {devices_text}, {messages} messages, {invalid} invalid"

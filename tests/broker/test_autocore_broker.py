@@ -23,9 +23,9 @@ from homeassistant.const import (
     STATE_OFF,
     STATE_ON,
     STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
     EntityCategory,
     UnitOfInformation,
-    UnitOfTime,
 )
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, State, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -33,7 +33,6 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 from homeassistant.util.unit_conversion import (
     BaseUnitConverter,
-    DurationConverter,
     InformationConverter,
 )
 import pytest
@@ -54,24 +53,23 @@ UID = entry_id_for("autocore:autocore")  # registry ids start with the entry id
 MODEL_A = "ESP32 (monitor layout)"
 MODEL_B = "ESP32 relay board (firmware v2)"
 SOURCE = "home_assistant"
+# The firmware version is device information, not a sensor; the uptime dates the restart.
 KEYS_A = {
     "connectivity",
     "last_seen",
     "ip_address",
-    "firmware_version",
-    "uptime",
+    "last_restart",
     "temperature",
     "humidity",
     "voltage",
     "free_memory",
     *(f"relay_{n}" for n in range(4)),
 }
+# Firmware v2 sends the address 0.0.0.0, which names no host: no address sensor.
 KEYS_B = {
     "connectivity",
     "last_seen",
-    "ip_address",
-    "firmware_version",
-    "uptime",
+    "last_restart",
     "wifi_signal",
     "free_memory",
     *(f"channel_{n}" for n in range(1, 17)),
@@ -133,6 +131,23 @@ def numeric(state: State | None) -> float:
     return float(state.state)
 
 
+def restarted_ago(state: State | None) -> float:
+    """Return how many seconds ago a last restart sensor dates the restart."""
+    assert state is not None
+    assert state.attributes.get(ATTR_DEVICE_CLASS) == SensorDeviceClass.UPTIME
+    restarted = dt_util.parse_datetime(state.state)
+    assert restarted is not None, state
+    return (dt_util.utcnow() - restarted).total_seconds()
+
+
+def board_name(board_id: str, uuid: str) -> str:
+    """Return the name docs/protocols.md gives a firmware v2 board: its board id, told
+    apart by the last 6 letters and digits of its uuid."""
+    named = f"AutoCore board {board_id}" if board_id.isdigit() else board_id
+    suffix = "".join(character for character in uuid if character.isalnum())[-6:]
+    return f"{named} ({suffix})"
+
+
 def in_unit(state: State | None, converter: type[BaseUnitConverter], unit: str) -> float:
     """Return a sensor's value in `unit`, whichever unit HA chose to show it in."""
     assert state is not None
@@ -188,7 +203,9 @@ async def test_fleet_entities_states_and_devices(
     for board in simulator.layout_a:
         slug = board.lower()
         assert entity_id(hass, board, "temperature") == f"sensor.{slug}_temperature"
-        assert entity_id(hass, board, "relay_0") == f"switch.{slug}_relay_0"
+        # Relays are numbered from 01 on both layouts: the board's relay 0 is "Relay 01".
+        assert entity_id(hass, board, "relay_0") == f"switch.{slug}_relay_01"
+        assert entity_id(hass, board, "relay_3") == f"switch.{slug}_relay_04"
         assert entity_id(hass, board, "connectivity") == f"binary_sensor.{slug}_connectivity"
     assert entity_id(hass, "ESP32_001", "telemetry_pressure") == "sensor.esp32_001_pressure"
 
@@ -212,11 +229,9 @@ async def test_fleet_entities_states_and_devices(
         assert getattr(memory, "attributes", {}).get(ATTR_DEVICE_CLASS) == "data_size"
         free_bytes = in_unit(memory, InformationConverter, UnitOfInformation.BYTES)
         assert 40000 <= free_bytes <= 50000  # sent in bytes as memory_free
-        uptime = state_of(hass, board, "uptime")
-        assert getattr(uptime, "attributes", {}).get(ATTR_DEVICE_CLASS) == "duration"
-        assert 0 <= in_unit(uptime, DurationConverter, UnitOfTime.SECONDS) < 600
+        # The simulator started the boards within this test: whole seconds, rounded.
+        assert -1 <= restarted_ago(state_of(hass, board, "last_restart")) < 600
         assert getattr(state_of(hass, board, "ip_address"), "state", None) == ip_address
-        assert getattr(state_of(hass, board, "firmware_version"), "state", None) == "1.2.0"
         for relay in range(4):
             assert getattr(state_of(hass, board, f"relay_{relay}"), "state", None) == STATE_OFF
         last_seen = er.async_get(hass).async_get(entity_id(hass, board, "last_seen") or "")
@@ -227,7 +242,8 @@ async def test_fleet_entities_states_and_devices(
     assert pressure is not None
     assert 995.0 <= numeric(pressure) <= 1030.0
     assert pressure.attributes["state_class"] == SensorStateClass.MEASUREMENT
-    assert ATTR_UNIT_OF_MEASUREMENT not in pressure.attributes
+    assert pressure.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.ATMOSPHERIC_PRESSURE
+    assert pressure.attributes[ATTR_UNIT_OF_MEASUREMENT] == "hPa"  # the boards send hPa
 
     # Layout B: status values as sensors, 16 channels.
     for board in simulator.layout_b:
@@ -239,17 +255,17 @@ async def test_fleet_entities_states_and_devices(
         memory = state_of(hass, board, "free_memory")
         free_bytes = in_unit(memory, InformationConverter, UnitOfInformation.BYTES)
         assert 150000 <= free_bytes <= 230000
-        uptime = state_of(hass, board, "uptime")
-        assert 0 <= in_unit(uptime, DurationConverter, UnitOfTime.SECONDS) < 600
-        assert getattr(state_of(hass, board, "ip_address"), "state", None) == "0.0.0.0"
-        assert getattr(state_of(hass, board, "firmware_version"), "state", None) == "2.0.0"
+        assert -1 <= restarted_ago(state_of(hass, board, "last_restart")) < 600
+        assert entity_id(hass, board, "ip_address") is None  # 0.0.0.0 names no host
         for channel in range(1, 17):
             assert getattr(state_of(hass, board, f"channel_{channel}"), "state", None) == STATE_OFF
 
-    # IP and firmware are diagnostics.
+    # The address and the last restart are diagnostics.
     entity_registry = er.async_get(hass)
     for board in (*simulator.layout_a, *simulator.layout_b):
-        for key in ("ip_address", "firmware_version"):
+        for key in ("ip_address", "last_restart"):
+            if key == "ip_address" and board in simulator.layout_b:
+                continue
             found = entity_registry.async_get(entity_id(hass, board, key) or "")
             assert found is not None
             assert found.entity_category is EntityCategory.DIAGNOSTIC
@@ -258,13 +274,14 @@ async def test_fleet_entities_states_and_devices(
     device_registry = dr.async_get(hass)
     hub = device_by_identifier(device_registry, UID)
     assert hub is not None
-    assert hub.entry_type is dr.DeviceEntryType.SERVICE
-    expected = [(board, MODEL_A, "1.2.0", {board}) for board in simulator.layout_a]
+    assert hub.entry_type is None
+    expected = [(board, MODEL_A, "1.2.0", board) for board in simulator.layout_a]
     for board in simulator.layout_b:
-        # A firmware v2 board is named by the board_id it reports, not its UUID.
-        board_id = wire.messages(f"{BASE}/devices/{board}/status")[0].json()["board_id"]
-        expected.append((board, MODEL_B, "2.0.0", {board_id}))
-    for board, model, firmware, names in expected:
+        # A firmware v2 board is named by the board_id it reports, with the end of its UUID:
+        # every simulated board says the same board_id as on a real installation's first.
+        status = wire.messages(f"{BASE}/devices/{board}/status")[0].json()
+        expected.append((board, MODEL_B, "2.0.0", board_name(status["board_id"], board)))
+    for board, model, firmware, name in expected:
         device = registry_device(hass, board)
         assert device is not None, board
         assert device.via_device_id == hub.id
@@ -273,7 +290,7 @@ async def test_fleet_entities_states_and_devices(
             model,
             firmware,
         )
-        assert device.name in names
+        assert device.name == name
         assert device.config_entry_id == fleet.entry.entry_id
     assert len(dr.async_entries_for_config_entry(device_registry, fleet.entry.entry_id)) == 5
 
@@ -511,8 +528,13 @@ async def test_send_command_status(fleet: Fleet, simulator: Simulator, wire: Wir
         lambda: numeric(state_of(hass, board, "wifi_signal")) == status["wifi_signal"],
         what="the Wi-Fi signal of the republished status",
     )
-    uptime = in_unit(state_of(hass, board, "uptime"), DurationConverter, UnitOfTime.SECONDS)
-    assert uptime == pytest.approx(status["uptime"])
+    # The republished uptime dates the same boot as the one shown (whole seconds both).
+    sent_at = dt_util.parse_datetime(status["timestamp"])
+    assert sent_at is not None
+    restarted = restarted_ago(state_of(hass, board, "last_restart"))
+    assert restarted == pytest.approx(
+        (dt_util.utcnow() - sent_at).total_seconds() + status["uptime"], abs=3
+    )
 
 
 async def test_send_command_reset_and_reboot(
@@ -613,7 +635,12 @@ async def test_sigterm_takes_every_board_offline(
 
     await wait_for(connectivity_off, what="every board's connectivity to go off")
     for board in boards:
-        for key, state in board_states(hass, board).items():
+        states = board_states(hass, board)
+        # The Last Will's reason is shown while the board is away; layout A sends none.
+        reason = states.pop("disconnect_reason", None)
+        expected = "unexpected_disconnect" if board in simulator.layout_b else None
+        assert getattr(reason, "state", None) == expected, (board, reason)
+        for key, state in states.items():
             if key in ALWAYS_AVAILABLE:
                 assert state.state != STATE_UNAVAILABLE, (board, key)
             else:
@@ -632,9 +659,14 @@ async def test_display_interactions(fleet: Fleet, simulator: Simulator, wire: Wi
 
     @callback
     def _state_changed(event: Event[EventStateChangedData]) -> None:
-        # The boards stay online, so each state change of an event entity is a trigger.
+        # The boards stay online, so each state change of an event entity is a trigger,
+        # after its first state (unknown: the first interaction fires once it is written).
         # (Its state is a millisecond timestamp: two triggers can share one.)
-        if (new := event.data["new_state"]) is not None and new.domain == "event":
+        if (
+            (new := event.data["new_state"]) is not None
+            and new.domain == "event"
+            and new.state != STATE_UNKNOWN
+        ):
             triggers[new.entity_id] = triggers.get(new.entity_id, 0) + 1
 
     hass.bus.async_listen("state_changed", _state_changed)
@@ -732,7 +764,7 @@ async def test_silent_boards_go_stale_and_come_back(
         what="an online event per board",
     )
     for board in boards:
-        for key in ("firmware_version", "uptime"):
+        for key in ("last_restart", "free_memory"):
             assert getattr(state_of(hass, board, key), "state", None) != STATE_UNAVAILABLE
 
 

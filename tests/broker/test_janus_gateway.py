@@ -404,9 +404,11 @@ async def test_sessions_match_the_gateway(fleet: Fleet, gateway: Janus, wire: Wi
     assert await sessions_agree(hass, JANUS_UID, wire, gateway) == []
     version = await gateway_version(wire, gateway)
     await wait_for(
-        lambda: shown(hass, JANUS_UID, SERVER, "version") == version,
+        lambda: (
+            (device := server_device(hass, JANUS_UID)) is not None and device.sw_version == version
+        ),
         POLLED,
-        f"the version sensor to show the gateway's {version}",
+        f"the server's device info to show the gateway's firmware {version}",
     )
 
     created = await create_sessions(wire, gateway, 3)

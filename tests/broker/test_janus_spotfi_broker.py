@@ -18,24 +18,23 @@ from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
 from homeassistant.components.mqtt import async_publish
+from homeassistant.components.sensor import SensorDeviceClass
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
     ATTR_UNIT_OF_MEASUREMENT,
     STATE_OFF,
     STATE_ON,
     STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
     UnitOfInformation,
-    UnitOfTime,
 )
 from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.util.unit_conversion import (
-    BaseUnitConverter,
-    DurationConverter,
-    InformationConverter,
-)
+from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import BaseUnitConverter, InformationConverter
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
@@ -111,9 +110,26 @@ def shown_value_matches(
     return math.isclose(in_unit(state, converter, unit), expected, abs_tol=half_step * 1.0001)
 
 
+def restart_matches(state: State | None, uptime: int) -> bool:
+    """Tell whether a last restart sensor dates the boot an uptime just sent counts from.
+
+    The uptime is whole seconds, sent up to a heartbeat ago; the time shown whole seconds.
+    """
+    if state is None or state.attributes.get(ATTR_DEVICE_CLASS) != SensorDeviceClass.UPTIME:
+        return False
+    if (restarted := dt_util.parse_datetime(state.state)) is None:
+        return False
+    return abs((dt_util.utcnow() - restarted).total_seconds() - uptime) <= 3
+
+
 def registry_device(hass: HomeAssistant, uid: str, device: str) -> dr.DeviceEntry | None:
     """Return a fleet device's registry entry."""
     return device_by_identifier(dr.async_get(hass), f"{uid}/{device}")
+
+
+def sw_version(hass: HomeAssistant, uid: str, device: str) -> str | None:
+    """Return the firmware a device's registry entry shows (its version is no sensor)."""
+    return getattr(registry_device(hass, uid, device), "sw_version", None)
 
 
 # Janus on the wire
@@ -248,6 +264,16 @@ async def check_rpc_on_wire(
     assert response == body["result"], (path, method)
 
 
+def board_reply(wire: Wire, router: str) -> dict[str, Any] | None:
+    """Return the router's answer to HA's first `system board` request, once on the wire."""
+    for message in wire.messages(f"{SPOTFI_BASE}/{router}/rpc/request"):
+        request = message.json()
+        if (request["path"], request["method"]) == ("system", "board"):
+            reply = rpc_message(wire, router, "response", request["id"])
+            return None if reply is None else reply.json()["result"]
+    return None
+
+
 def tunnel_in(wire: Wire, router: str, since: int = 0) -> list[dict[str, Any]]:
     """Return what was sent to the router's terminal since a mark."""
     return [m.json() for m in wire.messages(f"{SPOTFI_BASE}/{router}/x/in", since)]
@@ -328,7 +354,7 @@ class TestJanus:
                 lambda server=server: sessions_shown(hass, wire, server),
                 what=f"{server}'s sessions sensor to show its newest list_sessions reply",
             )
-            assert shown(hass, JANUS_UID, server, "version") == "1.4.0"
+            assert shown(hass, JANUS_UID, server, "version") is None  # in the device info
             assert shown(hass, JANUS_UID, server, "admin_state") == "ok"
             device = registry_device(hass, JANUS_UID, server)
             assert device is not None
@@ -458,7 +484,7 @@ class TestJanus:
         reply = await wait_for(lambda: admin_reply(wire, "janus-01", request.json()["transaction"]))
         assert (reply["janus"], reply["error"]["code"]) == ("error", 457)
         # The plain API still answers info; the server stays online.
-        assert shown(hass, JANUS_UID, "janus-01", "version") == "1.4.0"
+        assert sw_version(hass, JANUS_UID, "janus-01") == "1.4.0"
         assert connectivity(hass, JANUS_UID, SERVERS) == [STATE_ON] * 2
         with pytest.raises(HomeAssistantError) as err:
             await list_sessions(hass, "janus-01")
@@ -579,7 +605,7 @@ class TestJanus:
             2 * POLL_INTERVAL + 1,
             "a new info request once the server answers",
         )
-        await wait_for(lambda: shown(hass, JANUS_UID, server, "version") == "1.4.0")
+        await wait_for(lambda: sw_version(hass, JANUS_UID, server) == "1.4.0")
 
     async def test_unload_while_a_poll_publishes(
         self, fleet: Fleet, simulator: Simulator, broker: Broker, wire: Wire
@@ -642,26 +668,29 @@ class TestSpotFi:
         return {"layout_a": 0, "layout_b": 0, "spotfi": 2, "metrics_interval": 0.5} | sim_extra
 
     @staticmethod
-    def heartbeat_shown(
-        hass: HomeAssistant, wire: Wire, router: str, cpu_load: float | None = None
-    ) -> bool:
+    def heartbeat_shown(hass: HomeAssistant, wire: Wire, router: str) -> bool:
         """Tell whether every sensor of the router shows its newest heartbeat on the wire.
 
-        `cpu_load` is the load to expect instead of the heartbeat's own (a garbage one).
+        A load the bridge sent as Go's nil (`%!f(<nil>)`) is no reading: unknown.
         """
         beats = metrics_of(wire, router)
         if not beats:
             return False
         latest = beats[-1]
         total, free = latest["totalMemory"], latest["freeMemory"]
-        cpu_load = latest["cpuLoad"] if cpu_load is None else cpu_load
+        cpu_load = latest["cpuLoad"]
+        load_shown = shown(hass, SPOTFI_UID, router, "cpu_load")
 
         def value(key: str) -> State | None:
             return state_of(hass, SPOTFI_UID, router, key)
 
         memory_used = number(shown(hass, SPOTFI_UID, router, "memory_used"))
         return (
-            number(shown(hass, SPOTFI_UID, router, "cpu_load")) == cpu_load
+            (
+                load_shown == STATE_UNKNOWN
+                if isinstance(cpu_load, str)
+                else number(load_shown) == cpu_load
+            )
             and number(shown(hass, SPOTFI_UID, router, "active_users")) == latest["activeUsers"]
             and memory_used is not None
             and math.isclose(memory_used, 100 * (total - free) / total, abs_tol=0.05 + 1e-9)
@@ -671,9 +700,7 @@ class TestSpotFi:
             and shown_value_matches(
                 value("total_memory"), InformationConverter, UnitOfInformation.BYTES, total
             )
-            and shown_value_matches(
-                value("uptime"), DurationConverter, UnitOfTime.SECONDS, int(latest["uptime"])
-            )
+            and restart_matches(value("last_restart"), int(latest["uptime"]))
         )
 
     async def test_heartbeat_sensors(self, fleet: Fleet, simulator: Simulator, wire: Wire) -> None:
@@ -691,21 +718,48 @@ class TestSpotFi:
             assert shown(hass, SPOTFI_UID, router, "connectivity") == STATE_ON
             (status,) = wire.messages(f"{SPOTFI_BASE}/{router}/status")
             assert (status.payload, status.qos, status.retain) == (b"ONLINE", 1, True)
-            device = registry_device(hass, SPOTFI_UID, router)
-            assert device is not None
-            assert (device.manufacturer, device.model) == (
-                "SpotFi",
-                "OpenWrt router (SpotFi bridge)",
+            # Online, the router is asked `system board`: the registry shows its answer.
+            board = await wait_for(
+                lambda router=router: board_reply(wire, router), what=f"{router}'s board"
             )
+            release = board["release"]
+            expected = (
+                "SpotFi",
+                board["model"],
+                board["board_name"],
+                f"{release['distribution']} {release['version']}",
+            )
+
+            def registry_shows_board(
+                router: str = router, expected: tuple[str, ...] = expected
+            ) -> bool:
+                device = registry_device(hass, SPOTFI_UID, router)
+                return (
+                    device is not None
+                    and (
+                        device.manufacturer,
+                        device.model,
+                        device.model_id,
+                        device.sw_version,
+                    )
+                    == expected
+                )
+
+            await wait_for(registry_shows_board, what=f"{router}'s board in the registry")
         assert hub.invalid_messages == 0, list(hub.dead_letters)
+        assert len(hub.pending) == 0
 
     @pytest.mark.parametrize(
         "sim_extra", [{"spotfi_garbage": True, "metrics_interval": 0.25}], ids=["garbage"]
     )
-    async def test_garbage_heartbeat_keeps_cpu_load(
+    async def test_nil_cpu_load_is_unknown(
         self, fast_hub_sensors: None, fleet: Fleet, simulator: Simulator, wire: Wire
     ) -> None:
-        """Every 5th heartbeat has cpuLoad "%!f(<nil>)": the last load stays, it is counted."""
+        """Every 5th heartbeat has cpuLoad "%!f(<nil>)": no reading, shown as unknown.
+
+        Go's nil marker is what the bridge sends when its ubus call failed: not bad input,
+        so nothing is counted invalid, and the load is not kept as if it were current.
+        """
         hass = fleet.hass
         hub: SpotFiHub = fleet.entry.runtime_data
         router = simulator.spotfi[0]
@@ -730,60 +784,40 @@ class TestSpotFi:
                 if isinstance(beat["cpuLoad"], str)
             ]
 
-        def expected_loads() -> list[float]:
-            """The loads to show: each valid heartbeat's, repeats merged (no state change)."""
-            merged: list[float] = []
+        def expected_loads() -> list[float | str]:
+            """The loads to show: each heartbeat's, nil as unknown, repeats merged."""
+            merged: list[float | str] = []
             for beat in metrics_of(wire, router):
-                load = beat["cpuLoad"]
-                if not isinstance(load, str) and (not merged or merged[-1] != load):
+                load = STATE_UNKNOWN if isinstance(beat["cpuLoad"], str) else beat["cpuLoad"]
+                if not merged or merged[-1] != load:
                     merged.append(load)
             return merged
 
-        def all_garbage() -> int:
-            return sum(
-                isinstance(beat["cpuLoad"], str)
-                for r in simulator.spotfi
-                for beat in metrics_of(wire, r)
-            )
+        def shown_loads() -> list[float | str | None]:
+            return [STATE_UNKNOWN if load == STATE_UNKNOWN else number(load) for load in loads]
 
         await wait_for(
-            lambda: (
-                len(garbage()) >= 2
-                and [number(load) for load in loads] == expected_loads()
-                and hub.invalid_messages == all_garbage()
-            ),
+            lambda: len(garbage()) >= 2 and shown_loads() == expected_loads(),
             15,
-            "two garbage heartbeats taken in, the load kept through them",
+            "two nil loads shown as unknown, each valid load shown",
         )
         beats = metrics_of(wire, router)
         assert garbage()[:2] == [4, 9]  # every 5th heartbeat, the announce one counted
         for n in garbage():
             assert beats[n]["cpuLoad"] == "%!f(<nil>)"
         assert STATE_UNAVAILABLE not in loads
-        assert "unknown" not in loads
-        reasons = {letter.reason for letter in hub.dead_letters}
-        assert all("cpuLoad" in reason for reason in reasons), reasons
-        assert {letter.topic for letter in hub.dead_letters} <= {
-            f"{SPOTFI_BASE}/{r}/metrics" for r in simulator.spotfi
-        }
+        assert hub.invalid_messages == 0, list(hub.dead_letters)
 
-        def garbage_taken() -> bool:
-            """The newest heartbeat is garbage: its other values shown, the old load kept."""
+        def nil_taken() -> bool:
+            """The newest heartbeat has a nil load: unknown, its other values shown."""
             beats = metrics_of(wire, router)
-            valid = [b["cpuLoad"] for b in beats if not isinstance(b["cpuLoad"], str)]
             return isinstance(beats[-1]["cpuLoad"], str) and self.heartbeat_shown(
-                hass, wire, router, cpu_load=valid[-1]
+                hass, wire, router
             )
 
-        # The rest of a garbage heartbeat is taken: users, memory and uptime follow it.
-        await wait_for(garbage_taken, 15, "HA to show a garbage heartbeat's other values")
-        await wait_for(
-            lambda: (
-                hub_sensor(hass, SPOTFI_UID, "invalid_messages") == str(hub.invalid_messages)
-                and hub.invalid_messages >= 2
-            ),
-            what="the invalid messages sensor to count the garbage heartbeats",
-        )
+        # The rest of such a heartbeat is taken: users, memory and the restart follow it.
+        await wait_for(nil_taken, 15, "HA to show a nil-load heartbeat's other values")
+        assert hub_sensor(hass, SPOTFI_UID, "invalid_messages") == "0"
         assert shown(hass, SPOTFI_UID, router, "connectivity") == STATE_ON
 
     @pytest.mark.parametrize(
@@ -838,8 +872,7 @@ class TestSpotFi:
         assert failed.value.translation_placeholders == {
             "router": router,
             "name": "luci-rpc.getBoardJSON",
-            "error": "Object not found",
-            "stderr": "Command failed: Not found",
+            "details": "Object not found: Command failed: Not found",  # error: stderr
         }
         assert "Object not found" in str(failed.value)
         assert len(hub.pending) == 0
@@ -885,7 +918,7 @@ class TestSpotFi:
 
     @pytest.mark.parametrize("entry_options", [{"terminal_enabled": True}], ids=["terminal_on"])
     async def test_terminal_exec(self, fleet: Fleet, simulator: Simulator, wire: Wire) -> None:
-        """`uname -a` through the x-tunnel: the router's output, then idle; start, data, stop."""
+        """`uname -a` through the x-tunnel: its output and exit code; start, data, stop."""
         hass = fleet.hass
         hub: SpotFiHub = fleet.entry.runtime_data
         router = simulator.spotfi[1]
@@ -901,14 +934,14 @@ class TestSpotFi:
         response = await hass.services.async_call(
             DOMAIN,
             "terminal_exec",
-            {"router": router, "command": "uname -a"},
+            {"router": router, "command": "uname -a", "raw": True},
             blocking=True,
             return_response=True,
         )
         assert response is not None
-        assert response["reason"] == "idle"
-        output = response["output"]
-        assert uname in output.splitlines() or uname in output.split("\r\n"), output
+        # The command's own output, framed by the integration's markers: it exited, with 0.
+        assert (response["reason"], response["exit_code"]) == ("exited", 0), response
+        assert response["stdout"].splitlines() == [uname], response
 
         sent = await wait_for(
             lambda: (
@@ -925,19 +958,32 @@ class TestSpotFi:
             "timestamp": start["timestamp"],
         }
         assert isinstance(start["timestamp"], int)
-        assert data == {
-            "type": "x-data",
-            "sessionId": session,
-            "data": base64.b64encode(b"uname -a\n").decode(),
-        }
+        assert data.keys() == {"type", "sessionId", "data"}
+        assert (data["type"], data["sessionId"]) == ("x-data", session)
+        # One shell line that runs the command (quoted) between two marker lines.
+        line = base64.b64decode(data["data"]).decode()
+        assert line.endswith("\n")
+        assert "\n" not in line[:-1]
+        assert "(eval 'uname -a')" in line
         assert stop == {"type": "x-stop", "sessionId": session}
         # The output is exactly what the router sent for this session.
         out = [m.json() for m in wire.messages(f"{SPOTFI_BASE}/{router}/x/out", mark)]
         assert out[0] == {"type": "x-started", "status": "ready", "sessionId": session}
         chunks = [base64.b64decode(m["data"]) for m in out[1:] if m["type"] == "x-data"]
         assert all(m["sessionId"] == session for m in out)
-        assert output == b"".join(chunks).decode()
+        assert response["transcript"] == b"".join(chunks).decode()
+        assert uname in response["transcript"].splitlines()  # the terminal's \r\n lines
         assert not hub.terminals
+
+        # Without `raw`, no transcript.
+        plain = await hass.services.async_call(
+            DOMAIN,
+            "terminal_exec",
+            {"router": router, "command": "uname -a"},
+            blocking=True,
+            return_response=True,
+        )
+        assert plain == {"stdout": response["stdout"], "exit_code": 0, "reason": "exited"}
 
     async def test_terminal_disabled(self, fleet: Fleet, simulator: Simulator, wire: Wire) -> None:
         """With terminal commands off (the default) nothing reaches the router's x/in."""

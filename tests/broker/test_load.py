@@ -17,7 +17,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.const import STATE_ON
+from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -38,6 +38,7 @@ from .helpers import (
     loop_errors,
     request_keys,
     rpc_call,
+    shown,
     wait_for,
 )
 
@@ -168,8 +169,11 @@ async def run_load(
 
     No unhandled exception, nothing logged at error (nor a warning of ours), and no
     request left pending, neither when the calls have ended nor after the late replies.
+    The hub's own requests must be answered before (see `own_requests_settled`): the run's
+    requests and replies are those on the wire from here on.
     """
     loop = asyncio.get_running_loop()
+    mark = wire.mark()
     with loop_errors(loop) as errors:
         started = loop.time()
         outcomes = await run_concurrently(pending, calls)
@@ -181,7 +185,7 @@ async def run_load(
             "every late reply to arrive and be ignored",
         )
         await wait_for(
-            lambda: len(wire.messages(traffic.replies)) >= len(calls),
+            lambda: len(wire.messages(traffic.replies, mark)) >= len(calls),
             what="our own recorder to have every reply",
         )
         await hass.async_block_till_done()
@@ -191,10 +195,27 @@ async def run_load(
     return LoadRun(
         outcomes,
         seconds,
-        by_key(wire.messages(traffic.requests), traffic.key),
-        by_key(wire.messages(traffic.replies), traffic.key),
+        by_key(wire.messages(traffic.requests, mark), traffic.key),
+        by_key(wire.messages(traffic.replies, mark), traffic.key),
         ignored_topics(caplog, traffic),
     )
+
+
+async def own_requests_settled(
+    wire: Wire, traffic: Traffic, pending: PendingReplies[Any], done: Callable[[], bool]
+) -> None:
+    """Wait until the requests the hub sends by itself when devices come online are over.
+
+    Janus servers are polled once they connect, SpotFi routers asked `system board`:
+    every such request has its reply on the wire and none waits in the hub.
+    """
+
+    def settled() -> bool:
+        requests = by_key(wire.messages(traffic.requests), traffic.key)
+        replies = by_key(wire.messages(traffic.replies), traffic.key)
+        return done() and requests.keys() <= replies.keys() and len(pending) == 0
+
+    await wait_for(settled, LATE_REPLY_WAIT, "the hub's own requests to be answered")
 
 
 def timeout_of(number: int) -> float:
@@ -317,6 +338,16 @@ class TestRpcLoad:
         hub: SpotFiHub = fleet.entry.runtime_data
         routers = simulator.spotfi
         await all_connected(hass, SPOTFI_UID, routers)
+
+        def boards_asked() -> bool:
+            asked = {
+                message.topic.split("/")[2]
+                for message in wire.messages(RPC.requests)
+                if (message.json()["path"], message.json()["method"]) == ("system", "board")
+            }
+            return asked == set(routers)
+
+        await own_requests_settled(wire, RPC, hub.pending, boards_asked)
         plan = [
             PlannedRpc(number, routers[number % ROUTERS], timeout_of(number))
             for number in range(RPC_CALLS)
@@ -398,8 +429,7 @@ class TestRpcLoad:
                 {
                     "router": call.router,
                     "name": f"{call.path}.{call.method}",
-                    "error": body["error"],
-                    "stderr": body["stderr"],
+                    "details": f"{body['error']}: {body['stderr'].strip()}",
                 },
             )
         return (
@@ -420,7 +450,8 @@ class TestAdminLoad:
 
     @pytest.fixture
     def config_entry(self) -> MockConfigEntry:
-        """The Janus entry; its own poll is an hour away, so only the test's requests run."""
+        """The Janus entry; its own poll is an hour away: only its first poll runs, then the
+        test's requests."""
         return janus_entry(JANUS_BASE, SECRET, poll_interval=3600, offline_timeout=7200)
 
     @pytest.fixture
@@ -448,6 +479,17 @@ class TestAdminLoad:
         hub: JanusHub = fleet.entry.runtime_data
         servers = simulator.janus
         await all_connected(hass, JANUS_UID, servers)
+        # A server is polled once it connects: its count shows once that poll is over.
+        await own_requests_settled(
+            wire,
+            ADMIN,
+            hub.pending,
+            lambda: all(
+                shown(hass, JANUS_UID, server, "sessions")
+                not in (None, STATE_UNAVAILABLE, STATE_UNKNOWN)
+                for server in servers
+            ),
+        )
         plan = [
             (servers[number % SERVERS], timeout_of(number)) for number in range(LIST_SESSIONS_CALLS)
         ]

@@ -53,7 +53,7 @@ from homeassistant.components import mqtt
 from homeassistant.components.mqtt.models import DATA_MQTT
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED, MATCH_ALL
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -94,6 +94,7 @@ from custom_components.mqtt_fleet.families.container_logs import keys as log_key
 from custom_components.mqtt_fleet.families.container_logs.actions import MAX_LOG_LENGTH
 from custom_components.mqtt_fleet.families.container_logs.hub import (
     CONF_FORWARD_BUFFER_MB,
+    PROBLEM_BURST,
     ContainerLogsHub,
 )
 from custom_components.mqtt_fleet.families.janus.hub import (
@@ -443,7 +444,7 @@ class Meter:
         self.hass = hass
         self._watched: Callable[[str], bool] = lambda _entity: False
         self.running = False
-        self.changes: dict[str, list[tuple[float, str | None]]] = {}
+        self.changes: dict[str, list[tuple[float, State | None]]] = {}
         self.events: Counter[str] = Counter()
         self.issues_created: list[str] = []
         self._lag = LagSampler()
@@ -479,9 +480,8 @@ class Meter:
         if event.event_type == EVENT_STATE_CHANGED:
             entity_id = event.data["entity_id"]
             if self._watched(entity_id):
-                new = event.data.get("new_state")
                 self.changes.setdefault(entity_id, []).append(
-                    (time.monotonic(), None if new is None else new.state)
+                    (time.monotonic(), event.data.get("new_state"))
                 )
         elif (
             event.event_type == ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED
@@ -549,9 +549,17 @@ def state(hass: HomeAssistant, entity: str) -> str | None:
     return None if current is None else current.state
 
 
-def shows(hass: HomeAssistant, entity: str, expected: str) -> bool:
-    """Tell whether an entity shows `expected` (numbers compared as numbers)."""
-    shown = state(hass, entity)
+def shown_in(current: State | None, attribute: str | None) -> str | None:
+    """Return what a state shows: the state string, or one of its attributes."""
+    if current is None:
+        return None
+    return current.state if attribute is None else current.attributes.get(attribute)
+
+
+def shows(hass: HomeAssistant, entity: str, expected: str, attribute: str | None = None) -> bool:
+    """Tell whether an entity shows `expected` (numbers compared as numbers), in its state
+    or in an attribute."""
+    shown = shown_in(hass.states.get(entity), attribute)
     try:
         return shown is not None and float(shown) == float(expected)
     except ValueError:
@@ -580,6 +588,7 @@ class FloodFamily:
     shows: Callable[[int], str]  # the state update n shows
     updates_during: int = 50  # known-device updates spread over the flood
     repeats: bool = False  # they all say the same (update 1): a flapping status is paced
+    attribute: str | None = None  # the watched entity shows an update here, not its state
 
 
 def _autocore_status(device: str, number: int) -> tuple[str, str]:
@@ -650,15 +659,20 @@ FLOOD_FAMILIES = {
         ),
         shows=str,
     ),
+    # A source's problems are paced per level (PROBLEM_BURST at once, then one a minute):
+    # the updates alternate warning and error and stay within both bursts, the first value
+    # and the one after the flood included, so each shows at once, in its event entity.
     "container_logs": FloodFamily(
         name="container_logs",
         base="container-manager/logs",
-        platform="sensor",
-        key=log_keys.LAST_PROBLEM,
+        platform="event",
+        key=log_keys.PROBLEM,
         wire_id=lambda name: f"1:{name}",
         hello=lambda device, n: _log(device, "info", f"{device} started ({n})"),
-        update=lambda device, n: _log(device, "warn", f"problem {n}"),
+        update=lambda device, n: _log(device, ("warn", "error")[n % 2], f"problem {n}"),
         shows=lambda n: f"problem {n}",
+        updates_during=2 * PROBLEM_BURST - 2,
+        attribute="first_line",
     ),
 }
 FLOOD_IDS = scaled(3_000, 20_000)
@@ -828,7 +842,9 @@ async def test_flood_of_new_ids(
         "the known device's entity",
     )
     watched = entity_id(hass, family.platform, entry, known_id, family.key)
-    await wait_for(lambda: shows(hass, watched, family.shows(0)), 10, "its first value")
+    await wait_for(
+        lambda: shows(hass, watched, family.shows(0), family.attribute), 10, "its first value"
+    )
 
     plan, updates = flood_plan(family, FLOOD_IDS)
     received_before = hub.messages_received
@@ -847,7 +863,9 @@ async def test_flood_of_new_ids(
         final = 2 if family.repeats else family.updates_during + 1
         await hass.async_add_executor_job(publisher.send, [family.update(KNOWN, final)])
         await wait_for(
-            lambda: shows(hass, watched, family.shows(final)), 30, "the known device after"
+            lambda: shows(hass, watched, family.shows(final), family.attribute),
+            30,
+            "the known device after",
         )
         max_devices = hub.admission.max_devices
         if len(hub.devices) < max_devices and not FULL:  # CI: see the cap hold
@@ -863,7 +881,9 @@ async def test_flood_of_new_ids(
         invalid = hub.invalid_messages
 
     changes_during = [  # while HA worked off the flood
-        shown for at, shown in meter.changes.get(watched, []) if flood_start <= at <= flood_handled
+        shown_in(new, family.attribute)
+        for at, new in meter.changes.get(watched, [])
+        if flood_start <= at <= flood_handled
     ]
     # The known device's updates that reached HA during the flood (the broker drops
     # some when HA falls behind): each must have shown.

@@ -26,6 +26,8 @@ contract (docs/protocols.md and the README's "Bad input"), never by asking the c
   message cannot do without (a relay's `state`, a log's `message` and `level`, ...) is
   written in each template's `Field` specs.
 - VALID: delivered and clean; its effects apply.
+- IGNORED: delivered with an empty payload (how a retained message is cleared): counted as
+  received, never as invalid, and it changes nothing.
 
 The contract, made exact for the oracle:
 
@@ -59,10 +61,15 @@ Per family (what a template's `effects` encode):
   `[A-Za-z0-9_.-]{1,64}`; a numeric string or a numeric value under another name is a
   problem; other values there are ignored. Display and system messages take any JSON
   (display: any object) and only make the board seen.
+- AutoCore: an uptime in a live status or telemetry dates the last restart (see the model
+  in test_fuzz.py); the firmware version is device information, not a value. An address is
+  shown trimmed; an empty or unspecified one (`0.0.0.0`) shows nothing, and in an online
+  status turns an address shown before unknown.
+- Janus: a server's (re)connect status hides its session count until list_sessions answers.
 - Janus, SpotFi: admin replies, RPC results and terminal output nobody waits for change
   nothing, but their faults still count. SpotFi's free memory above total is a problem
-  (free is dropped), and a failed `system info` (garbage uptime, zero total) drops CPU and
-  memory; a router is connected once a heartbeat came.
+  (free is dropped); a failed `system info` (Go's `%!f(<nil>)` uptime, zero total) is no
+  problem: CPU and memory turn unknown. A router is connected once a heartbeat came.
 - Container logs: the payload's level counts (warning and fatal are warn and error); each
   valid entry of a batch counts even when others are refused, and a count that disagrees
   with the entries is a problem.
@@ -74,6 +81,7 @@ import base64
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+import ipaddress
 import json
 import math
 import random
@@ -94,6 +102,7 @@ class Expect(Enum):
 
     VALID = "valid"
     INVALID = "invalid"
+    IGNORED = "ignored"
     UNDELIVERED = "undelivered"
 
 
@@ -102,12 +111,16 @@ class Effect:
     """A change the contract says a delivered message makes.
 
     `key` None: the device is seen (it exists from now on). For container logs `key` is the
-    log level counted and `value` the log's message.
+    log level counted and `value` the log's message. `if_shown`: the value changes only if
+    the device has one already (an address turning unknown). `hides`: the value stays, its
+    entity is unavailable until a value is set again (a Janus count after a reconnect).
     """
 
     device: str
     key: str | None = None
     value: Json = None
+    if_shown: bool = False
+    hides: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -710,8 +723,8 @@ class Fuzzer:
                 encoded = self.encode(obj)
                 payload = encoded + b" " * (PAYLOAD_LIMIT + 1 - len(encoded))
                 attack = "64 KiB + 1"
-            case 7:
-                payload, attack = b"", "empty payload"
+            case 7:  # a cleared retained message: ignored, not invalid
+                return Drawn(template.topic(device, obj), b"", Expect.IGNORED, "empty payload")
             case 8 if not template.any_json:
                 payload, attack = rng.choice(NOT_OBJECTS), "not an object"
             case _:
@@ -779,7 +792,9 @@ class Fuzzer:
             return Drawn(topic(device, {}), big, Expect.INVALID, "64 KiB + 1")
         if roll < 0.65:
             return Drawn(topic(device, {}), noise(rng, 64), Expect.INVALID, "random bytes")
-        return Drawn(topic(device, {}), rng.choice(invalid), Expect.INVALID, "bad status")
+        if not (payload := rng.choice((b"", *invalid))):
+            return Drawn(topic(device, {}), payload, Expect.IGNORED, "empty payload")
+        return Drawn(topic(device, {}), payload, Expect.INVALID, "bad status")
 
 
 def _text(rng: random.Random) -> str:
@@ -827,15 +842,16 @@ STATUS_FIELDS: Final = (
     Field(("wifi_signal",), Kind.NUMBER),
     Field(("free_memory",), Kind.WHOLE),
     Field(("board_id",), Kind.BOARD_ID),
+    Field(("reason",), Kind.STRING),  # why the board went away (its Last Will): display text
 )
-STATUS_VALUES: Final = ("ip_address", "firmware_version", "uptime", "wifi_signal", "free_memory")
+STATUS_VALUES: Final = ("wifi_signal", "free_memory")
 KNOWN_TELEMETRY: Final = {
     "temperature": ("temperature", Kind.NUMBER),
     "humidity": ("humidity", Kind.NUMBER),
     "voltage": ("voltage", Kind.NUMBER),
     "wifi_signal": ("wifi_signal", Kind.NUMBER),
     "memory_free": ("free_memory", Kind.WHOLE),
-    "uptime": ("uptime", Kind.WHOLE),
+    "uptime": ("last_restart", Kind.WHOLE),  # its value is the uptime, dating the restart
 }
 EXTRA_KEYS: Final = ("co2", "pm2_5", "lux", "CO2", "soil.moisture", "x-axis", "k" * 64)
 BAD_EXTRA_KEYS: Final = ("temp °C", "k" * 65, "a/b", "", "wärme", "a b", "a+b")
@@ -881,13 +897,26 @@ def _status_b(rng: random.Random, device: str) -> Obj:
 
 def _status_effects(device: str, obj: Obj) -> list[Effect]:
     effects = [Effect(device)]
-    for key in STATUS_VALUES:
-        value = obj.get(key)
-        if key == "firmware_version" and value is not None:  # the device's firmware
-            value = DISPLAYED.get(value, value)
-        if value is not None:
-            effects.append(Effect(device, key, value))
+    effects += [Effect(device, key, obj[key]) for key in STATUS_VALUES if obj.get(key) is not None]
+    if (uptime := obj.get("uptime")) is not None:
+        effects.append(Effect(device, "last_restart", uptime))
+    if (reason := obj.get("reason")) is not None and DISPLAYED.get(reason, reason) is not None:
+        effects.append(Effect(device, "disconnect_reason", DISPLAYED.get(reason, reason)))
+    address = obj.get("ip_address")
+    address = address.strip() if isinstance(address, str) else ""
+    if address and not _unspecified(address):
+        effects.append(Effect(device, "ip_address", address))
+    elif isinstance(status := obj.get("status"), str) and status.lower() == "online":
+        effects.append(Effect(device, "ip_address", None, if_shown=True))
     return effects
+
+
+def _unspecified(address: str) -> bool:
+    """An address naming no host (`0.0.0.0`, `::`): the board has none to show."""
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False
 
 
 def _telemetry(rng: random.Random, device: str) -> Obj:
@@ -1063,7 +1092,7 @@ LAYOUT_B: Final = (
         _status_b,
         lambda _obj: STATUS_FIELDS,
         _status_effects,
-        free=("protocol_version", "uuid", "type", "channels", "reason", "timestamp"),
+        free=("protocol_version", "uuid", "type", "channels", "timestamp"),
     ),
     Template(
         "relays state",
@@ -1186,7 +1215,6 @@ JANUS_STATUS_INVALID: Final = (
     b"on line",
     b"[true]",
     b"null",
-    b"",
     b"onl\xffine",
     b'{"online":NaN}',
     b'{"online": tru',
@@ -1254,12 +1282,15 @@ class JanusFuzzer(Fuzzer):
         """Statuses, admin replies with odd session ids, and the generic mix of replies."""
         roll = self.rng.random()
         if roll < 0.45:
-            return self.status_words(
+            drawn = self.status_words(
                 lambda s, _o: f"janus/{s}/status",
                 JANUS_STATUS_VALID,
                 JANUS_STATUS_INVALID,
                 "status",
             )
+            if drawn.expect is Expect.VALID:  # a (re)connect: the count is gone until asked
+                drawn.effects.append(Effect(drawn.effects[0].device, "sessions", hides=True))
+            return drawn
         if roll < 0.5:
             return self.session_entries()
         return super().draw()
@@ -1294,7 +1325,6 @@ SPOTFI_STATUS_VALID: Final = (
     b'{"status":" ONLINE ","since":1}',
 )
 SPOTFI_STATUS_INVALID: Final = (
-    b"",
     b"UP",
     b"1",
     b"true",
@@ -1352,7 +1382,7 @@ def _metrics_effects(router: str, obj: Obj) -> list[Effect]:
         if metrics.get(key) is not None
     ]
     if (uptime := metrics.get("uptime")) is not None:
-        effects.append(Effect(router, "uptime", int(uptime)))
+        effects.append(Effect(router, "last_restart", int(uptime)))
     total, free = metrics.get("totalMemory"), metrics.get("freeMemory")
     if total and free is not None:
         effects.append(Effect(router, "memory_used", round(100 * (total - free) / total, 1)))
@@ -1469,8 +1499,11 @@ class SpotFiFuzzer(Fuzzer):
                 "freeMemory": 0,
                 "activeUsers": users,
             }
+            # No problem: the readings of the failed call are unknown, not zero.
+            unknown = ("cpu_load", "memory_used", "total_memory", "free_memory")
             effects = [Effect(router), Effect(router, "active_users", users)]
-            attack = "system info failed"
+            effects += [Effect(router, key, None) for key in unknown]
+            return Drawn(topic, encode(rng, obj), Expect.VALID, "system info failed", effects)
         elif roll < 0.8:
             obj["metrics"]["uptime"] = rng.choice(UPTIME_ATTACKS)
             effects = _metrics_effects(router, without(obj, ("metrics", "uptime")))

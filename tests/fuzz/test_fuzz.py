@@ -21,7 +21,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 import json
@@ -47,6 +47,7 @@ from custom_components.mqtt_fleet.const import (
     DOMAIN,
     MAX_OFFLINE_TIMEOUT,
 )
+from custom_components.mqtt_fleet.entities.sensor import RESTART_TOLERANCE
 from custom_components.mqtt_fleet.families.container_logs.hub import (
     PROBLEM_EVENT_TYPES,
     PROBLEM_EVENTS,
@@ -76,14 +77,20 @@ MESSAGES: Final = scaled(3_000, 100_000)  # per family (AutoCore: per layout)
 CHECK_EVERY: Final = 1_000
 # The same streams every run; set MQTT_FLEET_FUZZ_SEED to draw others.
 SEED: Final = os.environ.get("MQTT_FLEET_FUZZ_SEED", "mqtt-fleet-fuzz-1")
-DAY: Final = 86_400
 KIB: Final = 1024
+LAST_RESTART: Final = "last_restart"
+# Seconds between the hub's clock reading and the model's for the same message, plus the
+# hub's rounding to whole seconds.
+CLOCK_SLACK: Final = 2.0
+# The earliest restart a timestamp can show (datetime's year 1).
+EARLIEST_RESTART: Final = datetime.min.replace(tzinfo=UTC).timestamp()
 
 type Render = Callable[[str, Json], bool]
 
 # Device values no fuzzed message sets: display interactions (events, not states) and the
 # Janus admin API's state (set by the list_sessions round trips).
 UNMODELLED: Final = frozenset({"display", "admin_state"})
+ABSENT: Final = object()
 
 
 def _number(scale: int = 1, places: str = "0") -> Render:
@@ -109,6 +116,19 @@ def _switch(state: str, value: Json) -> bool:
     return state == ("on" if value else "off")
 
 
+def _restart(state: str, value: Json) -> bool:
+    """A timestamp state: the restart the model dates, within the clocks' slack."""
+    shown = dt_util.parse_datetime(state)
+    return shown is not None and abs(shown.timestamp() - value) <= CLOCK_SLACK
+
+
+def same_value(key: str, held: Json, value: Json) -> bool:
+    """Whether the hub holds the value the model expects (a restart: within the slack)."""
+    if key == LAST_RESTART and isinstance(held, datetime) and value is not None:
+        return abs(held.timestamp() - value) <= CLOCK_SLACK
+    return bool(held == value)
+
+
 PLAIN = _number()
 AUTOCORE_STATES: Final[dict[str, Render]] = {
     "temperature": PLAIN,
@@ -116,17 +136,17 @@ AUTOCORE_STATES: Final[dict[str, Render]] = {
     "voltage": PLAIN,
     "wifi_signal": PLAIN,
     "free_memory": _number(KIB),  # shown in KiB
-    "uptime": _number(DAY, "1e-4"),  # shown in days, rounded to at least 4 places
+    LAST_RESTART: _restart,
     "ip_address": _text,
-    "firmware_version": _text,
+    "disconnect_reason": _text,
 }
 SPOTFI_STATES: Final[dict[str, Render]] = {
     "cpu_load": PLAIN,
     "memory_used": PLAIN,
     "active_users": PLAIN,
-    "free_memory": _number(KIB),
-    "total_memory": _number(MEBIBYTE),  # shown in MiB
-    "uptime": _number(DAY, "1e-4"),
+    "free_memory": _number(MEBIBYTE),  # shown in MiB
+    "total_memory": _number(MEBIBYTE),
+    LAST_RESTART: _restart,
 }
 
 
@@ -147,6 +167,7 @@ class Tally:
     delivered: int = 0
     valid: int = 0
     invalid: int = 0
+    ignored: int = 0
     partial: int = 0
     attacks: Counter[str] = field(default_factory=Counter)
     checkpoints: int = 0
@@ -163,6 +184,8 @@ class Tally:
         elif message.expect is Expect.INVALID:
             self.invalid += 1
             self.partial += message.partial
+        elif message.expect is Expect.IGNORED:
+            self.ignored += 1
 
 
 @dataclass
@@ -174,6 +197,8 @@ class Model:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # container logs
     # The latest warning and the latest error of each log source: (source, level) -> text.
     last_problems: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Values kept whose entity is unavailable until a value is set again.
+    hidden: set[tuple[str, str]] = field(default_factory=set)
 
     def apply(self, effects: tuple[Effect, ...], *, logs: bool = False) -> None:
         """Apply a delivered message's effects."""
@@ -182,11 +207,40 @@ class Model:
             if effect.key is None:
                 continue
             if not logs:
-                self.values[effect.device, effect.key] = effect.value
+                self.set_value(effect)
                 continue
             self.counts[effect.device, effect.key] += 1
             if effect.key in PROBLEM_LEVELS:
                 self.last_problems[effect.device, effect.key] = effect.value
+
+    def set_value(self, effect: Effect) -> None:
+        """Set a device value; an uptime dates the restart, which moves only past a minute.
+
+        Every fuzzed message is live (not retained): its uptime counts from now.
+        """
+        where = (effect.device, str(effect.key))
+        if (effect.if_shown or effect.hides) and where not in self.values:
+            return
+        if effect.hides:
+            self.hidden.add(where)
+            return
+        self.hidden.discard(where)
+        if effect.key != LAST_RESTART:
+            self.values[where] = effect.value
+            return
+        restarted = round(time.time() - effect.value)
+        if restarted < EARLIEST_RESTART:  # before year 1: no time to show, nothing changes
+            return
+        shown = self.values.get(where)
+        if shown is None or abs(restarted - shown) > RESTART_TOLERANCE:
+            self.values[where] = restarted
+
+
+def shows(state: str, value: Json, matches: Render) -> bool:
+    """Whether a state shows a value: None (a reading the device could not take) as unknown."""
+    if value is None:
+        return state == STATE_UNKNOWN
+    return state not in (STATE_UNAVAILABLE, STATE_UNKNOWN) and matches(state, value)
 
 
 def deliver(hass: HomeAssistant, topic: bytes, payload: bytes, qos: int = 1) -> None:
@@ -280,8 +334,9 @@ class FuzzRun:
             return None
         for (device_id, key), value in self.model.values.items():
             device = devices.get(device_id)
-            if device is None or (held := device.values.get(key)) != value:
-                return f"{device_id}/{key}: the hub holds {held!r}, last sent {value!r}"
+            held = None if device is None else device.values.get(key)
+            if device is None or not same_value(key, held, value):
+                return f"{device_id}/{key}: the hub holds {held!r}, the model {value!r}"
         return None
 
     async def run(
@@ -333,7 +388,9 @@ class FuzzRun:
             if effect.key is None:
                 continue
             if not self.logs:
-                key, value = effect.key, self.model.values[effect.device, effect.key]
+                key = effect.key
+                if (value := self.model.values.get((effect.device, key), ABSENT)) is ABSENT:
+                    continue  # nothing to show: an address never shown, a restart before year 1
                 platform, matches = render_for(key, self.states)
             elif effect.key in PROBLEM_LEVELS:
                 if problem := self.problem_lost(effect.device, effect.key):
@@ -343,10 +400,12 @@ class FuzzRun:
                 continue
             entity_id = self.known_entity_id(platform, effect.device, key)
             state = None if entity_id is None else self.hass.states.get(entity_id)
-            if state is not None and (
-                state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN) or not matches(state.state, value)
-            ):
-                return f"{effect.device}/{key} shows {state.state!r}, last sent {value!r}"
+            if (effect.device, key) in self.model.hidden:
+                if state is not None and state.state != STATE_UNAVAILABLE:
+                    return f"{effect.device}/{key} shows {state.state!r}, not unavailable"
+                continue
+            if state is not None and not shows(state.state, value, matches):
+                return f"{effect.device}/{key} shows {state.state!r}, the model {value!r}"
         return None
 
     def problem_lost(self, device_id: str, level: str) -> str | None:
@@ -380,15 +439,21 @@ class FuzzRun:
         """Return the state of the entity showing `key` of `device`: never unavailable."""
         state = self.hass.states.get(self.entity_id(platform, device, key))
         assert state is not None, f"{device}/{key} has no state"
-        assert state.state not in (STATE_UNAVAILABLE, STATE_UNKNOWN), f"{device}/{key}: {state}"
+        assert state.state != STATE_UNAVAILABLE, f"{device}/{key}: {state}"
         return state.state
 
     def check_values(self) -> None:
-        """Every value a message set is still the last one sent, in the hub and the state."""
+        """Every value a message set is still the model's, in the hub and the state."""
         for (device, key), value in self.model.values.items():
             platform, matches = render_for(key, self.states)
+            if (device, key) in self.model.hidden:
+                state = self.hass.states.get(self.entity_id(platform, device, key))
+                assert state is not None
+                assert state.state == STATE_UNAVAILABLE, f"{device}/{key} shows {state.state!r}"
+                self.tally.values_checked += 1
+                continue
             shown = self.state(platform, device, key)
-            assert matches(shown, value), f"{device}/{key} shows {shown!r}, last sent {value!r}"
+            assert shows(shown, value, matches), f"{device}/{key} shows {shown!r}, model {value!r}"
             self.tally.values_checked += 1
         if not self.hub.has_connectivity:
             return
@@ -441,8 +506,8 @@ class FuzzRun:
             load=(
                 f"{tally.sent:,} messages to the {family} hub via HA's MQTT dispatch:"
                 f" {tally.valid:,} valid, {tally.invalid:,} invalid ({tally.partial:,} of them"
-                f" partly), {undelivered:,} off its subscriptions; {len(self.model.devices)}"
-                " devices"
+                f" partly), {tally.ignored:,} empty (ignored), {undelivered:,} off its"
+                f" subscriptions; {len(self.model.devices)} devices"
             ),
             faults=attacks,
             result=(
@@ -556,7 +621,7 @@ async def test_fuzz_janus(
             )
         )
         assert await call == {"server": server, "count": len(sessions), "sessions": sessions}
-        run.model.values[server, "sessions"] = len(sessions)
+        run.model.set_value(Effect(server, "sessions", len(sessions)))
 
     await run.run(fuzzer, MESSAGES, list_sessions)
     assert run.model.values
@@ -658,6 +723,32 @@ FOUND: Final = [
         "metrics.uptime: expected a whole number <= 9223372036854775807",
         ("sensor", "r1", "cpu_load", "12.5"),
         id="uptime-of-5000-digits",
+    ),
+    # An uptime no restart time can show (before the year 1): a valid whole number, so the
+    # message stays valid and the last restart is left as it is.
+    pytest.param(
+        "autocore",
+        "autocore/d1/status",
+        b'{"status": "online", "uptime": 9223372036854775807, "ip_address": "10.0.0.1"}',
+        None,
+        ("sensor", "d1", "ip_address", "10.0.0.1"),
+        id="status-uptime-before-the-year-1",
+    ),
+    pytest.param(
+        "autocore",
+        "autocore/d1/telemetry",
+        b'{"uptime": 9007199254740993, "temperature": 21.5}',
+        None,
+        ("sensor", "d1", "temperature", "21.5"),
+        id="telemetry-uptime-before-the-year-1",
+    ),
+    pytest.param(
+        "spotfi",
+        "spotfi/router/r1/metrics",
+        b'{"metrics": {"uptime": "9007199254740993", "cpuLoad": 12.5}}',
+        None,
+        ("sensor", "r1", "cpu_load", "12.5"),
+        id="metrics-uptime-before-the-year-1",
     ),
     pytest.param(
         "container_logs",

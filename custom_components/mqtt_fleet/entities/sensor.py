@@ -18,7 +18,6 @@ from homeassistant.const import (
     MAX_LENGTH_STATE_STATE,
     EntityCategory,
     UnitOfInformation,
-    UnitOfTime,
 )
 from homeassistant.core import callback
 from homeassistant.util import dt as dt_util
@@ -112,24 +111,16 @@ def async_set_last_restart(device: FleetDevice, uptime: float, wall: float) -> b
     so a report every 30 s writes no state. `wall` must be when the device sent the
     uptime: a retained message replayed later would date the restart too late.
     """
-    restarted = datetime.fromtimestamp(round(wall - uptime), UTC)
+    try:
+        restarted = datetime.fromtimestamp(round(wall - uptime), UTC)
+    except OverflowError, OSError, ValueError:
+        return False  # an uptime reaching back before the year 1 dates nothing
     shown: datetime | None = device.values.get(keys.LAST_RESTART)
     if shown is not None and abs((restarted - shown).total_seconds()) <= RESTART_TOLERANCE:
         return False
     device.async_set_value(keys.LAST_RESTART, restarted)
     return True
 
-
-# A duration that only grows; shown as LAST_RESTART instead where a family moved to it.
-UPTIME = FleetSensorDescription(
-    key=keys.UPTIME,
-    translation_key="uptime",
-    device_class=SensorDeviceClass.DURATION,
-    native_unit_of_measurement=UnitOfTime.SECONDS,
-    suggested_unit_of_measurement=UnitOfTime.DAYS,  # the frontend shows "6d 7h"
-    state_class=SensorStateClass.TOTAL_INCREASING,
-    entity_category=EntityCategory.DIAGNOSTIC,
-)
 
 HUB_SENSORS: tuple[HubSensorDescription, ...] = (
     HubSensorDescription(

@@ -12,10 +12,23 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    EVENT_STATE_CHANGED,
+    SERVICE_TURN_ON,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -25,18 +38,27 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.mqtt_fleet.admission import Refusal
 from custom_components.mqtt_fleet.const import (
+    DOMAIN,
     EVENT_DEVICE_DISCOVERED,
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
 )
+from custom_components.mqtt_fleet.families.autocore.hub import (
+    CONF_MAX_EXTRA_SENSORS,
+    AutoCoreHub,
+)
+from custom_components.mqtt_fleet.families.autocore.keys import extra_telemetry_key
 
+from ...clock import until
 from ...common import Fire, device_by_identifier, dumps, publishes
 from .helpers import BOARD_A, BOARD_B, relay_a, relays_b, status_a, status_b, telemetry_a
 
 CONNECTIVITY_A = "binary_sensor.esp32_001_connectivity"
 CONNECTIVITY_B = "binary_sensor.relay_board_1_board_b1_connectivity"
 TEMPERATURE = "sensor.esp32_001_temperature"
+SWITCH_A = "switch.esp32_001_relay_01"
 
 
 # --- connectivity and availability ------------------------------------------------------
@@ -661,3 +683,72 @@ async def test_a_bug_in_handling_is_contained(
     assert "Unexpected error handling a message on autocore/ESP32_001/telemetry" in caplog.text
     await fire("autocore/ESP32_001/telemetry", telemetry_a())
     assert hass.states.get(TEMPERATURE).state == "25.6"
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+async def test_relay_topic_and_extra_sensor_cap_apply_without_a_reload(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, mqtt_mock: Any, fire: Fire
+) -> None:
+    """Saving the options changes no entity state; the new topic and cap take effect."""
+    hub: AutoCoreHub = setup_entry.runtime_data
+    await fire("autocore/ESP32_001/telemetry", telemetry_a(co2=412, lux=80))
+    await fire("autocore/ESP32_001/relay/0/status", relay_a(0, False))
+    board = hub.devices[BOARD_A]
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    hass.config_entries.async_update_entry(
+        setup_entry,
+        options={
+            **setup_entry.options,
+            "relay_command_topic": "cmd/{base}/{device_id}/{relay}",
+            CONF_MAX_EXTRA_SENSORS: 1,
+        },
+    )
+    await hass.async_block_till_done()
+    assert setup_entry.runtime_data is hub  # not reloaded
+    assert [event.data["entity_id"] for event in changes if event.data["old_state"]] == []
+
+    # Both extra sensors stay, over the new cap of 1; a further one is refused.
+    await fire("autocore/ESP32_001/telemetry", telemetry_a(co2=415, lux=81, noise=31))
+    assert {extra_telemetry_key("co2"), extra_telemetry_key("lux")} <= board.known_keys
+    assert extra_telemetry_key("noise") not in board.known_keys
+    assert hub.admission.refused[Refusal.MAX_EXTRA_SENSORS] == 1
+
+    mqtt_mock.async_publish.reset_mock()
+    call = hass.async_create_task(
+        hass.services.async_call(
+            SWITCH_DOMAIN, SERVICE_TURN_ON, {ATTR_ENTITY_ID: SWITCH_A}, blocking=True
+        )
+    )
+    await until(lambda: mqtt_mock.async_publish.called, tries=200)
+    assert publishes(mqtt_mock)[-1][0] == "cmd/autocore/ESP32_001/0"
+    await fire("autocore/ESP32_001/relay/0/status", relay_a(0, True))
+    await call
+
+
+async def test_raising_the_extra_sensor_cap_admits_the_refused_sensor(
+    hass: HomeAssistant, mqtt_mock: Any, config_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """The issue about the old cap goes; the next telemetry adds the sensor it refused."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_MAX_EXTRA_SENSORS: 1}
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    hub: AutoCoreHub = config_entry.runtime_data
+    await fire("autocore/ESP32_001/telemetry", telemetry_a(co2=412, lux=80))
+    issue = f"admission_max_extra_sensors.{config_entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is not None
+    assert extra_telemetry_key("lux") not in hub.devices[BOARD_A].known_keys
+
+    hass.config_entries.async_update_entry(
+        config_entry, options={**config_entry.options, CONF_MAX_EXTRA_SENSORS: 2}
+    )
+    await hass.async_block_till_done()
+    assert config_entry.runtime_data is hub  # not reloaded
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue) is None
+    await fire("autocore/ESP32_001/telemetry", telemetry_a(co2=415, lux=81))
+    assert extra_telemetry_key("lux") in hub.devices[BOARD_A].known_keys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from unittest.mock import patch
 
@@ -24,6 +25,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.mqtt_fleet.const import EVENT_DEVICE_DISCOVERED
+from custom_components.mqtt_fleet.families.container_logs.forwarding import (
+    FORWARDED_SCOPE,
+    HomeAssistantLogHandler,
+)
 from custom_components.mqtt_fleet.families.container_logs.hub import (
     EVENT_LOG,
     MAX_STORED_MESSAGE,
@@ -404,3 +409,54 @@ async def test_counters_continue_after_reload(
     assert state(hass, WEB, "info_logs").state == "4"
     assert state(hass, WEB, "warn_logs").state == "2"
     assert container_logs.runtime_data.devices[WEB].counts["info"] == 4
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("logs_options", [{"forward_ha_logs": True}])
+async def test_event_and_forwarded_levels_apply_without_a_reload(
+    hass: HomeAssistant, container_logs: MockConfigEntry
+) -> None:
+    """Saving the options changes no entity state; the new levels take effect."""
+    hub: ContainerLogsHub = container_logs.runtime_data
+    await fire(hass, "1/web/warn", log("w", "warn"))
+    (handler,) = [
+        handler
+        for handler in logging.getLogger(FORWARDED_SCOPE).handlers
+        if isinstance(handler, HomeAssistantLogHandler)
+    ]
+    assert handler.level == logging.WARNING
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    hass.config_entries.async_update_entry(
+        container_logs,
+        options={
+            **container_logs.options,
+            "log_event_level": "error",
+            "forward_ha_level": "error",
+        },
+    )
+    await hass.async_block_till_done()
+    assert container_logs.runtime_data is hub  # not reloaded
+    assert [event.data["entity_id"] for event in changes if event.data["old_state"]] == []
+    assert handler.level == logging.ERROR  # the same handler, at the new level
+
+    events = async_capture_events(hass, EVENT_LOG)
+    await fire(hass, "1/web/warn", log("w2", "warn"))
+    await fire(hass, "1/web/error", log("e", "error"))
+    assert [event.data["level"] for event in events] == ["error"]
+
+
+async def test_batch_settings_reload_the_entry(
+    hass: HomeAssistant, container_logs: MockConfigEntry
+) -> None:
+    """Batching rebuilds the forwarder: with it, even a live option reloads the entry."""
+    hub = container_logs.runtime_data
+    hass.config_entries.async_update_entry(
+        container_logs,
+        options={**container_logs.options, "batch_max": 20, "log_event_level": "error"},
+    )
+    await hass.async_block_till_done()
+    assert container_logs.runtime_data is not hub
+    assert container_logs.runtime_data.event_level == "error"

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
+from datetime import timedelta
 import json
 import re
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import mqtt
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from paho.mqtt.client import topic_matches_sub
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_mqtt_message,
+    async_fire_time_changed_exact,
+)
 
 from custom_components.mqtt_fleet.const import DOMAIN
 from custom_components.mqtt_fleet.families.janus.actions import SERVICE_LIST_SESSIONS
@@ -30,10 +36,11 @@ SERVER = "gw1"
 SECRET = "s3cret"
 START = "2026-01-02T03:04:05+00:00"
 TRANSACTION = re.compile(r"[0-9a-f]{24}")
+SUBSCRIBE_STEP = 0.25  # seconds the clock moves on while HA's MQTT client subscribes
+SUBSCRIBE_STEPS = 40
 
 CONNECTIVITY = f"binary_sensor.{SERVER}_connectivity"
 SESSIONS = f"sensor.{SERVER}_sessions"
-VERSION = f"sensor.{SERVER}_version"
 ADMIN_STATE = f"sensor.{SERVER}_admin_api"
 INVALID = "sensor.janus_invalid_messages"
 
@@ -58,6 +65,29 @@ def janus_entry(
         version=2,
         minor_version=1,
     )
+
+
+async def replies_subscribed(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, base: str = BASE
+) -> None:
+    """After an entry's setup: move the clock on until HA subscribed to its admin replies.
+
+    HA subscribes after its cooldowns, timers on the (frozen) clock; the hub polls once
+    the subscription is made, and the clock stops right there.
+    """
+    made = asyncio.Event()
+    stop = mqtt.async_on_subscribe_done(hass, f"{base}/+/from-janus-admin", 1, made.set)
+    try:
+        await settle(hass)
+        for _ in range(SUBSCRIBE_STEPS):
+            if made.is_set():
+                return
+            freezer.tick(timedelta(seconds=SUBSCRIBE_STEP))
+            async_fire_time_changed_exact(hass)
+            await settle(hass)
+        raise AssertionError("HA never subscribed to the admin replies")
+    finally:
+        stop()
 
 
 async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:

@@ -8,11 +8,12 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
-from .helpers import SERVER, START, advance, first_poll, status
+from .helpers import SERVER, advance, first_poll, status
 
 
 @pytest.mark.parametrize("platforms", [[Platform.SENSOR]])
@@ -35,5 +36,6 @@ async def test_entities_snapshot(
 async def test_last_seen_is_the_local_receive_time(
     hass: HomeAssistant, janus: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
+    received = dt_util.utcnow().replace(microsecond=0)  # the clock is frozen
     await status(hass, SERVER, "online")
-    assert hass.states.get(f"sensor.{SERVER}_last_seen").state == START
+    assert hass.states.get(f"sensor.{SERVER}_last_seen").state == received.isoformat()

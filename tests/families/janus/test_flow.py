@@ -369,11 +369,6 @@ async def test_janus_discovery_without_a_secret(
     assert result["data"]["admin_secret"] == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config_flow's discovery confirm does not hand the discovered server to "
-    "validate_entry yet: a server that retains no status cannot be asked",
-)
 @pytest.mark.usefixtures("mock_setup_entry")
 async def test_janus_discovery_checks_the_secret_on_a_server_without_retained_status(
     hass: HomeAssistant, gateways: FakeGateways
@@ -384,10 +379,9 @@ async def test_janus_discovery_checks_the_secret_on_a_server_without_retained_st
         context={"source": SOURCE_MQTT},
         data=discovery(JANUS_STATUS, "online", JANUS_SUBSCRIBED),
     )
-    with patch.object(validate, "VALIDATE_TIMEOUT", 0.5):
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"admin_secret": "wrongsecret"}
-        )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"admin_secret": "wrongsecret"}
+    )
     assert result["errors"] == {"base": "invalid_auth"}
 
 
@@ -560,6 +554,33 @@ async def test_reauth_of_a_loaded_entry_does_not_reload_it(
     assert hub.entry.data["admin_secret"] == "n3w"
 
 
+@pytest.mark.usefixtures("mock_setup_entry")
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param(janus_entry(servers=["gw1"]), id="options"),
+        pytest.param(janus_entry(data_servers=["gw1"]), id="data"),
+    ],
+)
+async def test_reconfigure_to_a_new_base_asks_the_entry_servers(
+    hass: HomeAssistant, gateways: FakeGateways, entry: MockConfigEntry
+) -> None:
+    """No status retained, none typed: the entry's own known servers check the secret."""
+    gateways.run("gw1", base="site2/janus")
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "site2/janus", "admin_secret": "wrongsecret"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"base_topic": "site2/janus", "admin_secret": "s3cret"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["base_topic"] == "site2/janus"
+    assert gateways.asked[-1][0] == "gw1"
+
+
 # --- options ----------------------------------------------------------------------------
 
 
@@ -631,7 +652,7 @@ async def test_janus_unsafe_server_names(hass: HomeAssistant, loaded: Any, serve
     assert entry.runtime_data is hub
 
 
-async def test_janus_options_saved_reload_with_the_new_values(
+async def test_janus_options_saved_apply_the_new_values_without_a_reload(
     hass: HomeAssistant, loaded: Any, mqtt_mock: Any
 ) -> None:
     entry = await loaded(janus_entry())
@@ -660,8 +681,7 @@ async def test_janus_options_saved_reload_with_the_new_values(
     await hass.async_block_till_done()
     assert dict(entry.options) == expected
     hub: JanusHub = entry.runtime_data
-    assert isinstance(hub, JanusHub)
-    assert hub is not old_hub
+    assert hub is old_hub  # applied in place
     assert hub.poll_interval == 2
     assert hub.offline_timeout == 120
     assert hub.upkeep.stale_after == 3 * 86400

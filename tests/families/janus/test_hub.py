@@ -10,14 +10,18 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.mqtt import MQTT_CONNECTION_STATE
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_mqtt_message,
+)
 
 from custom_components.mqtt_fleet.const import (
     DOMAIN,
@@ -38,7 +42,6 @@ from .helpers import (
     SERVER,
     SESSIONS,
     TRANSACTION,
-    VERSION,
     advance,
     call_list_sessions,
     device_entry,
@@ -47,6 +50,7 @@ from .helpers import (
     janus_entry,
     published,
     reauth_flows,
+    replies_subscribed,
     reply,
     requests,
     server_info,
@@ -148,9 +152,9 @@ async def test_configured_servers_exist_before_any_message_and_are_polled(
     await advance(hass, freezer, 5)
     await wait_request(mqtt_mock, "gw2", "info", 1)
 
-    # Known after a reload: both are asked at once.
+    # Known after a reload: both are asked once the replies can arrive.
     assert await hass.config_entries.async_reload(janus.entry_id)
-    await settle(hass)
+    await replies_subscribed(hass, freezer)
     assert len(janus.runtime_data.pending) == 2
 
 
@@ -193,7 +197,7 @@ async def test_a_live_online_status_means_a_new_count(
     assert body["transaction"] != lost["transaction"]
     await reply(hass, SERVER, success(body["transaction"], []))
     assert hass.states.get(SESSIONS).state == "0"
-    assert hass.states.get(VERSION).state == "1.3.0"
+    assert device_entry(hass, SERVER).sw_version == "1.3.0"
     # The same count as before the restart makes the sensor available again too.
     await status(hass, SERVER, '{"online": true}')
     await first_poll(hass, freezer, mqtt_mock, sessions=[])
@@ -273,7 +277,6 @@ async def test_poll_replies_make_sensors(
     assert sessions.state == "3"
     assert sessions.attributes["state_class"] == "measurement"
     assert "unit_of_measurement" not in sessions.attributes
-    assert hass.states.get(VERSION).state == "1.3.1"
     assert device_entry(hass, SERVER).sw_version == "1.3.1"
     admin = hass.states.get(ADMIN_STATE)
     assert admin.state == "ok"
@@ -412,7 +415,7 @@ async def test_sessions_go_stale_without_admin_replies(
     await advance(hass, freezer, 6)  # +71 s
     assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE
     assert hass.states.get(CONNECTIVITY).state == STATE_ON
-    assert hass.states.get(VERSION).state == "1.2.3"
+    assert device_entry(hass, SERVER).sw_version == "1.2.3"
     assert hass.states.get(ADMIN_STATE).state == "no_reply"
 
     # A status is no admin reply: still stale.
@@ -453,13 +456,13 @@ async def test_offline_server_values_unavailable_and_back(
     await status(hass, SERVER, "online")
     await first_poll(hass, freezer, mqtt_mock)
     await status(hass, SERVER, '{"online": false}')
-    for entity_id in (SESSIONS, VERSION, ADMIN_STATE):
+    for entity_id in (SESSIONS, ADMIN_STATE):
         assert hass.states.get(entity_id).state == STATE_UNAVAILABLE
     assert hass.states.get(CONNECTIVITY).state == STATE_OFF
     # Back: maybe a new process, whose sessions the old count does not tell.
     await status(hass, SERVER, '{"online": true}')
     assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE
-    assert hass.states.get(VERSION).state == "1.2.3"
+    assert device_entry(hass, SERVER).sw_version == "1.2.3"
     assert hass.states.get(ADMIN_STATE).state == "ok"
     await first_poll(hass, freezer, mqtt_mock, sessions=[5])  # asked at once
     assert hass.states.get(SESSIONS).state == "1"
@@ -534,6 +537,98 @@ async def test_403_starts_one_reauth_and_the_new_secret_is_used_without_reload(
     assert hass.states.get(SESSIONS).state == "1"
 
 
+async def test_a_403_to_the_replaced_secret_starts_no_new_reauth(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    """A poll sent with the old secret while reauth checked the new one: its 403 is stale."""
+    await status(hass, SERVER, "online")
+    await first_poll(hass, None, mqtt_mock)
+    stale = call_list_sessions(hass, {"server": SERVER})  # sent with the old secret
+    old = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
+    assert old["admin_secret"] == SECRET
+    hass.config_entries.async_update_entry(janus, data={**janus.data, "admin_secret": "n3w"})
+    await hass.async_block_till_done()
+
+    await reply(hass, SERVER, error(old["transaction"], 403, "Unauthorized request"))
+    with pytest.raises(HomeAssistantError):
+        await stale  # the request itself was refused
+    await hass.async_block_till_done()
+    assert not reauth_flows(hass)
+    assert hass.states.get(ADMIN_STATE).state == "ok"
+
+    # A 403 to the entry's current secret still asks for a new one.
+    current = call_list_sessions(hass, {"server": SERVER})
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 3)
+    assert body["admin_secret"] == "n3w"
+    await reply(hass, SERVER, error(body["transaction"], 403, "Unauthorized request"))
+    with pytest.raises(HomeAssistantError):
+        await current
+    await hass.async_block_till_done()
+    assert len(reauth_flows(hass)) == 1
+    assert hass.states.get(ADMIN_STATE).state == "unauthorized"
+
+
+async def test_no_request_before_the_reply_subscription_is_made(
+    hass: HomeAssistant, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """A server's retained status comes at once; its poll waits until replies can arrive."""
+    entry = janus_entry()
+    entry.add_to_hass(hass)
+    with patch("custom_components.mqtt_fleet.PLATFORMS", []):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    async_fire_mqtt_message(hass, f"{BASE}/{SERVER}/status", "online", retain=True)
+    await settle(hass)
+    assert SERVER in entry.runtime_data.devices
+    assert requests(mqtt_mock, SERVER) == []  # the reply would be lost
+
+    await replies_subscribed(hass, freezer)
+    info = await wait_request(mqtt_mock, SERVER, "info", 1)  # at once, not a round later
+    await reply(hass, SERVER, server_info(info["transaction"]))
+    listing = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
+    await reply(hass, SERVER, success(listing["transaction"], [7]))
+    assert entry.runtime_data.devices[SERVER].values["sessions"] == 1
+
+
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_the_retired_version_sensor_is_removed(
+    hass: HomeAssistant, entity_registry: er.EntityRegistry
+) -> None:
+    """The firmware shows in the device info; the old Version sensor goes at setup."""
+    entry = janus_entry()
+    entry.add_to_hass(hass)
+    unique_id = f"{entry.entry_id}/{SERVER}/version"
+    entity_registry.async_get_or_create("sensor", DOMAIN, unique_id, config_entry=entry)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entity_registry.async_get_entity_id("sensor", DOMAIN, unique_id) is None
+
+
+async def test_poll_interval_and_servers_apply_without_a_reload(
+    hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """Saving the options changes no entity state; the new interval and server take effect."""
+    hub: JanusHub = janus.runtime_data
+    await status(hass, SERVER, "online")
+    await first_poll(hass, freezer, mqtt_mock)
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    hass.config_entries.async_update_entry(
+        janus, options={**janus.options, "poll_interval": 2, "servers": ["gw2"]}
+    )
+    await hass.async_block_till_done()
+    assert janus.runtime_data is hub  # not reloaded
+    changed = [event.data["entity_id"] for event in changes if event.data["old_state"]]
+    assert changed == []  # only gw2's new entities appeared
+    assert "gw2" in hub.devices  # a device at once
+    assert device_entry(hass, "gw2").model == "Janus WebRTC Server"
+
+    await advance(hass, freezer, 2)
+    body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)  # 2 s on, not 10
+    await reply(hass, SERVER, success(body["transaction"], [11, 22]))
+    assert hub.as_diagnostics()["poll_interval_effective"] == 2
+
+
 @pytest.mark.parametrize("entry", [janus_entry(secret="")])
 async def test_empty_secret_is_not_sent(
     hass: HomeAssistant, janus: MockConfigEntry, mqtt_mock: Any
@@ -558,7 +653,7 @@ async def test_restore_after_reload(
     discovered = async_capture_events(hass, EVENT_DEVICE_DISCOVERED)
 
     assert await hass.config_entries.async_reload(janus.entry_id)
-    await hass.async_block_till_done()
+    await replies_subscribed(hass, freezer)
     hub: JanusHub = janus.runtime_data
     assert set(hub.devices) == {SERVER}
     device = hub.devices[SERVER]
@@ -568,7 +663,6 @@ async def test_restore_after_reload(
     assert device_entry(hass, SERVER).sw_version == "1.3.1"
     assert hass.states.get(CONNECTIVITY).state == STATE_ON
     assert hass.states.get(SESSIONS).state == "3"
-    assert hass.states.get(VERSION).state == "1.3.1"
     # What the admin API said before the reload is not shown as current.
     assert hass.states.get(ADMIN_STATE).state == STATE_UNAVAILABLE
     assert discovered == []
@@ -601,7 +695,6 @@ async def test_info_replies_without_a_version(
     )
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 1)
     await reply(hass, SERVER, success(body["transaction"], [1]))
-    assert hass.states.get(VERSION) is None
     assert device_entry(hass, SERVER).sw_version is None
 
     await status(hass, SERVER, "offline")
@@ -610,7 +703,7 @@ async def test_info_replies_without_a_version(
     await reply(hass, SERVER, success(info["transaction"], [1, 2, 3]))  # not a count
     body = await wait_request(mqtt_mock, SERVER, "list_sessions", 2)
     assert hass.states.get(SESSIONS).state == STATE_UNAVAILABLE  # no count since it came back
-    assert hass.states.get(VERSION) is None
+    assert device_entry(hass, SERVER).sw_version is None
     await reply(hass, SERVER, success(body["transaction"], [1, 2]))
     assert hass.states.get(SESSIONS).state == "2"
     assert janus.runtime_data.invalid_messages == 0

@@ -336,7 +336,7 @@ async def test_spotfi_invalid_allow_list(hass: HomeAssistant, loaded: Any, patte
     assert entry.runtime_data is hub
 
 
-async def test_spotfi_options_saved_reload_with_the_new_values(
+async def test_spotfi_options_saved_apply_the_new_values(
     hass: HomeAssistant, loaded: Any, mqtt_mock: Any
 ) -> None:
     entry = await loaded(spotfi_entry())
@@ -363,12 +363,12 @@ async def test_spotfi_options_saved_reload_with_the_new_values(
     await hass.async_block_till_done()
     assert dict(entry.options) == expected
     hub: SpotFiHub = entry.runtime_data
-    assert hub is not old_hub
+    assert hub is old_hub  # applied in place, not reloaded
     assert hub.allow_list == ("rc.list", "network.device.status")
     assert hub.terminal_enabled is True
     assert hub.offline_timeout == 90
 
-    # The new hub enforces the new list: the default entries are gone.
+    # The hub enforces the new list: the default entries are gone.
     async_fire_mqtt_message(hass, "spotfi/router/rtr1/status", "ONLINE")
     await hass.async_block_till_done()
     with pytest.raises(ServiceValidationError) as err:

@@ -7,8 +7,15 @@ import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import (
+    EVENT_STATE_CHANGED,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
@@ -23,6 +30,10 @@ from custom_components.mqtt_fleet.const import (
     EVENT_DEVICE_DISCOVERED,
     EVENT_DEVICE_OFFLINE,
     EVENT_DEVICE_ONLINE,
+)
+from custom_components.mqtt_fleet.families.spotfi.actions import (
+    SERVICE_RPC_CALL,
+    SERVICE_TERMINAL_EXEC,
 )
 from custom_components.mqtt_fleet.families.spotfi.hub import MODEL, RPC_TIMEOUT, SpotFiHub
 
@@ -44,6 +55,7 @@ from .helpers import (
     START,
     TOTAL_MEMORY,
     FakeRouter,
+    action,
     fire,
     metrics,
     registry_device,
@@ -246,6 +258,16 @@ async def test_last_restart_is_a_timestamp_that_moves_only_on_a_reboot(
     assert er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{UID}/uptime") is None
 
 
+async def test_a_replayed_heartbeat_dates_no_restart(
+    hass: HomeAssistant, spotfi: MockConfigEntry
+) -> None:
+    """A retained heartbeat may be old: its uptime does not date the last restart."""
+    async_fire_mqtt_message(hass, f"{BASE}/{ROUTER}/metrics", metrics(uptime="86400"), retain=True)
+    await hass.async_block_till_done()
+    assert hass.states.get(ACTIVE_USERS) is not None  # the readings are shown
+    assert hass.states.get(LAST_RESTART) is None
+
+
 async def test_offline_reason_is_shown_while_offline(
     hass: HomeAssistant, router: MockConfigEntry
 ) -> None:
@@ -397,3 +419,33 @@ async def test_board_is_not_asked_when_the_allow_list_forbids_it(
     await settle(hass)
     assert fake.rpc_requests == []
     assert registry_device(hass).model == MODEL
+
+
+# --- options ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spotfi_options", [{"terminal_enabled": True}])
+async def test_allow_list_and_terminal_apply_without_a_reload(
+    hass: HomeAssistant, router: MockConfigEntry, mqtt_mock: Any
+) -> None:
+    """Saving the options changes no entity state; the next actions obey the new ones."""
+    hub: SpotFiHub = router.runtime_data
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    hass.config_entries.async_update_entry(
+        router,
+        options={**router.options, "rpc_allow_list": ["rc.list"], "terminal_enabled": False},
+    )
+    await hass.async_block_till_done()
+    assert router.runtime_data is hub  # not reloaded
+    assert [event.data["entity_id"] for event in changes if event.data["old_state"]] == []
+
+    with pytest.raises(ServiceValidationError) as err:
+        await action(
+            hass, SERVICE_RPC_CALL, {"router": ROUTER, "path": "system", "method": "board"}
+        )
+    assert err.value.translation_key == "rpc_not_allowed"
+    with pytest.raises(ServiceValidationError) as err:
+        await action(hass, SERVICE_TERMINAL_EXEC, {"router": ROUTER, "command": "uptime"})
+    assert err.value.translation_key == "terminal_disabled"
+    mqtt_mock.async_publish.assert_not_called()

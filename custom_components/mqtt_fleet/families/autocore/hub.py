@@ -14,6 +14,7 @@ from ...const import DOMAIN, LOGGER
 from ...device import FleetDevice
 from ...entities.sensor import async_set_last_restart
 from ...hub import FleetHub
+from ...issues import ADMISSION_PREFIX
 from ...keys import FREE_MEMORY, LAST_RESTART
 from ...protocol.autocore import (
     DEFAULT_RELAY_COMMAND_TOPIC,
@@ -32,7 +33,7 @@ from ...protocol.autocore import (
 from . import keys
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Mapping
 
     from homeassistant.core import HomeAssistant
 
@@ -128,6 +129,29 @@ class AutoCoreHub(FleetHub[AutoCoreDevice]):
         self.max_extra_sensors = int(
             entry.options.get(CONF_MAX_EXTRA_SENSORS, DEFAULT_MAX_EXTRA_SENSORS)
         )
+
+    @callback
+    def async_apply_family_options(
+        self, options: Mapping[str, Any], changed: frozenset[str]
+    ) -> bool:
+        """Take a new relay command topic and extra sensor cap without a reload.
+
+        The next relay command uses the new topic. The cap applies to sensors a board adds
+        from now on; extra sensors it already has stay. An issue about the old cap goes: the
+        next refusal raises it with the new one.
+        """
+        if changed - {CONF_RELAY_COMMAND_TOPIC, CONF_MAX_EXTRA_SENSORS}:
+            return False
+        if CONF_RELAY_COMMAND_TOPIC in changed:
+            self.protocol = AutoCoreProtocol(
+                self.base, options.get(CONF_RELAY_COMMAND_TOPIC, DEFAULT_RELAY_COMMAND_TOPIC)
+            )
+        if CONF_MAX_EXTRA_SENSORS in changed:
+            self.max_extra_sensors = int(
+                options.get(CONF_MAX_EXTRA_SENSORS, DEFAULT_MAX_EXTRA_SENSORS)
+            )
+            self.async_clear_issue(f"{ADMISSION_PREFIX}{Refusal.MAX_EXTRA_SENSORS}")
+        return True
 
     @callback
     def async_restore(self) -> None:

@@ -30,6 +30,8 @@ from .forwarding import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from homeassistant.core import HomeAssistant
 
     from ...hub import FleetConfigEntry
@@ -143,6 +145,14 @@ class LogSourceDevice(FleetDevice):
                 self.async_notify(keys.LOG_COUNTS[level])
 
 
+def _forwarded_level(options: Mapping[str, Any]) -> int:
+    """Return the Python level from which HA's records are forwarded: info at least."""
+    level = Level(options.get(CONF_FORWARD_HA_LEVEL, Level.WARN))
+    if level.rank < Level.INFO.rank:  # debug records include the bus handling our events
+        level = Level.INFO
+    return PYTHON_LEVELS[level]
+
+
 class ContainerLogsHub(FleetHub[LogSourceDevice]):
     """Read container logs under one base topic, a device per log source; forward logs."""
 
@@ -176,16 +186,29 @@ class ContainerLogsHub(FleetHub[LogSourceDevice]):
         """Subscribe; forward HA's own records when the options say so; flush at stop."""
         await super().async_start()
         if self.options.get(CONF_FORWARD_HA_LOGS, False):
-            level = Level(self.options.get(CONF_FORWARD_HA_LEVEL, Level.WARN))
-            if level.rank < Level.INFO.rank:  # debug records include the bus handling our events
-                level = Level.INFO
             self._log_handler = HomeAssistantLogHandler(
-                self.hass, self.forwarder, PYTHON_LEVELS[level]
+                self.hass, self.forwarder, _forwarded_level(self.options)
             )
             logging.getLogger(FORWARDED_SCOPE).addHandler(self._log_handler)
         self._unsubscribes.append(
             self.hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
         )
+
+    @callback
+    def async_apply_family_options(
+        self, options: Mapping[str, Any], changed: frozenset[str]
+    ) -> bool:
+        """Take a new event level and forwarded level without a reload.
+
+        Batching, the buffer and turning forwarding on or off reload the entry: they
+        rebuild the forwarder (flushing its queue) or add or remove HA's log handler.
+        """
+        if changed - {CONF_LOG_EVENT_LEVEL, CONF_FORWARD_HA_LEVEL}:
+            return False
+        self.event_level = Level(options.get(CONF_LOG_EVENT_LEVEL, Level.WARN))
+        if self._log_handler is not None:
+            self._log_handler.setLevel(_forwarded_level(options))
+        return True
 
     async def _async_on_stop(self, _event: Event) -> None:
         """Send what is batched while HA's MQTT client still runs."""

@@ -25,6 +25,7 @@ from ...flow_fields import (
 from ...protocol.janus import JanusProtocol, ServerStatus
 from ...protocol.payload import InvalidMessage
 from ...protocol.topics import is_safe_id
+from . import keys
 from .actions import async_register_actions
 from .entities import SENSORS
 from .hub import (
@@ -100,5 +101,6 @@ SPEC = FamilySpec(
     discovery_options=discovery_options,
     text_placeholders={"server": "<server>"},
     platforms={Platform.SENSOR: sensor_factory(SENSORS)},
+    retired_keys=keys.RETIRED,
     register_actions=async_register_actions,
 )

@@ -1,4 +1,4 @@
-"""Janus entities: sessions, version and what the admin API last answered."""
+"""Janus entities: sessions and what the admin API last answered."""
 
 from __future__ import annotations
 
@@ -35,11 +35,6 @@ SENSORS = catalogue(
         translation_key="sessions",
         state_class=SensorStateClass.MEASUREMENT,
         available_fn=count_available,
-    ),
-    FleetSensorDescription(
-        key=keys.VERSION,
-        translation_key="version",
-        entity_category=EntityCategory.DIAGNOSTIC,
     ),
     FleetSensorDescription(
         key=keys.ADMIN_STATE,

@@ -11,6 +11,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.components import mqtt
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_time_interval
@@ -49,6 +50,7 @@ DEFAULT_POLL_INTERVAL: Final = 10
 MIN_POLL_INTERVAL: Final = 2
 MAX_POLL_INTERVAL: Final = 3600
 ADMIN_REPLY_TIMEOUT: Final = 5.0
+QOS: Final = 1  # the hub's subscriptions (FleetHub.async_start)
 # HA resubscribes a moment after it reconnects (a cooldown, then one filter at a time).
 RECONNECT_POLL_DELAY: Final = 1.5
 # The poller's budget. A 9,200-server burst stalled HA's loop for 7 s: ~0.75 ms a poll
@@ -123,7 +125,9 @@ class JanusHub(FleetHub[JanusDevice]):
         self._round = PollRound(self.poll_interval, MAX_POLLS_PER_SECOND, POLL_TICK, now)
         self._budget = RequestBudget(MAX_POLLS_PER_SECOND)
         self._turns: deque[asyncio.Future[None]] = deque()  # polls waiting for budget
-        self._paused_until: float | None = None  # polling waits for HA to resubscribe
+        # Polling waits for HA to (re)subscribe; until the broker acknowledged the reply
+        # subscription (inf) a reply would be lost and the poll wait for its timeout.
+        self._paused_until: float | None = math.inf
         self._hurried_left = HURRIED_PER_TICK  # first-in-line polls this tick may still start
         self._stretch_logged = False
 
@@ -148,13 +152,19 @@ class JanusHub(FleetHub[JanusDevice]):
         return [server for server in dict.fromkeys(servers) if is_safe_id(server)]
 
     async def async_start(self) -> None:
-        """Subscribe, create the known servers, and poll the restored servers at once.
+        """Subscribe, create the known servers, and poll the restored servers first.
 
         A server known from before (a restart, a reload) shows restored values: it is polled
-        at once (5 a tick, within the request budget), so they are replaced within a second,
-        not one interval later. Servers new to the entry join the round.
+        as soon as the replies can arrive (5 a tick, within the request budget), so they are
+        replaced within a second, not one interval later. Servers new to the entry join
+        the round.
         """
         await super().async_start()
+        # Queued now: the done callback waits for this subscription, not an earlier one.
+        _statuses, replies = self.protocol.subscriptions
+        self._unsubscribes.append(
+            mqtt.async_on_subscribe_done(self.hass, replies, QOS, self._async_replies_subscribed)
+        )
         for server in self.known_servers:
             if server not in self.devices:  # the user's list: admitted
                 self.async_add_device(server, MODEL)
@@ -169,7 +179,39 @@ class JanusHub(FleetHub[JanusDevice]):
                 name=f"{DOMAIN} Janus admin poll",
             )
         )
-        self._async_poll_hurried(self.loop.time())
+
+    @callback
+    def _async_replies_subscribed(self) -> None:
+        """Start polling once the broker acknowledged the subscription to the replies.
+
+        The servers put first in line go at once; the round starts from here. HA also
+        reports its resubscriptions after a reconnect: that pause has its own end.
+        """
+        if self._paused_until == math.inf:
+            self._paused_until = None
+            now = self.loop.time()
+            self._round.restart(now)
+            self._async_poll_hurried(now)
+
+    @callback
+    def async_apply_family_options(
+        self, options: Mapping[str, Any], changed: frozenset[str]
+    ) -> bool:
+        """Take a new poll interval and new known servers without a reload.
+
+        A new server is a device at once and joins the round; one taken off the list stays
+        a device (with its history) until the user deletes it.
+        """
+        if changed - {CONF_POLL_INTERVAL, CONF_SERVERS}:
+            return False
+        if CONF_POLL_INTERVAL in changed:
+            self.poll_interval = float(options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL))
+            self._round.interval = self.poll_interval
+            self._stretch_logged = False
+        for server in configured_servers(options):
+            if is_safe_id(server) and server not in self.devices:
+                self.async_add_device(server, MODEL)
+        return True
 
     def as_diagnostics(self) -> dict[str, Any]:
         """Add how many requests wait for a reply, and how often a server is polled.
@@ -319,7 +361,8 @@ class JanusHub(FleetHub[JanusDevice]):
         for device in self.devices.values():
             if device.poll is not None:
                 device.poll.cancel()
-        self._paused_until = self.loop.time() + RECONNECT_POLL_DELAY
+        if self._paused_until != math.inf:  # else the first subscription ends the pause
+            self._paused_until = self.loop.time() + RECONNECT_POLL_DELAY
 
     async def _async_poll_server(self, device: JanusDevice) -> None:
         if not device.has_info:
@@ -339,16 +382,22 @@ class JanusHub(FleetHub[JanusDevice]):
         self, device: JanusDevice, request: AdminRequest, seconds: float = ADMIN_REPLY_TIMEOUT
     ) -> AdminReply:
         """Send one admin request and apply its reply; TimeoutError when none comes."""
-        message, transaction = self.protocol.admin_request(
-            device.wire_id, request, self.entry.data.get(CONF_ADMIN_SECRET)
-        )
+        secret = self.entry.data.get(CONF_ADMIN_SECRET)
+        message, transaction = self.protocol.admin_request(device.wire_id, request, secret)
         reply = await self.pending.async_request(
             transaction, lambda: self.async_publish(message), seconds
         )
-        self._apply_reply(device, request, reply)
+        self._apply_reply(device, request, reply, secret)
         return reply
 
-    def _apply_reply(self, device: JanusDevice, request: AdminRequest, reply: AdminReply) -> None:
+    def _apply_reply(
+        self, device: JanusDevice, request: AdminRequest, reply: AdminReply, secret: str | None
+    ) -> None:
+        """Apply a reply to a request sent with `secret`.
+
+        A 403 to a secret the entry no longer has (a poll sent while reauth checked the new
+        one) says nothing of the new secret: it neither marks the server nor asks again.
+        """
         device.async_set_online(True)  # only a running server answers
         device.async_mark_heard(time.time(), live=True)
         match reply:
@@ -367,8 +416,11 @@ class JanusHub(FleetHub[JanusDevice]):
                         self.loop.time(), time.time(), live=True
                     )  # the count is fresh
             case ServerInfo(version=version) if version:
-                device.async_set_value(keys.VERSION, version)
                 self.async_update_device_registry(device, sw_version=version)
+            case AdminError(code=AdminErrorCode.UNAUTHORIZED) if secret != self.entry.data.get(
+                CONF_ADMIN_SECRET
+            ):
+                LOGGER.debug("Ignored a 403 to the replaced admin secret from %s", device.wire_id)
             case AdminError(code=AdminErrorCode.UNAUTHORIZED):
                 if device.values.get(keys.ADMIN_STATE) != AdminState.UNAUTHORIZED:
                     LOGGER.warning(

@@ -5,5 +5,6 @@ from __future__ import annotations
 from typing import Final
 
 SESSIONS: Final = "sessions"
-VERSION: Final = "version"
 ADMIN_STATE: Final = "admin_state"
+# The version sensor repeated the device's firmware (sw_version in its device info).
+RETIRED: Final = frozenset({"version"})

@@ -81,6 +81,11 @@ class PollRound:
         self._last = now
         self._turns_left = math.ceil(rate * self._tick - _EPSILON)
 
+    def restart(self, now: float) -> None:
+        """Start the round from now: the time before (nothing could be polled) earns nothing."""
+        self._credit = 0.0
+        self._last = now
+
     def resume(self, now: float) -> None:
         """Start a tick after a pause: the pause earns nothing; the next turn is due now."""
         self._credit = 1.0

@@ -41,7 +41,7 @@ from ...protocol.spotfi import (
 from . import keys
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from homeassistant.core import HomeAssistant
 
@@ -103,6 +103,23 @@ class TerminalSession:
             raise self.failure
 
 
+# Stored options are trusted no further than the options flow checks them: only valid
+# patterns count (`*.*` would hand out file.exec), only True opens the shell.
+def _allow_list(options: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return the valid RPC allow patterns of the options."""
+    patterns = options.get(CONF_RPC_ALLOW_LIST, DEFAULT_RPC_ALLOW_LIST)
+    return tuple(
+        pattern
+        for pattern in (patterns if isinstance(patterns, list | tuple) else ())
+        if isinstance(pattern, str) and is_allow_pattern(pattern)
+    )
+
+
+def _terminal_enabled(options: Mapping[str, Any]) -> bool:
+    """Return whether the options open the terminal (only a real True does)."""
+    return options.get(CONF_TERMINAL_ENABLED) is True
+
+
 class SpotFiHub(FleetHub[FleetDevice]):
     """Follow SpotFi routers under one base topic; run RPC and terminal actions."""
 
@@ -119,17 +136,24 @@ class SpotFiHub(FleetHub[FleetDevice]):
         self.protocol = SpotFiProtocol(self.base)
         self.pending: PendingReplies[RpcResult] = PendingReplies(self.loop)
         self.terminals: dict[str, TerminalSession] = {}
-        # Stored options are trusted no further than the options flow checks them: only
-        # valid patterns count (`*.*` would hand out file.exec), only True opens the shell.
-        patterns = self.options.get(CONF_RPC_ALLOW_LIST, DEFAULT_RPC_ALLOW_LIST)
-        self.allow_list: tuple[str, ...] = tuple(
-            pattern
-            for pattern in (patterns if isinstance(patterns, list | tuple) else ())
-            if isinstance(pattern, str) and is_allow_pattern(pattern)
-        )
-        self.terminal_enabled = self.options.get(CONF_TERMINAL_ENABLED) is True
+        self.allow_list = _allow_list(self.options)
+        self.terminal_enabled = _terminal_enabled(self.options)
         self._board_reads: set[str] = set()  # routers whose `system board` is asked
         self._metrics_missing: set[str] = set()  # routers said to send nil readings
+
+    @callback
+    def async_apply_family_options(
+        self, options: Mapping[str, Any], changed: frozenset[str]
+    ) -> bool:
+        """Take a new RPC allow-list and terminal switch without a reload.
+
+        They are checked when an action starts: calls and sessions already running finish.
+        """
+        if changed - {CONF_RPC_ALLOW_LIST, CONF_TERMINAL_ENABLED}:
+            return False
+        self.allow_list = _allow_list(options)
+        self.terminal_enabled = _terminal_enabled(options)
+        return True
 
     @callback
     def async_restore(self) -> None:
@@ -174,7 +198,7 @@ class SpotFiHub(FleetHub[FleetDevice]):
                 device.async_set_online(online)
             case Metrics(router=router):
                 device = self.async_device_for(router, MODEL)
-                self._apply_metrics(device, message, wall)
+                self._apply_metrics(device, message, wall if live else None)
                 device.async_mark_seen(monotonic, wall, live=live)  # the metrics are the heartbeat
             case RpcResult(request_id=request_id):
                 if not self.pending.resolve(request_id, message):
@@ -183,16 +207,20 @@ class SpotFiHub(FleetHub[FleetDevice]):
                 self._route_tunnel(message)
         return message.problems
 
-    def _apply_metrics(self, device: FleetDevice, metrics: Metrics, wall: float) -> None:
-        """Show the readings; nil ones as unknown, said once until the router recovers."""
+    def _apply_metrics(self, device: FleetDevice, metrics: Metrics, sent: float | None) -> None:
+        """Show the readings; nil ones as unknown, said once until the router recovers.
+
+        `sent` is a live heartbeat's receive time, None for a replayed retained one, whose
+        uptime cannot date the last restart.
+        """
         for key, read, sources in METRIC_VALUES:
             if (value := read(metrics)) is not None:
                 device.async_set_value(key, value)
             elif any(source in metrics.unknown for source in sources):
                 device.async_set_value(key, None)
-        if metrics.uptime is not None:
+        if metrics.uptime is not None and sent is not None:
             booted_before = device.values.get(LAST_RESTART)
-            if async_set_last_restart(device, metrics.uptime, wall) and booted_before is not None:
+            if async_set_last_restart(device, metrics.uptime, sent) and booted_before is not None:
                 self._async_read_board(device)  # it restarted: the release may be new
         router = device.wire_id
         if metrics.unknown and router not in self._metrics_missing:
