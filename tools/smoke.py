@@ -193,15 +193,15 @@ def expected_devices(sim_log: Path) -> dict[str, set[str]]:
 def fleet_devices(devices: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Return the registry's fleet devices per family.
 
-    An entry's hub device (a service, model "<family title> hub") has the entry id as its
-    identifier; its devices have ``<entry id>/<device id>``.
+    An entry's hub device (model "<family title> hub") has the entry id as its identifier;
+    its devices have ``<entry id>/<device id>``.
     """
     hubs = {
         identifier: HUB_MODELS[device["model"]]
         for device in devices
-        if device.get("entry_type") == "service" and device.get("model") in HUB_MODELS
+        if device.get("model") in HUB_MODELS
         for domain, identifier in device.get("identifiers", [])
-        if domain == DOMAIN
+        if domain == DOMAIN and "/" not in identifier
     }
     found: dict[str, set[str]] = {family: set() for family in FAMILY_KEYS}
     for device in devices:

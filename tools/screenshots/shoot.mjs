@@ -149,6 +149,10 @@ async function spotFiEntryWithRouters(page) {
   });
 }
 
+// A hub's own device: its only identifier is the entry id (its devices' add their own id).
+const isHubDevice = (device, entry) =>
+  device.identifiers.some(([domain, id]) => domain === 'mqtt_fleet' && id === entry.entry_id);
+
 // The registry entry of the device the simulator calls `wireId` (its name, serial number or
 // the end of its identifier), or with `hub`, the hub device of the entry titled `entryTitle`.
 async function findDevice(page, { wireId, entryTitle, hub = false }) {
@@ -157,7 +161,7 @@ async function findDevice(page, { wireId, entryTitle, hub = false }) {
   const device = devices.find((candidate) => {
     if (hub) {
       const entry = entries.find((e) => e.title === entryTitle);
-      return entry && candidate.config_entries.includes(entry.entry_id) && candidate.entry_type === 'service';
+      return entry && isHubDevice(candidate, entry);
     }
     return (
       candidate.name === wireId ||
@@ -174,7 +178,7 @@ async function firstDeviceOf(page, entryTitle) {
   const entry = (await fleetEntries(page)).find((e) => e.title === entryTitle);
   const devices = await callWS(page, { type: 'config/device_registry/list' });
   const ours = devices
-    .filter((device) => entry && device.config_entries.includes(entry.entry_id) && device.entry_type !== 'service')
+    .filter((device) => entry && device.config_entries.includes(entry.entry_id) && !isHubDevice(device, entry))
     .sort((a, b) => (a.name_by_user || a.name).localeCompare(b.name_by_user || b.name));
   if (!ours.length) throw new Error(`no device of ${entryTitle}`);
   return ours[0];
