@@ -879,8 +879,7 @@ async def test_an_entry_of_another_family_is_not_a_log_entry(
         options={"offline_timeout": 60, "rpc_allow_list": [], "terminal_enabled": False},
     )
     spotfi.add_to_hass(hass)
-    with patch("custom_components.mqtt_fleet.PLATFORMS", [Platform.SENSOR]):
-        assert await hass.config_entries.async_setup(spotfi.entry_id)
+    assert await hass.config_entries.async_setup(spotfi.entry_id)
     await advance(hass, freezer, 2)  # HA's MQTT subscribe cooldown
     with pytest.raises(ServiceValidationError) as err:
         await forward(hass, message="m", config_entry_id=spotfi.entry_id)
