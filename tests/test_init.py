@@ -6,6 +6,8 @@ Restore after a restart and reconnects: tests/families/<family>/test_hub.py.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
+import gc
 import logging
 from typing import Any
 from unittest.mock import patch
@@ -16,8 +18,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 
 from custom_components.mqtt_fleet import async_remove_config_entry_device
 from custom_components.mqtt_fleet.const import (
@@ -30,6 +37,7 @@ from custom_components.mqtt_fleet.const import (
 )
 from custom_components.mqtt_fleet.families import FAMILIES
 from custom_components.mqtt_fleet.families.autocore.hub import AutoCoreHub
+from custom_components.mqtt_fleet.heap import FREEZE_AFTER_GROWTH
 
 from .common import Fire, device_by_identifier
 from .families.autocore.helpers import BOARD_A, relay_a, status_a
@@ -90,6 +98,34 @@ async def test_setup_and_unload(
     assert setup_entry.state is ConfigEntryState.NOT_LOADED
     await fire("autocore/ESP32_001/status", status_a())
     assert hub.messages_received == 1
+
+
+async def test_a_hub_keeps_long_lived_objects_out_of_collections_while_loaded(
+    hass: HomeAssistant, mqtt_mock: Any, config_entry: MockConfigEntry
+) -> None:
+    """Setup freezes what exists (no full collection walks it); unloading thaws it."""
+    gc.unfreeze()
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert gc.get_freeze_count() > 0
+
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    assert gc.get_freeze_count() == 0
+
+
+async def test_new_entities_are_frozen_once_growth_stops(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
+) -> None:
+    """Entities of devices met after setup join the frozen objects once none came for a while."""
+    gc.unfreeze()
+    await fire("autocore/ESP32_001/status", status_a())
+    assert hass.states.async_entity_ids()
+    assert gc.get_freeze_count() == 0
+
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=FREEZE_AFTER_GROWTH + 1))
+    await hass.async_block_till_done()
+    assert gc.get_freeze_count() > 0
 
 
 async def test_not_ready_without_mqtt(hass: HomeAssistant, config_entry: MockConfigEntry) -> None:

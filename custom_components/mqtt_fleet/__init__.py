@@ -14,6 +14,7 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 
+from . import heap
 from .config_flow import entry_title, legacy_entry_title
 from .const import CONF_ADMIN_SECRET, CONF_BASE_TOPIC, CONF_FAMILY, DOMAIN, LOGGER
 from .families import FAMILIES
@@ -48,6 +49,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_available")
     spec = FAMILIES[entry.data[CONF_FAMILY]]
     async_remove_retired_entities(hass, entry, spec.retired_keys)
+    heap.freeze_long_lived_objects()
+    entry.async_on_unload(heap.thaw)
     hub = spec.hub_type(hass, entry)
     hub.async_restore()
     entry.runtime_data = hub
@@ -60,6 +63,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
             translation_domain=DOMAIN, translation_key="mqtt_not_available"
         ) from err
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    heap.freeze_long_lived_objects()
     return True
 
 

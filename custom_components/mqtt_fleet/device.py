@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.device_registry import DeviceInfo
 
 from .const import DOMAIN, LAST_SEEN_WRITE_INTERVAL
 from .keys import LAST_SEEN
@@ -56,7 +55,6 @@ class FleetDevice:
         self.wire_id = wire_id
         self.identifier = identifier
         # One for all the device's entities: thousands of devices make every object count.
-        self.device_info = DeviceInfo(identifiers={(DOMAIN, identifier)})
         self.registry_id = registry_id
         self.restored = restored
         self.values: dict[str, Any] = {}

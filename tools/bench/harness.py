@@ -40,7 +40,7 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
-from tools.mosquitto import HOST, Mosquitto, find_mosquitto, tail
+from tools.mosquitto import HOST, RECOMMENDED_SETTINGS, Mosquitto, find_mosquitto, tail
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
@@ -60,14 +60,17 @@ class BenchError(Exception):
 class Broker(Mosquitto):
     """mosquitto on a free loopback port: recommended settings, default TCP unless nodelay.
 
-    The settings are tools/mosquitto.py's RECOMMENDED_SETTINGS (README's "Broker settings").
+    The settings are tools/mosquitto.py's RECOMMENDED_SETTINGS (README's "Broker settings")
+    unless told otherwise (DEFAULT_SETTINGS: what a user who skipped them runs).
     """
 
-    def __init__(self, workdir: Path, *, nodelay: bool) -> None:
+    def __init__(
+        self, workdir: Path, *, nodelay: bool, settings: Sequence[str] = RECOMMENDED_SETTINGS
+    ) -> None:
         """Find mosquitto; nothing runs before start()."""
         if (executable := find_mosquitto()) is None:
             raise BenchError("mosquitto is not installed: run scripts/setup")
-        super().__init__(executable, workdir, nodelay=nodelay)
+        super().__init__(executable, workdir, nodelay=nodelay, settings=settings)
 
     def start(self) -> None:
         """Start on a free port, or raise BenchError."""

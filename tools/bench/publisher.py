@@ -1,4 +1,7 @@
-"""The workload publisher: a separate process with its own paho client, QoS 0, not retained.
+"""The workload publisher: a separate process with its own paho client, QoS 0.
+
+Statuses of the warm-up round are retained, as devices send them, so a restarted Home
+Assistant gets them from the broker in one burst; nothing else is retained.
 
 It builds every payload first, connects, prints ``READY <count>`` and waits for a ``GO``
 line on stdin; then it publishes and prints one line
@@ -104,17 +107,17 @@ def drain(client: mqtt.Client) -> None:
         client.loop(timeout=0.05)
 
 
-def publish(client: mqtt.Client, topic: str, payload: bytes) -> None:
+def publish(client: mqtt.Client, topic: str, payload: bytes, *, retain: bool = False) -> None:
     """Publish at QoS 0; without paho's thread this writes to the socket right away."""
-    info = client.publish(topic, payload)
+    info = client.publish(topic, payload, retain=retain)
     if info.rc != mqtt.MQTT_ERR_SUCCESS:
         raise SystemExit(f"publisher: publish failed: {mqtt.error_string(info.rc)}")
 
 
-def send_flat(client: mqtt.Client, messages: Sequence[tuple[str, bytes]]) -> None:
+def send_flat(client: mqtt.Client, messages: Sequence[tuple[str, bytes, bool]]) -> None:
     """Publish everything as fast as paho can."""
-    for topic, payload in messages:
-        publish(client, topic, payload)
+    for topic, payload, retain in messages:
+        publish(client, topic, payload, retain=retain)
 
 
 def send_scheduled(
@@ -138,9 +141,9 @@ def send_scheduled(
             next_service = now + SERVICE_EVERY
 
 
-def send_discovery(client: mqtt.Client, configs: Sequence[tuple[str, bytes]]) -> None:
+def send_discovery(client: mqtt.Client, configs: Sequence[tuple[str, bytes, bool]]) -> None:
     """Publish the retained discovery configs at QoS 1 and wait for every PUBACK."""
-    infos = [client.publish(topic, payload, qos=1, retain=True) for topic, payload in configs]
+    infos = [client.publish(topic, payload, qos=1, retain=True) for topic, payload, _ in configs]
     deadline = time.monotonic() + FLUSH_TIMEOUT
     for info in infos:
         info.wait_for_publish(max(0.0, deadline - time.monotonic()))
@@ -150,7 +153,7 @@ def send_discovery(client: mqtt.Client, configs: Sequence[tuple[str, bytes]]) ->
     client.loop_stop()
 
 
-type Flat = list[tuple[str, bytes]]
+type Flat = list[tuple[str, bytes, bool]]  # topic, payload, retained
 type Schedule = list[tuple[float, str, bytes]]
 
 
@@ -163,11 +166,12 @@ def build(args: argparse.Namespace) -> tuple[Flat, Schedule]:
             messages = workload.stream("stream", args.first_round, count)
             if args.mode == "rate":
                 return [], [(j / args.rate, m.topic, m.payload) for j, m in enumerate(messages)]
-            return [(m.topic, m.payload) for m in messages], []
+            return [(m.topic, m.payload, False) for m in messages], []
         case "warmup":
-            return [(m.topic, m.payload) for m in workload.round("warmup", args.first_round)], []
+            warmup = workload.round("warmup", args.first_round)
+            return [(m.topic, m.payload, m.kind == "status") for m in warmup], []
         case "discovery":
-            return workload.discovery(), []
+            return [(topic, payload, True) for topic, payload in workload.discovery()], []
     schedule = workload.natural_schedule(args.first_round, args.seconds)
     return [], [(offset, m.topic, m.payload) for offset, m in schedule]
 

@@ -12,8 +12,10 @@
    (for (c): to its arrival, in order). Whole rounds, because a relay skipped for a round
    would not change in the next one, and its writes would no longer pair with messages.
 4. natural (only for the N listed): every device reports every 30 s; CPU % of one core.
-5. restart ((a) and (b)): a second HA on the same config dir (registries and last states
-   written by the first one's stop); seconds to set the entry up with N devices restored.
+5. restart ((a), (b) and (e)): a second HA on the same config dir (registries and last states
+   written by the first one's stop); seconds to set the entry up with N devices restored,
+   the GC time and the longest event-loop stall inside it, and for (a) how many devices'
+   retained statuses then reached HA (a broker that drops part of the burst shows here).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_state_change_event
 
-from .contenders import CONTENDERS, Contender, NoOp, setup_limit
+from tools.mosquitto import DEFAULT_SETTINGS, RECOMMENDED_SETTINGS
+
+from .contenders import CONTENDERS, Contender, Fleet, NoOp, setup_limit
 from .harness import (
     BenchError,
     Broker,
@@ -80,6 +84,43 @@ def cpu_seconds() -> float:
 def preemptions() -> int:
     """Return how often the OS took the CPU from this process: a busy machine shows here."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+
+
+def rss_mib() -> float:
+    """Return this process's resident memory now, in MiB (Linux)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+class StallWatch:
+    """The longest time the event loop did not run a 10 ms ticker, while active."""
+
+    def __init__(self) -> None:
+        """Not started yet."""
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last - 0.01)
+            last = now
+
+    async def __aenter__(self) -> Self:
+        """Start the ticker."""
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        """Stop the ticker."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -210,6 +251,8 @@ async def warm_up(ctx: Context) -> None:
         after = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
         ctx.result["memory_bytes_per_device"] = (after - before) / workload.n
+    gc.collect()
+    ctx.result["rss_mib"] = rss_mib()
     ctx.result["entities"] = sum(
         ctx.contender.entity_id(device, key) is not None
         for device in workload.devices
@@ -500,17 +543,65 @@ def _profile_summary(profile: cProfile.Profile, path: Path) -> dict[str, float]:
     return shares
 
 
-async def run_one(key: str, n: int, options: Options, workdir: Path) -> dict[str, Any]:
-    """Measure contender `key` at N = n in `workdir` (an empty directory); return its row."""
+# After a restart, (a)'s retained statuses have all arrived once no new one came for this long.
+RETAINED_QUIET_S: Final = 3.0
+
+
+async def _retained_statuses(fleet: Fleet, limit: float) -> int:
+    """Return how many devices got their status once the retained burst is over."""
+    deadline = time.monotonic() + limit
+    received, quiet_since = fleet.statuses_received(), time.monotonic()
+    while time.monotonic() - quiet_since < RETAINED_QUIET_S and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        if (now := fleet.statuses_received()) != received:
+            received, quiet_since = now, time.monotonic()
+    return received
+
+
+async def restart(key: str, ctx_dir: Path, workload: Workload, port: int) -> dict[str, Any]:
+    """Start a second HA on the same config dir and time the contender's setup in it."""
+    gc.collect()  # after a restart HA is a new process: the old one's garbage is gone
+    async with home_assistant(ctx_dir) as hass:
+        restarted = CONTENDERS[key](hass, workload)
+        if key != "b":  # (b)'s entry is the MQTT entry itself: it times that
+            await setup_mqtt(hass, port)
+        gc.collect()
+        async with StallWatch() as stalls:
+            with GcWatch() as gc_watch:
+                setup_s = await restarted.async_restart_setup(port, limit=setup_limit(workload))
+        row: dict[str, Any] = {
+            "restart_setup_s": setup_s,
+            "restart_gc_s": gc_watch.total,
+            "restart_longest_stall_ms": stalls.longest * 1000,
+        }
+        if isinstance(restarted, Fleet):
+            row["restart_retained_expected"] = workload.n
+            row["restart_retained_received"] = await _retained_statuses(
+                restarted, setup_limit(workload)
+            )
+        return row
+
+
+async def run_one(
+    key: str, n: int, options: Options, workdir: Path, *, default_broker: bool = False
+) -> dict[str, Any]:
+    """Measure contender `key` at N = n in `workdir` (an empty directory); return its row.
+
+    `default_broker` runs mosquitto with its own defaults instead of README's settings.
+    """
     workload = Workload(n, options.mix)
-    broker = Broker(workdir, nodelay=options.nodelay)
+    settings = DEFAULT_SETTINGS if default_broker else RECOMMENDED_SETTINGS
+    broker = Broker(workdir, nodelay=options.nodelay, settings=settings)
     broker.start()
     config_dir = workdir / "config"
     result: dict[str, Any] = {
         "contender": key,
         "n": n,
+        "broker": "default" if default_broker else "recommended",
         "messages_per_round": workload.messages_per_round("stream"),
     }
+    if key == "a":
+        result["hubs"] = len(workload.families) * workload.shards
     try:
         async with home_assistant(config_dir) as hass:
             await setup_mqtt(hass, broker.port)
@@ -528,15 +619,8 @@ async def run_one(key: str, n: int, options: Options, workdir: Path) -> dict[str
                     profile, options.profile_dir / f"flat-{key}-{n}"
                 )
             result["counters"] = contender.counters()
-        if options.restart and key in ("a", "b"):
-            gc.collect()  # after a restart HA is a new process: the old one's garbage is gone
-            async with home_assistant(config_dir) as hass:
-                restarted = CONTENDERS[key](hass, workload)
-                if key == "a":  # (b)'s entry is the MQTT entry itself: it times that
-                    await setup_mqtt(hass, broker.port)
-                result["restart_setup_s"] = await restarted.async_restart_setup(
-                    broker.port, limit=setup_limit(workload)
-                )
+        if options.restart and key in ("a", "b", "e"):
+            result |= await restart(key, config_dir, workload, broker.port)
     finally:
         broker.stop()
     return result

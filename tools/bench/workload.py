@@ -16,7 +16,14 @@ simulator sends them):
 Every value but the constant ones changes from one round to the next, so each AutoCore
 telemetry, relay status and SpotFi metrics message writes state; a Janus status repeats
 ``{"online": true}`` and writes nothing after the first. The last message of every round
-is an AutoCore telemetry, whose temperature marks the round as fully processed.
+is an AutoCore telemetry, whose temperature marks the round as fully processed. Uptimes
+advance by one natural period per natural round only: flat-out rounds follow each other in
+milliseconds, so a device's uptime does not move between them.
+
+Devices are split into shards of SHARD_DEVICES consecutive devices, each shard on its own
+base topics (``autocore``, ``autocore-2``, ...): Home Assistant sets up at most 10,000
+enabled entities per config entry, so a fleet this size is split over hubs, one per family
+and shard, as README advises.
 """
 
 from __future__ import annotations
@@ -38,6 +45,14 @@ DEFAULT_MIX: Final = (6, 3, 1)  # AutoCore : SpotFi : Janus devices
 AUTOCORE_BASE: Final = "autocore"
 SPOTFI_BASE: Final = "spotfi/router"
 JANUS_BASE: Final = "janus"
+BASES: Final[dict[FamilyName, str]] = {
+    "autocore": AUTOCORE_BASE,
+    "spotfi": SPOTFI_BASE,
+    "janus": JANUS_BASE,
+}
+# Devices per shard: 600 AutoCore boards of 8 enabled entities (the largest hub) stay well
+# under Home Assistant's 10,000 enabled entities per config entry.
+SHARD_DEVICES: Final = 1000
 DISCOVERY_PREFIX: Final = "homeassistant"
 NATURAL_PERIOD: Final = 30.0  # seconds: firmware STATUS_INTERVAL_MS, telemetry and heartbeat
 TOTAL_MEMORY: Final = 268_435_456  # bytes, a constant of the router model
@@ -55,12 +70,11 @@ KEYS: Final[dict[FamilyName, tuple[str, ...]]] = {
         "free_memory",
         "relay_0",
         "connectivity",
-        "uptime",
+        "last_restart",
         "ip_address",
-        "firmware_version",
     ),
     "spotfi": (
-        "uptime",
+        "last_restart",
         "cpu_load",
         "memory_used",
         "total_memory",
@@ -89,6 +103,11 @@ def platform_of(key: str) -> str:
     return PLATFORM.get(key, "sensor")
 
 
+def shard_base(family: FamilyName, shard: int) -> str:
+    """Return the base topic of one family in one shard."""
+    return BASES[family] if shard == 0 else f"{BASES[family]}-{shard + 1}"
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     """One simulated device."""
@@ -96,6 +115,16 @@ class Device:
     index: int
     family: FamilyName
     device_id: str
+
+    @property
+    def shard(self) -> int:
+        """Return the shard (group of base topics, one hub per family) of the device."""
+        return self.index // SHARD_DEVICES
+
+    @property
+    def root(self) -> str:
+        """Return the topic prefix of the device: its shard's base and its id."""
+        return f"{shard_base(self.family, self.shard)}/{self.device_id}"
 
     @property
     def slug(self) -> str:
@@ -150,9 +179,9 @@ def relay_on(rnd: int, index: int) -> bool:
     return (rnd + index) % 2 == 0
 
 
-def uptime(rnd: int) -> int:
-    """Seconds: one natural period per round."""
-    return 1000 + int(NATURAL_PERIOD) * rnd
+def uptime(natural_round: int) -> int:
+    """Seconds: one natural period per natural round."""
+    return 1000 + int(NATURAL_PERIOD) * natural_round
 
 
 def cpu_load(rnd: int, index: int) -> float:
@@ -228,6 +257,16 @@ class Workload:
         ]
         self.timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    @property
+    def families(self) -> list[FamilyName]:
+        """Return the families with at least one device (each has a hub per shard)."""
+        return [family for family in FAMILIES if any(d.family == family for d in self.devices)]
+
+    @property
+    def shards(self) -> int:
+        """Return how many shards (base topics per family) the devices span."""
+        return (self.n - 1) // SHARD_DEVICES + 1
+
     def of(self, family: FamilyName) -> list[Device]:
         """Return the devices of one family."""
         return [device for device in self.devices if device.family == family]
@@ -270,19 +309,23 @@ class Workload:
             cycle = 0
             while (at := phase + cycle * period) < seconds:
                 schedule.extend(
-                    (at, self.message(device, kind, first_round + cycle))
+                    (at, self.message(device, kind, first_round + cycle, uptime_round=cycle))
                     for kind in kinds[device.family]
                 )
                 cycle += 1
         schedule.sort(key=lambda item: item[0])
         return schedule
 
-    def message(self, device: Device, kind: str, rnd: int) -> Message:
-        """Build one message exactly as the device would send it."""
-        i, device_id = device.index, device.device_id
+    def message(self, device: Device, kind: str, rnd: int, uptime_round: int = 0) -> Message:
+        """Build one message exactly as the device would send it.
+
+        `uptime_round` counts natural periods since the warm-up: only natural rounds are
+        spaced in real time.
+        """
+        i, device_id, root = device.index, device.device_id, device.root
         match device.family, kind:
             case "autocore", "telemetry":
-                topic = f"{AUTOCORE_BASE}/{device_id}/telemetry"
+                topic = f"{root}/telemetry"
                 body = {
                     "device_id": device_id,
                     "temperature": temperature(rnd, i),
@@ -293,7 +336,7 @@ class Workload:
                 }
                 payload = json.dumps(body).encode()
             case "autocore", "relay":
-                topic = f"{AUTOCORE_BASE}/{device_id}/relay/0/status"
+                topic = f"{root}/relay/0/status"
                 body = {
                     "device_id": device_id,
                     "relay_index": 0,
@@ -303,20 +346,20 @@ class Workload:
                 }
                 payload = json.dumps(body).encode()
             case "autocore", "status":
-                topic = f"{AUTOCORE_BASE}/{device_id}/status"
+                topic = f"{root}/status"
                 body = {
                     "device_id": device_id,
                     "status": "online",
                     "ip_address": f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
                     "firmware_version": FIRMWARE,
-                    "uptime": uptime(rnd),
+                    "uptime": uptime(uptime_round),
                     "timestamp": self.timestamp,
                 }
                 payload = json.dumps(body).encode()
             case "spotfi", "metrics":
-                topic = f"{SPOTFI_BASE}/{device_id}/metrics"
+                topic = f"{root}/metrics"
                 metrics = {
-                    "uptime": str(uptime(rnd)),
+                    "uptime": str(uptime(uptime_round)),
                     "cpuLoad": _go_number(cpu_load(rnd, i)),
                     "totalMemory": TOTAL_MEMORY,
                     "freeMemory": router_free_memory(rnd, i),
@@ -324,9 +367,9 @@ class Workload:
                 }
                 payload = _compact({"type": "metrics", "metrics": metrics}, sort_keys=True)
             case "spotfi", "status":
-                topic, payload = f"{SPOTFI_BASE}/{device_id}/status", b"ONLINE"
+                topic, payload = f"{root}/status", b"ONLINE"
             case "janus", "status":
-                topic, payload = f"{JANUS_BASE}/{device_id}/status", b'{"online": true}'
+                topic, payload = f"{root}/status", b'{"online": true}'
             case _:
                 raise ValueError(f"{device.family} sends no {kind}")
         return Message(topic, payload, device, kind, rnd)
@@ -381,19 +424,13 @@ _AUTOCORE_SENSORS: Final[dict[str, dict[str, str]]] = {
         "state_class": "measurement",
         "entity_category": "diagnostic",
     },
-    "uptime": {
-        "value_template": "{{ value_json.uptime }}",
-        "device_class": "duration",
-        "unit_of_measurement": "s",
-        "state_class": "total_increasing",
+    "last_restart": {
+        "value_template": "{{ now() - timedelta(seconds=value_json.uptime) }}",
+        "device_class": "timestamp",
         "entity_category": "diagnostic",
     },
     "ip_address": {
         "value_template": "{{ value_json.ip_address }}",
-        "entity_category": "diagnostic",
-    },
-    "firmware_version": {
-        "value_template": "{{ value_json.firmware_version }}",
         "entity_category": "diagnostic",
     },
 }
@@ -402,16 +439,13 @@ _AUTOCORE_TOPIC: Final = {
     "humidity": "telemetry",
     "voltage": "telemetry",
     "free_memory": "telemetry",
-    "uptime": "status",
+    "last_restart": "status",
     "ip_address": "status",
-    "firmware_version": "status",
 }
 _SPOTFI_SENSORS: Final[dict[str, dict[str, str]]] = {
-    "uptime": {
-        "value_template": "{{ value_json.metrics.uptime | int }}",
-        "device_class": "duration",
-        "unit_of_measurement": "s",
-        "state_class": "total_increasing",
+    "last_restart": {
+        "value_template": "{{ now() - timedelta(seconds=value_json.metrics.uptime | int) }}",
+        "device_class": "timestamp",
         "entity_category": "diagnostic",
     },
     "cpu_load": {
@@ -462,7 +496,7 @@ def discovery_config(device: Device, key: str) -> dict[str, object]:
     if platform_of(key) != "switch":
         config["expire_after"] = OFFLINE_TIMEOUT
     if device.family == "autocore":
-        root = f"{AUTOCORE_BASE}/{device_id}"
+        root = device.root
         config |= {
             "availability_topic": f"{root}/status",
             "availability_template": "{{ value_json.status }}",
@@ -486,7 +520,7 @@ def discovery_config(device: Device, key: str) -> dict[str, object]:
         else:
             config |= {"state_topic": f"{root}/{_AUTOCORE_TOPIC[key]}", **_AUTOCORE_SENSORS[key]}
     elif device.family == "spotfi":
-        root = f"{SPOTFI_BASE}/{device_id}"
+        root = device.root
         if key == "connectivity":
             config |= {
                 "state_topic": f"{root}/status",
@@ -504,7 +538,7 @@ def discovery_config(device: Device, key: str) -> dict[str, object]:
             }
     else:
         config |= {
-            "state_topic": f"{JANUS_BASE}/{device_id}/status",
+            "state_topic": f"{device.root}/status",
             "value_template": "{{ 'ON' if value_json.online else 'OFF' }}",
             "device_class": "connectivity",
         }

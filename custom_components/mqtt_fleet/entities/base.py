@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 
 class FleetEntity(Entity):
-    """An entity showing one value (`key`) of a fleet device; pushed, never polled."""
+    """An entity showing one value (`key`) of a fleet device; pushed, never polled.
+
+    The hub attaches the registry device (`device_entry`) before adding the entity.
+    """
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -27,7 +30,6 @@ class FleetEntity(Entity):
         self.device = device
         self.key = key
         self._attr_unique_id = f"{device.identifier}/{key}"
-        self._attr_device_info = device.device_info
 
     @property
     def available(self) -> bool:
