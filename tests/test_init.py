@@ -6,24 +6,21 @@ Restore after a restart and reconnects: tests/families/<family>/test_hub.py.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 import gc
 import logging
 from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import EVENT_STATE_CHANGED
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, EVENT_STATE_CHANGED
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
-    async_fire_time_changed,
 )
 
 from custom_components.mqtt_fleet import async_remove_config_entry_device
@@ -37,7 +34,6 @@ from custom_components.mqtt_fleet.const import (
 )
 from custom_components.mqtt_fleet.families import FAMILIES
 from custom_components.mqtt_fleet.families.autocore.hub import AutoCoreHub
-from custom_components.mqtt_fleet.heap import FREEZE_AFTER_GROWTH
 
 from .common import Fire, device_by_identifier
 from .families.autocore.helpers import BOARD_A, relay_a, status_a
@@ -100,32 +96,69 @@ async def test_setup_and_unload(
     assert hub.messages_received == 1
 
 
-async def test_a_hub_keeps_long_lived_objects_out_of_collections_while_loaded(
+async def test_objects_are_frozen_while_home_assistant_starts(
     hass: HomeAssistant, mqtt_mock: Any, config_entry: MockConfigEntry
 ) -> None:
-    """Setup freezes what exists (no full collection walks it); unloading thaws it."""
+    """A restart's hubs set up with the loaded objects frozen; started, they are thawed."""
     gc.unfreeze()
+    hass.set_state(CoreState.starting)
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     assert gc.get_freeze_count() > 0
 
+    hass.set_state(CoreState.running)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
+    await hass.async_block_till_done()
+    assert gc.get_freeze_count() == 0
+
+
+async def test_a_hub_set_up_later_leaves_nothing_frozen(
+    hass: HomeAssistant, mqtt_mock: Any, config_entry: MockConfigEntry
+) -> None:
+    """Set up while Home Assistant runs (added, reloaded), nothing stays frozen."""
+    gc.unfreeze()
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert gc.get_freeze_count() == 0
+
+
+async def test_an_unload_before_the_start_thaws(
+    hass: HomeAssistant, mqtt_mock: Any, config_entry: MockConfigEntry
+) -> None:
+    """A hub unloaded before Home Assistant finished starting leaves nothing frozen."""
+    gc.unfreeze()
+    hass.set_state(CoreState.starting)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    assert gc.get_freeze_count() > 0
+
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     assert gc.get_freeze_count() == 0
+    hass.set_state(CoreState.running)
 
 
-async def test_new_entities_are_frozen_once_growth_stops(
+async def test_a_disabled_entity_is_added_once_enabled(
     hass: HomeAssistant, setup_entry: MockConfigEntry, fire: Fire
 ) -> None:
-    """Entities of devices met after setup join the frozen objects once none came for a while."""
-    gc.unfreeze()
+    """A disabled entity is left out at setup; enabling it (HA reloads the hub) adds it."""
     await fire("autocore/ESP32_001/status", status_a())
-    assert hass.states.async_entity_ids()
-    assert gc.get_freeze_count() == 0
-
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=FREEZE_AFTER_GROWTH + 1))
+    registry = er.async_get(hass)
+    entity_id = next(
+        entry.entity_id
+        for entry in er.async_entries_for_config_entry(registry, setup_entry.entry_id)
+        if entry.unique_id.endswith("ESP32_001/ip_address")
+    )
+    registry.async_update_entity(entity_id, disabled_by=er.RegistryEntryDisabler.USER)
+    assert await hass.config_entries.async_reload(setup_entry.entry_id)
     await hass.async_block_till_done()
-    assert gc.get_freeze_count() > 0
+    assert hass.states.get(entity_id) is None
+
+    registry.async_update_entity(entity_id, disabled_by=None)
+    assert await hass.config_entries.async_reload(setup_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_id) is not None
 
 
 async def test_not_ready_without_mqtt(hass: HomeAssistant, config_entry: MockConfigEntry) -> None:

@@ -49,8 +49,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_not_available")
     spec = FAMILIES[entry.data[CONF_FAMILY]]
     async_remove_retired_entities(hass, entry, spec.retired_keys)
-    heap.freeze_long_lived_objects()
-    entry.async_on_unload(heap.thaw)
+    heap.async_freeze_until_started(hass, entry)
     hub = spec.hub_type(hass, entry)
     hub.async_restore()
     entry.runtime_data = hub
@@ -63,7 +62,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetConfigEntry) -> boo
             translation_domain=DOMAIN, translation_key="mqtt_not_available"
         ) from err
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    heap.freeze_long_lived_objects()
     return True
 
 

@@ -30,4 +30,4 @@ async def async_setup_entry(
     def factory(device: FleetDevice, key: str) -> DeviceConnectivitySensor | None:
         return DeviceConnectivitySensor(device, key) if key == keys.CONNECTIVITY else None
 
-    hub.async_add_entity_factory(factory, async_add_entities)
+    await hub.async_add_entity_factory(factory, async_add_entities)

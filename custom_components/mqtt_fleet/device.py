@@ -54,7 +54,6 @@ class FleetDevice:
         self.hooks = hooks
         self.wire_id = wire_id
         self.identifier = identifier
-        # One for all the device's entities: thousands of devices make every object count.
         self.registry_id = registry_id
         self.restored = restored
         self.values: dict[str, Any] = {}
@@ -74,6 +73,10 @@ class FleetDevice:
         self._paced_write: asyncio.TimerHandle | None = None
         self._shown = self._availability()
         self._arm_stale_timer(hooks.offline_timeout)
+
+    def entity_unique_id(self, key: str) -> str:
+        """Return the unique id of the device's entity for `key`."""
+        return f"{self.identifier}/{key}"
 
     @property
     def available(self) -> bool:

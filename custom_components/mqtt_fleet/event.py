@@ -24,4 +24,4 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the family's event entities as their keys appear."""
-    async_add_family_entities(entry, Platform.EVENT, async_add_entities)
+    await async_add_family_entities(entry, Platform.EVENT, async_add_entities)

@@ -1,55 +1,45 @@
-"""Keeping a fleet's long-lived objects out of CPython's full garbage collections.
+"""Keeping a restart's long-lived objects out of CPython's garbage collections until it is over.
 
-A hub adds thousands of long-lived objects (devices, entities, their states), and CPython
-runs a full collection, which walks every tracked object of the process, each time
-long-lived objects grew by a quarter: with a few thousand devices that is a pause of
-seconds in the middle of a restart, and of hundreds of milliseconds on the message path
-later. gc.freeze() moves what exists into a generation no collection walks: the
-registries, the restored states and the entities a hub just added, all of which live as
-long as Home Assistant runs.
+CPython runs a full collection, which walks every tracked object of the process, each time
+long-lived objects grew by a quarter, and spends time on the old objects in the collections
+between. A restart with thousands of restored devices grows them that much: measured with
+5,000 devices, setting the hubs up took twice as long while the collector kept walking the
+registries and restored states Home Assistant had loaded.
 
-Freezing is a constant-time move of the collector's lists. Frozen objects are still freed
-when their last reference goes; only a reference cycle among them is not reclaimed while
-they are frozen. Unloading a hub (a reload, a removal) is when such cycles appear, so every
-unload thaws everything (gc.unfreeze()): the next full collection reclaims them, and the
-next setup or growth freezes again.
+So each hub's setup freezes what exists (gc.freeze(): a constant-time move into a
+generation no collection walks), and everything is thawed (gc.unfreeze()) once Home
+Assistant has started, or at once when a hub is set up later. Frozen objects are still freed
+when their last reference goes; only one in a reference cycle is not reclaimed while frozen
+(Home Assistant's states are in cycles: state, context, event), and thawing lets the next
+full collection reclaim those. An unload thaws too, in case Home Assistant never finished
+starting.
 """
 
 from __future__ import annotations
 
 import gc
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from homeassistant.core import callback
-from homeassistant.helpers.debounce import Debouncer
-
-from .const import LOGGER
+from homeassistant.helpers.start import async_at_started
 
 if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
-
-# Seconds after new entities were added before freezing: a burst of new devices (a fleet's
-# first start) is frozen once it is over, not object by object.
-FREEZE_AFTER_GROWTH: Final = 5.0
 
 
 @callback
-def freeze_long_lived_objects() -> None:
-    """Leave every object that exists now out of later collections."""
+def async_freeze_until_started(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Freeze what exists now; thaw once Home Assistant has started or `entry` unloads."""
     gc.freeze()
+    entry.async_on_unload(_thaw)
+    entry.async_on_unload(async_at_started(hass, _async_thaw_started))
 
 
-def thaw() -> None:
-    """Return every frozen object to the collector (a hub unloads)."""
+@callback
+def _async_thaw_started(hass: HomeAssistant) -> None:
+    _thaw()
+
+
+def _thaw() -> None:
     gc.unfreeze()
-
-
-def growth_freezer(hass: HomeAssistant) -> Debouncer[None]:
-    """Return a debouncer that freezes once new entities stopped coming for a while."""
-    return Debouncer(
-        hass,
-        LOGGER,
-        cooldown=FREEZE_AFTER_GROWTH,
-        immediate=False,
-        function=freeze_long_lived_objects,
-    )

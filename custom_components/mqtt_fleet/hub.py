@@ -10,10 +10,12 @@ topic: moving an entry to another base topic keeps every device, entity and its 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import batched
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
@@ -24,7 +26,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import slugify
 
-from . import heap, issues
+from . import issues
 from .admission import (
     DEFAULT_MAX_DEVICES,
     DEFAULT_NEW_DEVICES_PER_MINUTE,
@@ -60,8 +62,6 @@ from .throttle import Throttle
 from .upkeep import DeviceUpkeep
 
 if TYPE_CHECKING:
-    import asyncio
-
     from homeassistant.components.mqtt import ReceiveMessage
     from homeassistant.helpers.entity import Entity
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -84,6 +84,8 @@ LIVE_OPTIONS: Final = frozenset(
 
 # Entity ids are `{domain}.{device name} {entity name}` slugified, at most 255 characters.
 MAX_NAME_SLUG: Final = 150
+# Restored entities handed to Home Assistant at once: about 60 ms of adding them here.
+ENTITY_BATCH: Final = 500
 # Log lines a publisher could multiply: a burst, then one per period, with what was held back.
 DISCOVERED_LOG_BURST: Final = 10
 DISCOVERED_LOG_PERIOD: Final = 6.0
@@ -153,13 +155,14 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         )
         self._admitted: set[str] = set()  # ids admitted out of turn: replayed or accepted
         self._admit_timer: asyncio.TimerHandle | None = None
-        self._growth_freezer = heap.growth_freezer(hass)
         self._issues_raised: set[str] = set()  # entry issues raised since the hub started
         self._invalid_log = Throttle(1, INVALID_LOG_INTERVAL, now)
         self._refusal_log = Throttle(1, INVALID_LOG_INTERVAL, now)
         self._discovered_log = Throttle(DISCOVERED_LOG_BURST, DISCOVERED_LOG_PERIOD, now)
         self._connectivity_log = Throttle(CONNECTIVITY_LOG_BURST, CONNECTIVITY_LOG_PERIOD, now)
         self._factories: list[tuple[EntityFactory, AddConfigEntryEntitiesCallback]] = []
+        # Disabled entities HA would not add: enabling one reloads the entry, which re-reads.
+        self._disabled_at_setup: set[str] = set()
         self._hub_listeners: list[CALLBACK_TYPE] = []
         self._unsubscribes: list[CALLBACK_TYPE] = []
         self.upkeep = DeviceUpkeep(
@@ -320,6 +323,8 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             wire_id, _, key = entity.unique_id.removeprefix(prefix).rpartition("/")
             if (known := self.devices.get(wire_id)) is not None:
                 known.known_keys.add(key)
+                if entity.disabled_by is not None:
+                    self._disabled_at_setup.add(entity.unique_id)
 
     async def async_start(self) -> None:
         """Subscribe through HA's MQTT integration and start the hub timers."""
@@ -351,7 +356,6 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         if self._admit_timer is not None:
             self._admit_timer.cancel()
             self._admit_timer = None
-        self._growth_freezer.async_cancel()
         for kind in self._issues_raised:
             issues.async_clear_entry(self.hass, kind, self.entry.entry_id)
         self.upkeep.async_stop()
@@ -360,11 +364,16 @@ class FleetHub[DeviceT: FleetDevice](ABC):
 
     # Entities -----------------------------------------------------------------------
 
-    @callback
-    def async_add_entity_factory(
+    async def async_add_entity_factory(
         self, factory: EntityFactory, async_add_entities: AddConfigEntryEntitiesCallback
     ) -> None:
-        """Register a platform: it gets the known keys now and new keys as they appear."""
+        """Register a platform: it gets the known keys now and new keys as they appear.
+
+        Known entities are handed over ENTITY_BATCH at a time, letting the event loop run
+        between batches: Home Assistant adds a batch without yielding, so thousands at once
+        would hold everything else up for seconds. Entities the user disabled are not made
+        at all: Home Assistant would only look them up in the registry to drop them.
+        """
         self._factories.append((factory, async_add_entities))
         device_registry = dr.async_get(self.hass)
         entities = [
@@ -372,10 +381,12 @@ class FleetHub[DeviceT: FleetDevice](ABC):
             for device in self.devices.values()
             if (device_entry := device_registry.async_get(device.registry_id)) is not None
             for key in sorted(device.known_keys)
-            if (entity := self._device_entity(factory, device, key, device_entry)) is not None
+            if device.entity_unique_id(key) not in self._disabled_at_setup
+            and (entity := self._device_entity(factory, device, key, device_entry)) is not None
         ]
-        if entities:
-            async_add_entities(entities)
+        for batch in batched(entities, ENTITY_BATCH, strict=False):
+            async_add_entities(list(batch))
+            await asyncio.sleep(0)
 
     @callback
     def async_create_entity(self, device: FleetDevice, key: str) -> None:
@@ -385,7 +396,6 @@ class FleetHub[DeviceT: FleetDevice](ABC):
         for factory, async_add_entities in self._factories:
             if (entity := self._device_entity(factory, device, key, device_entry)) is not None:
                 async_add_entities([entity])
-                self._growth_freezer.async_schedule_call()
                 return
 
     @staticmethod

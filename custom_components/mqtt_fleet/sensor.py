@@ -31,4 +31,4 @@ async def async_setup_entry(
         for description in HUB_SENSORS
         if hub.has_connectivity or not description.needs_connectivity
     )
-    async_add_family_entities(entry, Platform.SENSOR, async_add_entities)
+    await async_add_family_entities(entry, Platform.SENSOR, async_add_entities)

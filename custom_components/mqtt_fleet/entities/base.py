@@ -29,7 +29,7 @@ class FleetEntity(Entity):
         """Bind the entity to its device and value key."""
         self.device = device
         self.key = key
-        self._attr_unique_id = f"{device.identifier}/{key}"
+        self._attr_unique_id = device.entity_unique_id(key)
 
     @property
     def available(self) -> bool:

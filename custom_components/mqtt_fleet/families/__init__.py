@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from homeassistant.core import callback
-
 from .autocore import SPEC as AUTOCORE
 from .container_logs import SPEC as CONTAINER_LOGS
 from .janus import SPEC as JANUS
@@ -24,8 +22,7 @@ FAMILIES: Final[dict[str, FamilySpec]] = {
 }
 
 
-@callback
-def async_add_family_entities(
+async def async_add_family_entities(
     entry: FleetConfigEntry,
     platform: Platform,
     async_add_entities: AddConfigEntryEntitiesCallback,
@@ -33,4 +30,4 @@ def async_add_family_entities(
     """Add the entry's family's entities of `platform` now and as their keys appear."""
     hub = entry.runtime_data
     if (factory := FAMILIES[hub.family].platforms.get(platform)) is not None:
-        hub.async_add_entity_factory(factory(hub), async_add_entities)
+        await hub.async_add_entity_factory(factory(hub), async_add_entities)
