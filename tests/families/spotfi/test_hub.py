@@ -35,7 +35,12 @@ from custom_components.mqtt_fleet.families.spotfi.actions import (
     SERVICE_RPC_CALL,
     SERVICE_TERMINAL_EXEC,
 )
-from custom_components.mqtt_fleet.families.spotfi.hub import MODEL, RPC_TIMEOUT, SpotFiHub
+from custom_components.mqtt_fleet.families.spotfi.hub import (
+    BOARD_READS_AT_ONCE,
+    MODEL,
+    RPC_TIMEOUT,
+    SpotFiHub,
+)
 
 from ...clock import advance, settle
 from ...common import device_by_identifier, entry_id_for
@@ -406,6 +411,25 @@ async def test_board_failure_is_logged_at_debug_and_retried_at_next_online(
     await settle(hass)
     assert len(fake.rpc_requests) == 2
     assert registry_device(hass).model == "Xiaomi Mi Router 4A Gigabit Edition"
+
+
+async def test_boards_are_read_a_few_at_a_time_when_a_fleet_comes_online(
+    hass: HomeAssistant, spotfi: MockConfigEntry, mqtt_mock: Any, freezer: FrozenDateTimeFactory
+) -> None:
+    """A fleet online at once is not asked all together: unanswered requests wait their turn."""
+    fake = FakeRouter(hass, mqtt_mock)
+    fake.attach()
+    fake.answer_rpc = False
+    routers = [f"rtr-{number:02d}" for number in range(BOARD_READS_AT_ONCE + 3)]
+    for router in routers:
+        await fire(hass, router, "status", "ONLINE")
+        await fire(hass, router, "metrics", METRICS)
+    await settle(hass)
+    assert len(fake.rpc_requests) == BOARD_READS_AT_ONCE
+
+    await advance(hass, freezer, RPC_TIMEOUT + 1)
+    await settle(hass)
+    assert len(fake.rpc_requests) == len(routers)
 
 
 @pytest.mark.parametrize("spotfi_options", [{"rpc_allow_list": ["system.info"]}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import contextlib
 from dataclasses import dataclass, field
 import time
@@ -56,6 +57,9 @@ TERMINAL_TIMEOUT: Final = 10.0
 # Bytes of output a terminal session collects: a router printing without end stops there.
 MAX_TERMINAL_OUTPUT: Final = 1024 * 1024
 BOARD_CALL: Final = ("system", "board")
+# `system board` requests in flight per hub: a fleet coming online at once (a broker restart,
+# a first start) asks every router, and each unanswered request waits RPC_TIMEOUT.
+BOARD_READS_AT_ONCE: Final = 5
 # Heartbeat metrics shown as sensors, read from the typed message, with the fields each
 # comes from: a field the bridge sent as nil makes the sensor unknown.
 METRIC_VALUES: Final[tuple[tuple[str, Callable[[Metrics], float | None], tuple[str, ...]], ...]] = (
@@ -138,7 +142,9 @@ class SpotFiHub(FleetHub[FleetDevice]):
         self.terminals: dict[str, TerminalSession] = {}
         self.allow_list = _allow_list(self.options)
         self.terminal_enabled = _terminal_enabled(self.options)
-        self._board_reads: set[str] = set()  # routers whose `system board` is asked
+        self._board_reads: set[str] = set()  # routers whose `system board` is asked or queued
+        self._board_queue: deque[FleetDevice] = deque()
+        self._board_readers = 0
         self._metrics_missing: set[str] = set()  # routers said to send nil readings
 
     @callback
@@ -246,16 +252,24 @@ class SpotFiHub(FleetHub[FleetDevice]):
 
     @callback
     def _async_read_board(self, device: FleetDevice) -> None:
-        """Ask `system board` in the background, if the allow-list lets it and none is asked."""
+        """Queue a `system board` request, if the allow-list lets it and none is queued."""
         if device.wire_id in self._board_reads or not rpc_allowed(*BOARD_CALL, self.allow_list):
             return
         self._board_reads.add(device.wire_id)
-        self.entry.async_create_background_task(
-            self.hass,
-            self._async_fill_board(device),
-            f"{DOMAIN} board of router {device.wire_id}",
-            eager_start=False,
-        )
+        self._board_queue.append(device)
+        if self._board_readers < BOARD_READS_AT_ONCE:
+            self._board_readers += 1
+            self.entry.async_create_background_task(
+                self.hass, self._async_read_boards(), f"{DOMAIN} router boards", eager_start=False
+            )
+
+    async def _async_read_boards(self) -> None:
+        """Read queued routers' boards one after the other (one of BOARD_READS_AT_ONCE)."""
+        try:
+            while self._board_queue:
+                await self._async_fill_board(self._board_queue.popleft())
+        finally:
+            self._board_readers -= 1
 
     async def _async_fill_board(self, device: FleetDevice) -> None:
         """Show the router's model and release in the device registry; retried at next online."""
