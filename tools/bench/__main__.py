@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         " (default 5000; none with --quick)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip tracemalloc")
+    parser.add_argument(
+        "--memory-max-n",
+        type=int,
+        default=5000,
+        help="tracemalloc only up to this N (it slows setup 2-3x); RSS at every N (5000)",
+    )
     parser.add_argument("--no-restart", action="store_true", help="skip the restart setup time")
     parser.add_argument("--nodelay", action="store_true", help="TCP_NODELAY (default TCP)")
     parser.add_argument("--profile", type=Path, help="cProfile an extra flat run into this dir")
@@ -205,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         natural_n=frozenset(args.natural_n or [max(n_list)]),
         natural_seconds=args.natural_seconds or sizes.natural_seconds,
         memory=not args.no_memory,
+        memory_max_n=args.memory_max_n,
         restart=not args.no_restart,
         nodelay=args.nodelay,
         mix=args.mix,

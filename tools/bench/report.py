@@ -215,6 +215,16 @@ CONDITION_COLUMNS: list[tuple[str, str, Callable[[Row], str]]] = [
         "retained device statuses that reached HA in the restart: received / expected",
         _retained,
     ),
+    (
+        "last status s",
+        "seconds from the start of the restart setup to the last retained status",
+        lambda r: _fmt(r.get("restart_retained_s"), 1),
+    ),
+    (
+        "natural GC %",
+        "GC share of the natural-rate window",
+        lambda r: _fmt(r.get("natural_gc_share"), 1, 100),
+    ),
 ]
 
 
@@ -383,6 +393,7 @@ DEFAULT_BROKER_COLUMNS: list[tuple[str, Callable[[Row], str]]] = [
     ("p99 ms", lambda r: _fmt(r.get("latency_p99_ms"), 1)),
     ("restart s", lambda r: _fmt(r.get("restart_setup_s"), 2)),
     ("retained after restart", _retained),
+    ("last status s", lambda r: _fmt(r.get("restart_retained_s"), 1)),
 ]
 
 
@@ -533,9 +544,11 @@ METHOD = [
     "",
     "- Workload (tools/bench/workload.py): N devices, AutoCore, SpotFi and Janus interleaved"
     " by the mix. A round is, per AutoCore board, its relay 0 status and a telemetry with four"
-    " changing values; per SpotFi router, its metrics; per Janus server, its status. Every"
-    " value but the constants changes from one round to the next; a Janus status repeats and"
-    " writes nothing. A warm-up round (with the statuses) creates every entity first.",
+    " changing values; per SpotFi router, its metrics. Every value but the constants"
+    " changes from one round to the next. A warm-up round with the statuses (retained, as"
+    " devices send them) creates every entity first. A Janus server sends only that status:"
+    " Janus publishes it when it connects, not periodically, and MQTT Fleet answers a live"
+    " status that says online by asking the server's admin API (nobody answers here).",
     "- Each contender at each N runs in a fresh mosquitto and a fresh Home Assistant"
     " (pytest-homeassistant-custom-component's harness, registries and restore state on"
     " disk), with the real MQTT integration. (a) spreads its devices over hubs of at most"
@@ -560,18 +573,21 @@ METHOD = [
     " to the state_changed event of that value (in order per entity, checked by value); (c):"
     " each arrival in order. Includes the publisher's and the broker's TCP path.",
     "- Memory: tracemalloc over the contender's setup and the warm-up round, divided by N, so"
-    " it includes the contender's fixed setup cost (significant at small N). RSS: the"
+    " it includes the contender's fixed setup cost (significant at small N); up to N=5,000"
+    " only, since tracemalloc slows a setup 2-3x. RSS: the"
     " resident memory of the HA process after the warm-up round, in MiB: everything the"
     " process holds, Python and Home Assistant included. Every row runs in the same"
     " process, so memory an earlier row freed but the allocator kept can count too.",
-    "- Restart: a second Home Assistant on the same config directory; (a) every hub's"
+    "- Restart: a second Home Assistant on the same config directory, set up the way HA's"
+    " bootstrap does it (entries while HA is starting, then *started*); (a) every hub's"
     " setup until every restored entity is added, with the GC seconds and the longest"
-    " event-loop stall inside it, and how many of the devices' retained statuses reached HA"
-    " (received / expected); (b) the MQTT entry's setup until every retained discovery"
-    " config made its entity.",
+    " event-loop stall inside it, how many of the devices' retained statuses then reached"
+    " HA (received / expected) and how long after the start of the setup the last one came;"
+    " (b) the MQTT entry's setup until every retained discovery config made its entity;"
+    " (e) adding its entities again (they restore nothing and have no devices).",
     "- Natural rates (at the largest N unless the command says otherwise): every device"
     " sends its status and telemetry (metrics) every 30 s, staggered evenly; HA CPU time"
-    " over the window as a share of one core.",
+    " over the window as a share of one core, and the GC share of the window.",
     "",
 ]
 

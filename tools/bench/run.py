@@ -68,6 +68,7 @@ class Options:
     natural_n: frozenset[int] = frozenset({5000})
     natural_seconds: float = 60.0
     memory: bool = True
+    memory_max_n: int = 5000  # tracemalloc slows setup 2-3x: RSS only above this N
     restart: bool = True
     nodelay: bool = False
     mix: tuple[int, int, int] = (6, 3, 1)
@@ -224,7 +225,8 @@ async def _wait_event(event: asyncio.Event, seconds: float, what: str) -> None:
 async def warm_up(ctx: Context) -> None:
     """Set the contender up and create every entity with one round; memory per device."""
     options, workload = ctx.options, ctx.workload
-    if options.memory:
+    memory = options.memory and workload.n <= options.memory_max_n
+    if memory:
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
@@ -246,7 +248,7 @@ async def warm_up(ctx: Context) -> None:
             await asyncio.sleep(0.2)
     await ctx.hass.async_block_till_done()
     ctx.result["setup_and_warmup_s"] = time.perf_counter() - start
-    if options.memory:
+    if memory:
         gc.collect()
         after = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
@@ -475,16 +477,19 @@ async def natural(ctx: Context) -> dict[str, Any]:
     try:
         count = await publisher.ready()
         gc.collect()
-        cpu_before, start = cpu_seconds(), time.monotonic()
-        publisher.go()
-        await publisher.done()
-        cpu, wall = cpu_seconds() - cpu_before, time.monotonic() - start
+        with GcWatch() as gc_watch:
+            cpu_before, start = cpu_seconds(), time.monotonic()
+            publisher.go()
+            await publisher.done()
+            cpu, wall = cpu_seconds() - cpu_before, time.monotonic() - start
     finally:
         publisher.stop()
     return {
         "natural_seconds": wall,
         "natural_messages": count,
         "natural_cpu_percent": 100 * cpu / wall,
+        "natural_gc_share": gc_watch.total / wall,
+        "natural_gc_longest_ms": gc_watch.longest * 1000,
     }
 
 
@@ -543,19 +548,24 @@ def _profile_summary(profile: cProfile.Profile, path: Path) -> dict[str, float]:
     return shares
 
 
-# After a restart, (a)'s retained statuses have all arrived once no new one came for this long.
-RETAINED_QUIET_S: Final = 3.0
+# After a restart, (a)'s retained burst is over when every status came, or none for this long
+# (the broker sends 20 at a time at QoS 1, each 20 waiting for HA's acknowledgements).
+RETAINED_QUIET_S: Final = 15.0
 
 
-async def _retained_statuses(fleet: Fleet, limit: float) -> int:
-    """Return how many devices got their status once the retained burst is over."""
+async def _retained_statuses(fleet: Fleet, expected: int, limit: float) -> tuple[int, float]:
+    """Return how many devices got their status, and when the last one came (monotonic)."""
     deadline = time.monotonic() + limit
-    received, quiet_since = fleet.statuses_received(), time.monotonic()
-    while time.monotonic() - quiet_since < RETAINED_QUIET_S and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
+    received, last = fleet.statuses_received(), time.monotonic()
+    while (
+        received < expected
+        and time.monotonic() - last < RETAINED_QUIET_S
+        and time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.1)
         if (now := fleet.statuses_received()) != received:
-            received, quiet_since = now, time.monotonic()
-    return received
+            received, last = now, time.monotonic()
+    return received, last
 
 
 async def restart(key: str, ctx_dir: Path, workload: Workload, port: int) -> dict[str, Any]:
@@ -570,6 +580,7 @@ async def restart(key: str, ctx_dir: Path, workload: Workload, port: int) -> dic
         gc.collect()
         # As HA's bootstrap does: entries are set up while it starts, then it has started.
         hass.set_state(CoreState.starting)
+        started = time.monotonic()
         async with StallWatch() as stalls:
             with GcWatch() as gc_watch:
                 setup_s = await restarted.async_restart_setup(port, limit=setup_limit(workload))
@@ -582,10 +593,10 @@ async def restart(key: str, ctx_dir: Path, workload: Workload, port: int) -> dic
             "restart_longest_stall_ms": stalls.longest * 1000,
         }
         if isinstance(restarted, Fleet):
+            received, last = await _retained_statuses(restarted, workload.n, setup_limit(workload))
             row["restart_retained_expected"] = workload.n
-            row["restart_retained_received"] = await _retained_statuses(
-                restarted, setup_limit(workload)
-            )
+            row["restart_retained_received"] = received
+            row["restart_retained_s"] = last - started
         return row
 
 

@@ -7,15 +7,17 @@ Per round every device sends (docs/protocols.md: AutoCore, Janus, SpotFi; payloa
 simulator sends them):
 
     stream   (flat out and fixed rate): AutoCore relay 0 status then telemetry with four
-             changing values; SpotFi metrics; Janus status
+             changing values; SpotFi metrics
     warmup   (first round, creates every entity): AutoCore status, relay, telemetry;
              SpotFi status (ONLINE), metrics; Janus status
-    natural  (every 30 s per device): AutoCore status and telemetry; SpotFi metrics;
-             Janus status
+    natural  (every 30 s per device): AutoCore status and telemetry; SpotFi metrics
+
+A Janus server sends nothing after its status: Janus publishes its status when it connects
+(and its Last Will when it goes), not periodically, and MQTT Fleet answers a status that
+says online by asking the server's admin API for its sessions at once.
 
 Every value but the constant ones changes from one round to the next, so each AutoCore
-telemetry, relay status and SpotFi metrics message writes state; a Janus status repeats
-``{"online": true}`` and writes nothing after the first. The last message of every round
+telemetry, relay status and SpotFi metrics message writes state. The last message of every round
 is an AutoCore telemetry, whose temperature marks the round as fully processed. Uptimes
 advance by one natural period per natural round only: flat-out rounds follow each other in
 milliseconds, so a device's uptime does not move between them.
@@ -87,13 +89,13 @@ KEYS: Final[dict[FamilyName, tuple[str, ...]]] = {
 # The one value each state-changing message kind always changes: latency is measured on it.
 PROBE_KEY: Final = {"telemetry": "temperature", "relay": "relay_0", "metrics": "cpu_load"}
 KINDS: Final[dict[Mode, dict[FamilyName, tuple[str, ...]]]] = {
-    "stream": {"autocore": ("relay", "telemetry"), "spotfi": ("metrics",), "janus": ("status",)},
+    "stream": {"autocore": ("relay", "telemetry"), "spotfi": ("metrics",), "janus": ()},
     "warmup": {
         "autocore": ("status", "relay", "telemetry"),
         "spotfi": ("status", "metrics"),
         "janus": ("status",),
     },
-    "natural": {"autocore": ("status", "telemetry"), "spotfi": ("metrics",), "janus": ("status",)},
+    "natural": {"autocore": ("status", "telemetry"), "spotfi": ("metrics",), "janus": ()},
 }
 PLATFORM: Final = {"relay_0": "switch", "connectivity": "binary_sensor"}  # else sensor
 
