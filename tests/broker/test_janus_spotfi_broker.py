@@ -480,7 +480,12 @@ class TestJanus:
             2 * POLL_INTERVAL + 5,
             "janus-01 wrong_path, janus-02 ok",
         )
-        (request, *_) = admin_requests(wire, "janus-01", "list_sessions")
+        # The wire's recorder may have subscribed after the first poll: the next one shows.
+        (request, *_) = await wait_for(
+            lambda: admin_requests(wire, "janus-01", "list_sessions"),
+            2 * POLL_INTERVAL + 5,
+            "a list_sessions request to janus-01 on the wire",
+        )
         reply = await wait_for(lambda: admin_reply(wire, "janus-01", request.json()["transaction"]))
         assert (reply["janus"], reply["error"]["code"]) == ("error", 457)
         # The plain API still answers info; the server stays online.
